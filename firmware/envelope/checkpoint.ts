@@ -1,0 +1,63 @@
+/**
+ * Receiver-side checkpoint reconciliation, pure: compares an authentic checkpoint with what the
+ * receiver accepted and returns the new session record plus any mismatch evidence. Deletion,
+ * reordering and truncation all surface here as CHECKPOINT_MISMATCH.
+ */
+import type { CheckpointFrame } from "./format.js";
+import { addGap, type SessionRecord } from "./state.js";
+
+/** Chain values of recently accepted seqs (memory only), so a checkpoint that arrives after data sealed past its snapshot still matches. */
+export class RecentChain {
+  private readonly seqs: bigint[] = [];
+  private readonly chains: Buffer[] = [];
+  constructor(private readonly capacity = 256) {}
+
+  /** Records the chain value at `seq`. */
+  push(seq: bigint, chain: Buffer): void {
+    if (this.seqs.length >= this.capacity) {
+      this.seqs.shift();
+      this.chains.shift();
+    }
+    this.seqs.push(seq);
+    this.chains.push(chain);
+  }
+
+  /** Chain value at `seq`, if still held. */
+  at(seq: bigint): Buffer | undefined {
+    for (let i = this.seqs.length - 1; i >= 0; i--) if (this.seqs[i] === seq) return this.chains[i];
+    return undefined;
+  }
+}
+
+/** Result of reconciling one checkpoint. */
+export interface Reconciled {
+  record: SessionRecord;
+  mismatch?: string;
+}
+
+/** Applies an authentic, not-replayed checkpoint to `rec`. */
+export function reconcile(rec: SessionRecord, cp: CheckpointFrame, recent: RecentChain | undefined): Reconciled {
+  const problems: string[] = [];
+  let next: SessionRecord = { ...rec, lastCheckpointIndex: cp.index, closed: rec.closed || cp.final };
+  if (cp.index !== rec.lastCheckpointIndex + 1) {
+    problems.push(`checkpoint index ${cp.index} follows ${rec.lastCheckpointIndex}: ${cp.index - rec.lastCheckpointIndex - 1} checkpoint(s) missing`);
+  }
+  const lastAccepted = rec.nextSeq - 1n;
+  if (cp.lastSeq === lastAccepted) {
+    if (!cp.chain.equals(rec.chain)) {
+      problems.push(`chain at seq ${cp.lastSeq} differs from the receiver's${rec.chainBroken ? " (receiver chain broken by an earlier gap)" : ""}: frames deleted, altered or reordered`);
+    }
+    // The checkpoint is authentic: continue from its value so later frames are checked again.
+    next = { ...next, chain: Buffer.from(cp.chain), chainBroken: false };
+  } else if (cp.lastSeq < lastAccepted) {
+    const ours = recent?.at(cp.lastSeq);
+    if (!ours) problems.push(`checkpoint covers up to seq ${cp.lastSeq} but the receiver is already at ${lastAccepted} and no longer holds its chain value there`);
+    else if (!ours.equals(cp.chain)) problems.push(`chain at seq ${cp.lastSeq} differs from the receiver's: frames deleted, altered or reordered`);
+  } else {
+    problems.push(`checkpoint covers up to seq ${cp.lastSeq} but the receiver accepted only up to ${lastAccepted}: seq ${lastAccepted + 1n}..${cp.lastSeq} missing (deleted or truncated)`);
+    // Skip to the checkpoint: the missing seqs become a gap (refused if they arrive late) and the
+    // chain continues from the authentic value, so frames after it are verifiable again.
+    next = { ...next, ...addGap(rec, { from: rec.nextSeq, to: cp.lastSeq }), nextSeq: cp.lastSeq + 1n, chain: Buffer.from(cp.chain), chainBroken: false };
+  }
+  return problems.length > 0 ? { record: next, mismatch: problems.join("; ") } : { record: next };
+}

@@ -1,0 +1,40 @@
+/**
+ * Stable reason codes of the envelope verifier. These strings are part of the receiver's contract
+ * (metrics, alerts and stored evidence key on them): never reword one once released; add new ones.
+ * docs/envelope.md ("Reason codes") says what each means.
+ */
+export const Reason = {
+  /** The bytes are not a well-formed v1 frame (field, length or value out of rule), or the topic is not an envelope topic. */
+  MALFORMED: "MALFORMED",
+  /** Magic is right but the version byte is not one this receiver speaks. */
+  UNSUPPORTED_VERSION: "UNSUPPORTED_VERSION",
+  /** The ES256 signature of a session-open or checkpoint frame does not verify under the gateway certificate. */
+  BAD_SIGNATURE: "BAD_SIGNATURE",
+  /** The certificate does not chain to a trusted fleet CA, is outside its validity, or is not a gateway certificate. */
+  UNKNOWN_GATEWAY: "UNKNOWN_GATEWAY",
+  /** The certificate is revoked (trust.isRevoked said so). */
+  REVOKED: "REVOKED",
+  /** Topic gateway id, frame gateway id and certificate identity disagree, or frame stream differs from topic stream. */
+  GATEWAY_MISMATCH: "GATEWAY_MISMATCH",
+  /** HPKE could not unwrap the session data key with the receiver's private key. */
+  KEY_UNWRAP_FAILURE: "KEY_UNWRAP_FAILURE",
+  /** A data or checkpoint frame names a session this receiver has never opened. */
+  UNKNOWN_SESSION: "UNKNOWN_SESSION",
+  /** The session was closed by a final checkpoint; nothing new is accepted in it. */
+  SESSION_CLOSED: "SESSION_CLOSED",
+  /** AES-256-GCM authentication failed: ciphertext, tag or header (AAD) was altered, or the key is wrong. */
+  AEAD_FAILURE: "AEAD_FAILURE",
+  /** Already accepted: the same seq, the same session-open, or a checkpoint index not above the last one. */
+  REPLAY: "REPLAY",
+  /** seq is below the highest accepted one but was never accepted (skipped by a gap): late messages are refused. */
+  OUT_OF_ORDER: "OUT_OF_ORDER",
+  /** Event code for an accepted data frame whose seq jumped ahead (see `gap` on the result). */
+  SEQUENCE_GAP: "SEQUENCE_GAP",
+  /** A checkpoint's chain or lastSeq disagrees with what this receiver accepted: deletion, reordering or truncation. */
+  CHECKPOINT_MISMATCH: "CHECKPOINT_MISMATCH",
+  /** acceptSync cannot finish this frame without asynchronous work (session-open, or keys not yet derived): call accept. */
+  NEEDS_ASYNC: "NEEDS_ASYNC",
+} as const;
+
+/** One of the stable reason strings in {@link Reason}. */
+export type ReasonCode = (typeof Reason)[keyof typeof Reason];

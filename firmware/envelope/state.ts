@@ -1,0 +1,91 @@
+/**
+ * Receiver state per session, behind a small synchronous interface so the ingest service can keep it
+ * in SQLite (better-sqlite3 is synchronous) and a restart resumes exactly where it stopped. Keys are
+ * never stored: the pristine session-open frame is, and the receiver re-derives keys from it with its
+ * private key after a restart.
+ */
+
+/** Inclusive range of seqs skipped by a gap: never accepted, and never acceptable later. */
+export interface GapRange {
+  from: bigint;
+  to: bigint;
+}
+
+/** Most gap ranges kept per session; older ones are dropped (see {@link SessionRecord.gapsTrimmedBelow}). */
+export const MAX_GAP_RANGES = 256;
+
+/** Everything the verifier needs to continue a session. Treated as immutable: each change is a new object. */
+export interface SessionRecord {
+  /** Session id, 32 hex characters (the key of the store). */
+  readonly sessionId: string;
+  readonly gatewayId: string;
+  readonly stream: string;
+  /** SHA-256 of the gateway certificate DER, hex. */
+  readonly certSha256: string;
+  /** The session-open frame exactly as received (verified). */
+  readonly openFrame: Buffer;
+  readonly firstSeq: bigint;
+  /** One past the highest accepted data seq (firstSeq when none yet). */
+  readonly nextSeq: bigint;
+  /** Receiver's chain value at nextSeq - 1. */
+  readonly chain: Buffer;
+  /** True after a gap or checkpoint disagreement, until a checkpoint re-syncs the chain. */
+  readonly chainBroken: boolean;
+  /** Index of the last accepted checkpoint (0 = none). */
+  readonly lastCheckpointIndex: number;
+  /** A final checkpoint was accepted: later data and checkpoints are refused. */
+  readonly closed: boolean;
+  /** Skipped ranges, ascending, at most MAX_GAP_RANGES. */
+  readonly gaps: readonly GapRange[];
+  /** Seqs below this value lost their gap history when ranges were trimmed (0n = nothing trimmed). */
+  readonly gapsTrimmedBelow: bigint;
+}
+
+/**
+ * Pluggable persistence. The verifier calls `get` before and `put` after every accepted frame,
+ * synchronously, before accept() returns; rejected frames never call `put`. A store that wants the
+ * record and the verified data in one transaction can buffer `put` and write both in its commit.
+ */
+export interface VerifierState {
+  /** The record of `sessionIdHex`, or undefined if the session was never opened here. */
+  get(sessionIdHex: string): SessionRecord | undefined;
+  /** Stores the new record of a session (replaces the previous one). */
+  put(record: SessionRecord): void;
+}
+
+/** In-memory VerifierState: tests, benchmarks, and receivers that accept losing state on restart. */
+export class MemoryVerifierState implements VerifierState {
+  private readonly sessions = new Map<string, SessionRecord>();
+
+  /** {@inheritDoc VerifierState.get} */
+  get(sessionIdHex: string): SessionRecord | undefined {
+    return this.sessions.get(sessionIdHex);
+  }
+
+  /** {@inheritDoc VerifierState.put} */
+  put(record: SessionRecord): void {
+    this.sessions.set(record.sessionId, record);
+  }
+
+  /** Number of sessions held. */
+  get size(): number {
+    return this.sessions.size;
+  }
+}
+
+/** Adds a skipped range, keeping at most MAX_GAP_RANGES (dropping the oldest). */
+export function addGap(rec: SessionRecord, gap: GapRange): Pick<SessionRecord, "gaps" | "gapsTrimmedBelow"> {
+  const gaps = [...rec.gaps, gap];
+  let trimmed = rec.gapsTrimmedBelow;
+  while (gaps.length > MAX_GAP_RANGES) {
+    const dropped = gaps.shift();
+    if (dropped) trimmed = dropped.to + 1n;
+  }
+  return { gaps, gapsTrimmedBelow: trimmed };
+}
+
+/** True if `seq` lies in a recorded gap (skipped, never accepted). */
+export function inGap(rec: SessionRecord, seq: bigint): boolean {
+  for (const g of rec.gaps) if (seq >= g.from && seq <= g.to) return true;
+  return false;
+}
