@@ -1,0 +1,106 @@
+import type { Clock } from "../core/clock.js";
+import { child, silentLogger, type Logger } from "../core/log.js";
+import type { NormalizedRecord } from "../core/record.js";
+import type { GatewayConfig, PointConfig, TransformRule } from "../config/schema.js";
+import type { RawReading, Source } from "../../hal/source.js";
+import { canonicalJson, sha256Hex } from "./canonical.js";
+
+/** The part of a Source the normalizer needs: who it is and how it names its points. */
+export type SourceRef = Pick<Source, "id" | "adapter" | "uriFor">;
+
+/**
+ * The SHA-256 (hex) of the canonical JSON of a transform rule as loaded (defaults filled in), so
+ * `{id, unit}` and `{id, unit, scale: 1, offset: 0}` are the same rule with the same hash.
+ */
+export function transformRuleSha256(rule: TransformRule): string {
+  return sha256Hex(canonicalJson({ id: rule.id, scale: rule.scale, offset: rule.offset, unit: rule.unit }));
+}
+
+interface Mapping {
+  point: PointConfig;
+  rule: TransformRule;
+  ruleSha256: string;
+}
+
+/** Counters the normalizer keeps; unknown addresses are counted per source, never fatal. */
+export interface NormalizerStats {
+  normalized: number;
+  unknown: number;
+  unknownBySource: Record<string, number>;
+}
+
+/**
+ * Turns a source's raw reading into a NormalizedRecord with full lineage: which point it is, the
+ * transform rule (and its hash) that produced the value, and both timestamps in nanoseconds.
+ */
+export class Normalizer {
+  private readonly map = new Map<string, Mapping>();
+  private readonly log: Logger;
+  private readonly gatewayId: string;
+  private readonly warned = new Set<string>();
+  private readonly counts: NormalizerStats = { normalized: 0, unknown: 0, unknownBySource: {} };
+
+  /** Builds the (source, address) → point map from a validated config. */
+  constructor(config: GatewayConfig, private readonly clock: Clock, logger: Logger = silentLogger()) {
+    this.gatewayId = config.gateway.id;
+    this.log = child(logger, "pipeline.normalize");
+    const rules = new Map(config.transforms.map((t) => [t.id, t] as const));
+    for (const point of config.points) {
+      const rule = rules.get(point.transform);
+      // loadConfig has already refused unknown transforms; this guards hand-built configs in tests.
+      if (!rule) throw new TypeError(`point ${point.name}: unknown transform ${point.transform}`);
+      this.map.set(key(point.source, point.address), { point, rule, ruleSha256: transformRuleSha256(rule) });
+    }
+  }
+
+  /** The normalized record, or null (and counted) when the address is not mapped to a point. */
+  normalize(source: SourceRef, raw: RawReading): NormalizedRecord | null {
+    const m = this.map.get(key(source.id, raw.address));
+    if (!m) {
+      this.counts.unknown++;
+      this.counts.unknownBySource[source.id] = (this.counts.unknownBySource[source.id] ?? 0) + 1;
+      const k = key(source.id, raw.address);
+      if (!this.warned.has(k)) {
+        this.warned.add(k);
+        this.log.warn({ source: source.id, address: raw.address }, "reading for an address no point maps; counted and dropped");
+      }
+      return null;
+    }
+    this.counts.normalized++;
+    return {
+      point: m.point.name,
+      stream: m.point.stream,
+      value: applyRule(m.rule, raw.value),
+      unit: m.rule.unit,
+      quality: raw.quality,
+      qualityDetail: raw.qualityDetail,
+      sourceTsNs: raw.sourceTsNs.toString(),
+      gatewayTsNs: this.clock.nowNs().toString(),
+      lineage: {
+        gatewayId: this.gatewayId,
+        adapter: source.adapter,
+        sourceUri: source.uriFor(raw.address),
+        deviceId: m.point.deviceId,
+        calibrationId: m.point.calibrationId,
+        transformRuleId: m.rule.id,
+        transformRuleSha256: m.ruleSha256,
+      },
+    };
+  }
+
+  /** Counters so far (a copy). */
+  stats(): NormalizerStats {
+    return { ...this.counts, unknownBySource: { ...this.counts.unknownBySource } };
+  }
+}
+
+/** value × scale + offset for numbers; booleans, strings and null pass through unchanged. */
+export function applyRule(rule: TransformRule, value: RawReading["value"]): NormalizedRecord["value"] {
+  if (typeof value !== "number") return value;
+  if (rule.scale === 1 && rule.offset === 0) return value;
+  return value * rule.scale + rule.offset;
+}
+
+function key(sourceId: string, address: string): string {
+  return `${sourceId}\u0000${address}`;
+}

@@ -1,0 +1,124 @@
+import type { Clock } from "../../firmware/core/clock.js";
+import { errorText } from "../../firmware/core/errors.js";
+import { child, silentLogger, type Logger } from "../../firmware/core/log.js";
+import type { ReadingSink, Source, SourceHealth } from "../source.js";
+import { readingsAtTick, simAddresses, tickPeriodMs } from "./generate.js";
+import type { SimAssetSpec, SimFaultSpec, SimModel } from "./model.js";
+
+/** The simulator's part of the config (structurally the `kind: sim` source of docs/config.md). */
+export interface SimSourceOptions {
+  id: string;
+  seed: number;
+  rateHz: number;
+  assets: readonly SimAssetSpec[];
+  faults: readonly SimFaultSpec[];
+}
+
+/** Wakes a callback periodically; injected so tests can drive the source with a ManualClock. */
+export interface Scheduler {
+  /** Calls fn about every `ms`; returns a function that cancels it. */
+  every(ms: number, fn: () => void): () => void;
+}
+
+/** The real scheduler: setInterval, unref'd so a forgotten source never keeps the process alive. */
+export const timerScheduler: Scheduler = {
+  every(ms, fn) {
+    const t = setInterval(fn, Math.max(1, ms));
+    t.unref();
+    return () => clearInterval(t);
+  },
+};
+
+/** After a stall (suspended process, clock jump) ticks older than this are skipped, not replayed in a burst. */
+const MAX_CATCH_UP_MS = 1000;
+
+/**
+ * A simulated plant behind the `Source` interface. The values come from the pure model (model.ts); this
+ * class only decides *when* to emit: each wake-up emits every tick whose time (origin + k / rateHz) has
+ * passed on the injected clock, so the delivered rate follows the clock, not timer jitter.
+ */
+export class SimSource implements Source {
+  readonly id: string;
+  readonly adapter = "sim";
+  private readonly log: Logger;
+  private readonly addrs: readonly string[];
+  private readonly periodMs: number;
+  private model: SimModel | null = null;
+  private nextTick = 0;
+  private cancel: (() => void) | null = null;
+  private state: SourceHealth["state"] = "stopped";
+  private readings = 0;
+  private errors = 0;
+  private skipped = 0;
+
+  /** Stores its collaborators only; nothing runs until start(). */
+  constructor(
+    private readonly opts: SimSourceOptions,
+    private readonly clock: Clock,
+    logger: Logger = silentLogger(),
+    private readonly scheduler: Scheduler = timerScheduler,
+  ) {
+    this.id = opts.id;
+    this.log = child(logger, "hal.sim");
+    this.addrs = simAddresses(opts.assets);
+    this.periodMs = tickPeriodMs(opts.rateHz);
+  }
+
+  /** `sim://<sourceId>/<asset>/<signal>` */
+  uriFor(address: string): string {
+    return `sim://${encodeURIComponent(this.id)}/${address.split("/").map(encodeURIComponent).join("/")}`;
+  }
+
+  addresses(): readonly string[] {
+    return this.addrs;
+  }
+
+  start(sink: ReadingSink): Promise<void> {
+    if (this.cancel) return Promise.resolve();
+    const now = this.clock.nowMs();
+    // Fault times count from the first start; a restart continues the same timeline from "now".
+    this.model ??= { seed: this.opts.seed, assets: this.opts.assets, faults: this.opts.faults, originMs: now };
+    this.nextTick = Math.max(this.nextTick, Math.ceil((now - this.model.originMs) / this.periodMs));
+    this.state = "running";
+    this.cancel = this.scheduler.every(this.periodMs, () => this.wake(sink));
+    this.log.info({ source: this.id, rateHz: this.opts.rateHz, addresses: this.addrs.length }, "simulated source started");
+    return Promise.resolve();
+  }
+
+  stop(): Promise<void> {
+    this.cancel?.();
+    this.cancel = null;
+    this.state = "stopped";
+    this.log.info({ source: this.id, readings: this.readings, skipped: this.skipped }, "simulated source stopped");
+    return Promise.resolve();
+  }
+
+  health(): SourceHealth {
+    const detail = this.skipped > 0 ? `skipped ${this.skipped} tick(s) after stalls longer than ${MAX_CATCH_UP_MS} ms` : null;
+    return { state: this.state, detail, readings: this.readings, errors: this.errors };
+  }
+
+  private wake(sink: ReadingSink): void {
+    const model = this.model;
+    if (!model || !this.cancel) return;
+    const now = this.clock.nowMs();
+    const due = Math.floor((now - model.originMs) / this.periodMs);
+    const oldest = Math.ceil((now - MAX_CATCH_UP_MS - model.originMs) / this.periodMs);
+    if (oldest > this.nextTick) {
+      this.skipped += oldest - this.nextTick;
+      this.nextTick = oldest;
+    }
+    for (; this.nextTick <= due && this.cancel; this.nextTick++) {
+      for (const r of readingsAtTick(model, this.opts.rateHz, this.nextTick)) {
+        try {
+          sink({ address: r.address, value: r.value, sourceTsNs: r.sourceTsNs, quality: r.quality, qualityDetail: r.qualityDetail });
+          this.readings++;
+        } catch (err) {
+          // A failing sink must not stop the plant; the error text comes from our own code, never a value.
+          // Log the first failure and then every 1000th, so a broken sink cannot flood the log.
+          if (this.errors++ % 1000 === 0) this.log.warn({ source: this.id, address: r.address, err: errorText(err) }, "sink threw; reading dropped (logged once per 1000)");
+        }
+      }
+    }
+  }
+}
