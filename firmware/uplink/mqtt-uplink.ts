@@ -1,0 +1,255 @@
+import { EventEmitter } from "node:events";
+import mqtt, { type IClientOptions, type IConnackPacket, type MqttClient } from "mqtt";
+import { errorText } from "../core/errors.js";
+import { child, type Logger } from "../core/log.js";
+import type { QueueItem } from "../queue/queue.js";
+import { backoffDelay, type BackoffOptions } from "./backoff.js";
+import { reasonText, refusalCode } from "./reason.js";
+import { buildTlsOptions, type UplinkTlsOptions } from "./tls.js";
+import type { MqttUplinkOptions, UplinkCounters, UplinkEvents } from "./types.js";
+
+export type { MqttUplinkOptions, RefusedEvent, UplinkCounters, UplinkEvents } from "./types.js";
+
+/**
+ * Moves queue items to the broker: MQTT v5, QoS 1, mutual TLS. The queue, not MQTT.js, is the
+ * durable store: each connection uses a fresh client with `clean: true`, and after a reconnect
+ * everything unacked is republished from the queue in id order (at-least-once; MQTT.js never resends
+ * on its own because its in-memory store dies with the old client).
+ */
+export class MqttUplink extends EventEmitter<UplinkEvents> {
+  private readonly log: Logger;
+  private readonly window: number;
+  private readonly backoff: BackoffOptions;
+  private client: MqttClient | undefined;
+  private gen = 0; // connection generation: callbacks of a dead connection are ignored
+  private connected = false;
+  private running = false;
+  private everConnected = false;
+  private attempt = 0;
+  private effectiveWindow = 0;
+  private cursor = 0; // highest queue id sent on this connection
+  private readonly inflight = new Set<number>();
+  private pendingAcks: number[] = [];
+  private flushScheduled = false;
+  private pumpScheduled = false;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private drainWaiters: (() => void)[] = [];
+  private readonly stats = { published: 0, refused: 0, reconnects: 0 };
+
+  /** Does nothing but remember its collaborators; start() connects. */
+  constructor(private readonly opts: MqttUplinkOptions) {
+    super();
+    this.log = child(opts.logger, "uplink");
+    this.window = opts.window ?? 256;
+    this.backoff = opts.backoff ?? { minMs: 500, maxMs: 30_000 };
+  }
+
+  /** Current counters. */
+  counters(): UplinkCounters {
+    return { ...this.stats, inflight: this.inflight.size };
+  }
+
+  /** True while a broker connection is up. */
+  isConnected(): boolean {
+    return this.connected;
+  }
+
+  /** Connects (and keeps reconnecting with backoff until stop()). Resolves at once; see 'connected'. */
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.connect();
+  }
+
+  /** Tells the uplink new items were enqueued. Cheap; call it after every enqueue batch. */
+  kick(): void {
+    if (!this.connected || this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    setImmediate(() => { this.pumpScheduled = false; this.pump(); });
+  }
+
+  /**
+   * Stops sending, waits up to `drainTimeoutMs` for PUBACKs of what is in flight, acks those, then
+   * closes the connection. Whatever is still unacked stays in the queue for the next start.
+   */
+  async stop(drainTimeoutMs = 5000): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    clearTimeout(this.reconnectTimer);
+    clearTimeout(this.idleTimer);
+    if (this.connected && this.inflight.size > 0) {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, drainTimeoutMs);
+        this.drainWaiters.push(() => { clearTimeout(t); resolve(); });
+      });
+    }
+    this.flushAcks();
+    const c = this.client;
+    this.dropConnection();
+    // A graceful DISCONNECT, but never wait on a dead socket: force the close after a second.
+    if (c) {
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(true), 1000); });
+      const ended = c.endAsync(false).then(() => false, () => false);
+      if (await Promise.race([ended, timedOut])) c.end(true);
+      clearTimeout(timer);
+    }
+    this.log.info({ ...this.counters() }, "uplink stopped");
+  }
+
+  private connect(): void {
+    const gen = ++this.gen;
+    const options: IClientOptions & UplinkTlsOptions = {
+      protocolVersion: 5,
+      clientId: this.opts.clientId,
+      clean: true,
+      keepalive: this.opts.keepaliveS ?? 30,
+      reconnectPeriod: 0, // reconnects are ours: backoff with jitter, and a fresh client each time
+      connectTimeout: 15_000,
+      queueQoSZero: false,
+      resubscribe: false,
+      ...buildTlsOptions(this.opts.tls),
+    };
+    this.log.debug({ url: this.opts.url, attempt: this.attempt }, "connecting");
+    const c = mqtt.connect(this.opts.url, options);
+    this.client = c;
+    c.on("connect", (packet: IConnackPacket) => { if (gen === this.gen) this.onConnect(packet); });
+    c.on("error", (err) => { if (gen === this.gen) this.log.warn({ err: errorText(err), code: (err as { code?: unknown }).code }, "connection error"); });
+    c.on("disconnect", (packet) => {
+      if (gen === this.gen) this.log.warn({ reasonCode: packet.reasonCode }, "broker sent DISCONNECT");
+    });
+    c.on("close", () => { if (gen === this.gen) this.onClose("connection closed"); });
+  }
+
+  private onConnect(packet: IConnackPacket): void {
+    this.connected = true;
+    if (this.everConnected) this.stats.reconnects += 1;
+    this.everConnected = true;
+    this.attempt = 0;
+    const receiveMax = packet.properties?.receiveMaximum ?? 65_535;
+    this.effectiveWindow = Math.max(1, Math.min(this.window, receiveMax));
+    this.cursor = 0; // republish everything unacked, oldest first
+    this.log.info({ url: this.opts.url, window: this.effectiveWindow, depth: this.opts.queue.depth().count }, "connected");
+    this.emit("connected");
+    this.pump();
+  }
+
+  private onClose(reason: string): void {
+    const wasConnected = this.connected;
+    this.dropConnection();
+    if (wasConnected) {
+      this.log.warn({ reason, ...this.counters() }, "disconnected");
+      this.emit("disconnected", reason);
+    }
+    if (!this.running) return;
+    const delay = backoffDelay(this.attempt++, this.backoff, this.opts.random);
+    this.log.info({ delayMs: delay, attempt: this.attempt }, "reconnect scheduled");
+    this.reconnectTimer = setTimeout(() => { if (this.running) this.connect(); }, delay);
+  }
+
+  /** Forgets the current connection; its late callbacks are ignored by generation. */
+  private dropConnection(): void {
+    this.flushAcks(); // PUBACKs already received are real deliveries: record them
+    this.connected = false;
+    this.inflight.clear();
+    this.releaseDrainWaiters();
+    const c = this.client;
+    this.client = undefined;
+    this.gen += 1;
+    clearTimeout(this.idleTimer);
+    if (c && this.running) c.end(true);
+  }
+
+  /** Fills the window from the queue, in id order, past what this connection already sent. */
+  private pump(): void {
+    const c = this.client;
+    if (!this.connected || !this.running || !c) return;
+    clearTimeout(this.idleTimer);
+    const gen = this.gen;
+    try {
+      // Re-check the connection each round: if MQTT.js fails publishes synchronously while its socket
+      // closes, the window never fills and this loop would otherwise walk the whole queue.
+      while (this.inflight.size < this.effectiveWindow && c.connected && gen === this.gen) {
+        const items = this.opts.queue.peek(this.effectiveWindow - this.inflight.size, this.cursor);
+        if (items.length === 0) break;
+        for (const item of items) this.send(c, gen, item);
+      }
+    } catch (err) {
+      this.fail(err);
+      return;
+    }
+    // Fallback for producers that forget kick(): one cheap peek per idle period, not a busy loop.
+    this.idleTimer = setTimeout(() => this.pump(), this.opts.idleMs ?? 1000);
+  }
+
+  private send(c: MqttClient, gen: number, item: QueueItem): void {
+    this.cursor = item.id;
+    this.inflight.add(item.id);
+    c.publish(item.topic, item.payload, { qos: 1 }, (err) => {
+      if (gen !== this.gen) return; // that connection is gone; the item is republished from the queue
+      this.inflight.delete(item.id);
+      if (!err) {
+        this.pendingAcks.push(item.id);
+        this.scheduleFlush();
+        return;
+      }
+      const code = refusalCode(err);
+      if (code !== undefined) this.refuse(item, code);
+      else if (c.connected) this.log.warn({ id: item.id, topic: item.topic, err: errorText(err) }, "publish failed on a live connection; retried after the next reconnect");
+      else this.log.debug({ id: item.id, err: errorText(err) }, "publish not acknowledged; will resend after reconnect");
+    });
+  }
+
+  private refuse(item: QueueItem, reasonCode: number): void {
+    const text = reasonText(reasonCode);
+    this.stats.refused += 1;
+    // Topic, id and reason only: the payload never reaches a log line.
+    this.log.error({ topic: item.topic, id: item.id, reasonCode, reasonText: text }, "broker refused publish; item dead-lettered");
+    try {
+      this.opts.queue.deadLetter(item.id, `PUBACK ${reasonCode} ${text}`);
+    } catch (err) {
+      this.fail(err);
+    }
+    this.emit("refused", { topic: item.topic, id: item.id, reasonCode, reasonText: text });
+    this.scheduleFlush();
+  }
+
+  /** Acks are batched: all PUBACKs of one socket read are committed in one transaction. */
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      this.flushAcks();
+      if (this.inflight.size === 0) this.releaseDrainWaiters();
+      this.pump();
+    });
+  }
+
+  private flushAcks(): void {
+    if (this.pendingAcks.length === 0) return;
+    const ids = this.pendingAcks;
+    this.pendingAcks = [];
+    try {
+      this.opts.queue.ack(ids);
+    } catch (err) {
+      this.fail(err);
+      return;
+    }
+    this.stats.published += ids.length;
+    this.emit("published", ids.length);
+  }
+
+  private releaseDrainWaiters(): void {
+    const w = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const f of w) f();
+  }
+
+  private fail(err: unknown): void {
+    const e = err instanceof Error ? err : new Error(errorText(err));
+    this.log.error({ err: e.message }, "uplink error");
+    if (this.listenerCount("error") > 0) this.emit("error", e);
+  }
+}

@@ -1,0 +1,65 @@
+import type { Logger } from "../core/log.js";
+import type { Queue } from "../queue/queue.js";
+import type { BackoffOptions } from "./backoff.js";
+import type { UplinkTlsMaterial } from "./tls.js";
+
+/** A publish the broker refused for good (PUBACK reason code >= 0x80). */
+export interface RefusedEvent {
+  /** Topic the item was published to. */
+  topic: string;
+  /** Queue id of the item, now in the dead-letter table. */
+  id: number;
+  /** MQTT v5 reason code, e.g. 135. */
+  reasonCode: number;
+  /** Reason in words, e.g. "Not authorized". */
+  reasonText: string;
+}
+
+/** Events of the uplink. Listen to `error`, or errors are only logged. */
+export interface UplinkEvents {
+  /** CONNACK received; publishing (re)starts from the oldest unacked item. */
+  connected: [];
+  /** The connection is gone (reason in words); a reconnect is scheduled unless stopping. */
+  disconnected: [reason: string];
+  /** `count` items were PUBACKed and deleted from the queue. */
+  published: [count: number];
+  /** The broker refused an item; it was dead-lettered. */
+  refused: [event: RefusedEvent];
+  /** Something failed that the uplink cannot fix by retrying (e.g. the queue store). */
+  error: [error: Error];
+}
+
+export interface MqttUplinkOptions {
+  /** Broker URL, `mqtts://host:port`. */
+  url: string;
+  /** MQTT client id: the gateway id (one identity per gateway, never shared). */
+  clientId: string;
+  /** mTLS material; see buildTlsOptions. */
+  tls: UplinkTlsMaterial;
+  /** Where items come from and are acked/dead-lettered. */
+  queue: Queue;
+  /** Root logger; the uplink takes child "uplink". */
+  logger: Logger;
+  /** Publishes in flight at most (default 256), also capped by the broker's Receive Maximum. */
+  window?: number;
+  /** Reconnect backoff (default 500 ms .. 30 s). */
+  backoff?: BackoffOptions;
+  /** Fallback re-check of the queue when nobody calls kick() (default 1000 ms). */
+  idleMs?: number;
+  /** MQTT keepalive seconds (default 30). */
+  keepaliveS?: number;
+  /** Jitter source, for repeatable tests. */
+  random?: () => number;
+}
+
+/** Counters for health checks and tests. */
+export interface UplinkCounters {
+  /** Items PUBACKed (and deleted from the queue) since start(). */
+  published: number;
+  /** Items refused by the broker and dead-lettered. */
+  refused: number;
+  /** Successful connections after the first. */
+  reconnects: number;
+  /** Publishes awaiting PUBACK right now. */
+  inflight: number;
+}
