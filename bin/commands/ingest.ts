@@ -1,0 +1,36 @@
+import { randomBytes } from "node:crypto";
+import { createLogger } from "../../firmware/core/log.js";
+import { buildReceiver } from "../../ingest/receiver.js";
+
+export interface IngestCliOptions {
+  url: string;
+  ca: string;
+  cert: string;
+  key: string;
+  fleetCa: string;
+  recipientKey: string;
+  db: string;
+  group: string;
+  clientId?: string;
+}
+
+export async function ingestCommand(o: IngestCliOptions): Promise<number> {
+  const logger = createLogger();
+  const { service, store } = buildReceiver(
+    {
+      url: o.url, caFile: o.ca, certFile: o.cert, keyFile: o.key, fleetCaFile: o.fleetCa, recipientKeyFile: o.recipientKey,
+      dbFile: o.db, group: o.group, clientId: o.clientId ?? `otgw-ingest-${randomBytes(4).toString("hex")}`,
+    },
+    logger,
+  );
+  await service.start();
+  await new Promise<void>((resolve) => {
+    process.once("SIGINT", resolve);
+    process.once("SIGTERM", resolve);
+  });
+  await service.stop();
+  const c = store.counts();
+  store.close();
+  console.log(JSON.stringify({ verified: c.verified, rejected: c.quarantined, byReason: c.byReason, events: c.events }));
+  return 0;
+}

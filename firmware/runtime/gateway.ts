@@ -1,0 +1,200 @@
+import { createPublicKey, X509Certificate, type KeyObject } from "node:crypto";
+import { readFileSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import type { Clock } from "../core/clock.js";
+import type { Logger } from "../core/log.js";
+import { child } from "../core/log.js";
+import { errorText } from "../core/errors.js";
+import { READING_SCHEMA_ID } from "../core/record.js";
+import type { GatewayConfig } from "../config/schema.js";
+import { activeOverrides } from "../config/load.js";
+import type { Signer } from "../../provisioning/keystore.js";
+import type { Source, RawReading } from "../../hal/source.js";
+import type { Queue } from "../queue/queue.js";
+import { SqliteQueue } from "../queue/sqlite-queue.js";
+import { MqttUplink } from "../uplink/mqtt-uplink.js";
+import { AuditLog, AUDIT_EVENTS, type AuditEntry } from "../audit/audit-log.js";
+import { Normalizer } from "../pipeline/normalize.js";
+import { Validator } from "../pipeline/validate.js";
+import { Quarantine } from "../pipeline/quarantine.js";
+import { encodeRecord } from "../pipeline/encode.js";
+import { Outbox } from "./outbox.js";
+import { ObservedQueue } from "./observed-queue.js";
+import { StreamSessions } from "./sessions.js";
+
+/** The audit log travels upstream as its own sealed stream. */
+export const AUDIT_STREAM = "audit";
+export const AUDIT_SCHEMA_ID = "otgw.audit/1";
+
+/** Everything the gateway needs, built once by the caller (bin/commands/run.ts, the demo, tests). */
+export interface GatewayDeps {
+  config: GatewayConfig;
+  configDigest: string;
+  logger: Logger;
+  clock: Clock;
+  signer: Signer;
+  /** TLS client credentials for the uplink (the key is a software PEM or a TPM key blob). */
+  tls: { ca: string; cert: string; key: string };
+  sources: Source[];
+  /** Stop sealing new readings after this many telemetry records (the demo's --messages). */
+  maxRecords?: number;
+  /** Called once when maxRecords is reached. */
+  onLimit?: () => void;
+}
+
+export interface GatewayStats {
+  readings: number;
+  sealed: number;
+  quarantined: number;
+  /** Data frames the broker acknowledged (PUBACK success). */
+  publishedData: number;
+  /** All frames acknowledged, control frames included. */
+  publishedFrames: number;
+  refused: number;
+  queueDepth: number;
+}
+
+/**
+ * The runtime: sources → normalize → validate (→ quarantine) → seal → outbox → queue → uplink, plus the
+ * audit log shipped as its own sealed stream. The constructor only stores its collaborators;
+ * start() and stop() bring everything up and down in order, so tests can run several in one process.
+ */
+export class Gateway {
+  private readonly log: Logger;
+  private queue: Queue | null = null;
+  private uplink: MqttUplink | null = null;
+  private audit: AuditLog | null = null;
+  private sessions: StreamSessions | null = null;
+  private outbox: Outbox | null = null;
+  private quarantine: Quarantine | null = null;
+  private tickTimer: NodeJS.Timeout | null = null;
+  private accepting = false;
+  private limitHit = false;
+  private readonly dataIds = new Set<number>();
+  readonly stats: GatewayStats = { readings: 0, sealed: 0, quarantined: 0, publishedData: 0, publishedFrames: 0, refused: 0, queueDepth: 0 };
+
+  constructor(private readonly d: GatewayDeps) {
+    this.log = child(d.logger, "gateway");
+  }
+
+  async start(): Promise<void> {
+    const { config, clock, signer } = this.d;
+    const stateDir = config.gateway.stateDir;
+    mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+    const gatewayId = config.gateway.id;
+    const certDer = Buffer.from(new X509Certificate(this.d.tls.cert).raw);
+    const recipientPublicKey: KeyObject = createPublicKey(readFileSync(config.receiver.publicKeyFile, "utf8"));
+    const priorities = new Map(config.streams.map((s) => [s.id, s.priority] as const));
+    const topicFor = (stream: string): string => `otgw/v1/${gatewayId}/${stream}`;
+
+    const queue = new ObservedQueue(
+      SqliteQueue.open(join(stateDir, "queue.db"), { clock }),
+      (ids) => {
+        this.stats.publishedFrames += ids.length;
+        for (const id of ids) if (this.dataIds.delete(id)) this.stats.publishedData++;
+      },
+      (id) => this.dataIds.delete(id),
+    );
+    this.queue = queue;
+    const uplink = new MqttUplink({
+      url: config.uplink.url, tls: this.d.tls, queue, window: config.uplink.window, clientId: gatewayId, logger: this.d.logger,
+      backoff: { minMs: config.uplink.reconnectMinMs, maxMs: config.uplink.reconnectMaxMs },
+    });
+    this.uplink = uplink;
+    this.outbox = new Outbox({
+      write: (items) => {
+        const ids = queue.enqueue(items.map(({ stream, topic, priority, payload }) => ({ stream, topic, priority, payload })));
+        items.forEach((it, i) => { if (it.data) this.dataIds.add(ids[i]!); });
+      },
+      onFailure: (item, err) => {
+        this.log.error({ stream: item.stream, err: errorText(err) }, "a control frame could not be signed");
+        this.audit?.append(AUDIT_EVENTS.signFailure, { stream: item.stream, error: errorText(err) });
+      },
+      onWritten: () => uplink.kick(),
+    });
+    this.sessions = new StreamSessions({
+      gatewayId, signer, certDer, recipientPublicKey, clock, outbox: this.outbox,
+      checkpointEveryMessages: config.envelope.checkpointEveryMessages, checkpointEveryMs: config.envelope.checkpointEveryMs,
+      sessionMaxMessages: config.envelope.sessionMaxMessages, topicFor, priorityOf: (s) => priorities.get(s) ?? 0,
+      onSessionOpened: (stream, sessionId) => this.audit?.append(AUDIT_EVENTS.sessionOpened, { stream, sessionId }),
+      logger: this.d.logger,
+    });
+
+    this.audit = AuditLog.open(join(stateDir, "audit.jsonl"), {
+      signer, clock, checkpointEvery: config.audit.checkpointEveryEntries, logger: this.d.logger,
+    });
+    this.audit.onEntry((e: AuditEntry) => this.sessions?.submit(AUDIT_STREAM, Buffer.from(JSON.stringify(e)), AUDIT_SCHEMA_ID, BigInt(e.tsNs)));
+    this.audit.append(AUDIT_EVENTS.gatewayStart, { gatewayId, mode: config.gateway.mode, signer: signer.kind });
+    // Production safeguards the config overrides are evidence: each is recorded with its reason.
+    this.audit.append(AUDIT_EVENTS.configLoaded, { digest: this.d.configDigest, overrides: activeOverrides(config) });
+
+    uplink.on("refused", (ev: { topic: string; id: number; reasonCode: number; reasonText: string }) => {
+      this.stats.refused++;
+      this.audit?.append(AUDIT_EVENTS.authFailure, { topic: ev.topic, reasonCode: ev.reasonCode, reason: ev.reasonText });
+    });
+    uplink.start();
+
+    const normalizer = new Normalizer(config, clock);
+    const validator = new Validator(config);
+    this.quarantine = new Quarantine(join(stateDir, "quarantine.db"));
+    const quarantine = this.quarantine;
+    this.accepting = true;
+    for (const source of this.d.sources) {
+      await source.start((raw: RawReading) => {
+        if (!this.accepting) return;
+        this.stats.readings++;
+        const rec = normalizer.normalize(source, raw);
+        if (rec === null) return;
+        const verdict = validator.validate(rec);
+        if (!verdict.ok) {
+          this.stats.quarantined++;
+          quarantine.add(rec, verdict.reason);
+          this.audit?.append(AUDIT_EVENTS.recordQuarantined, { point: rec.point, stream: rec.stream, reason: verdict.reason });
+          return;
+        }
+        this.sessions?.submit(rec.stream, encodeRecord(rec), READING_SCHEMA_ID, BigInt(rec.sourceTsNs));
+        this.stats.sealed++;
+        if (this.d.maxRecords !== undefined && this.stats.sealed >= this.d.maxRecords && !this.limitHit) {
+          this.limitHit = true;
+          this.accepting = false;
+          this.d.onLimit?.();
+        }
+      });
+    }
+    this.tickTimer = setInterval(() => this.sessions?.tick(), Math.min(1000, config.envelope.checkpointEveryMs));
+    this.tickTimer.unref();
+    this.log.info({ gatewayId, sources: this.d.sources.length, streams: config.streams.length }, "gateway started");
+  }
+
+  /** Frames still waiting for a PUBACK (queue) or for their signature (outbox). */
+  backlog(): number {
+    return (this.queue?.depth().count ?? 0) + (this.outbox?.pending ?? 0);
+  }
+
+  /** Resolves when everything sealed so far has been acknowledged by the broker. */
+  async flushed(pollMs = 50): Promise<void> {
+    await this.outbox?.drained();
+    while (this.backlog() > 0) await new Promise((r) => setTimeout(r, pollMs));
+  }
+
+  /**
+   * Stops in order: sources, then final checkpoints and the audit's final entries are sealed, then the
+   * uplink gets `drainMs` to deliver the backlog (what it cannot deliver stays queued for next start).
+   */
+  async stop(drainMs = 10_000): Promise<void> {
+    this.accepting = false;
+    if (this.tickTimer) clearInterval(this.tickTimer);
+    for (const s of this.d.sources) await s.stop();
+    this.audit?.append(AUDIT_EVENTS.gatewayStop, { readings: this.stats.readings, sealed: this.stats.sealed, quarantined: this.stats.quarantined });
+    await this.audit?.close();
+    await this.sessions?.closeAll();
+    await this.outbox?.drained();
+    const deadline = Date.now() + drainMs;
+    while (this.backlog() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await this.uplink?.stop();
+    this.stats.queueDepth = this.queue?.depth().count ?? 0;
+    this.queue?.close();
+    this.quarantine?.close();
+    this.log.info({ ...this.stats }, "gateway stopped");
+  }
+}

@@ -1,0 +1,44 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { IdentityError } from "../core/errors.js";
+import type { GatewayConfig } from "../config/schema.js";
+import type { Signer } from "../../provisioning/keystore.js";
+import { SoftwareKeyStore } from "../../provisioning/software-keystore.js";
+
+/** The gateway's identity as the runtime uses it: a signer and the TLS credentials of the uplink. */
+export interface GatewayIdentity {
+  signer: Signer;
+  tls: { ca: string; cert: string; key: string };
+}
+
+export function keyDirOf(config: GatewayConfig): string {
+  return config.identity.keyDir ?? join(config.gateway.stateDir, "keys");
+}
+
+/**
+ * Opens the identity named in the config. Production mode refuses a software key unless the config
+ * carries an explicit override with a reason (the caller audits it); the check lives in the config's
+ * cross-field rules as well, so `otgw config check` reports it before anything starts.
+ */
+export async function openIdentity(config: GatewayConfig): Promise<GatewayIdentity> {
+  const id = config.identity;
+  if (id.keystore === "tpm") {
+    throw new IdentityError("TPM_NOT_AVAILABLE", "identity.keystore is \"tpm\" but this build has no TPM key store yet; use a software key in development (identity.keystore: software)");
+  }
+  if (config.gateway.mode === "production" && !config.overrides.allowSoftwareKeys) {
+    throw new IdentityError("SOFTWARE_KEY_REFUSED", "production mode refuses software keys: provision a TPM identity, or set overrides.allowSoftwareKeys.reason (audited)");
+  }
+  const dir = keyDirOf(config);
+  const signer = await new SoftwareKeyStore(dir).open(id.keyName);
+  const read = (f: string, what: string): string => {
+    try {
+      return readFileSync(f, "utf8");
+    } catch (err) {
+      throw new IdentityError("IDENTITY_FILE", `cannot read ${what} ${f}: ${(err as Error).message}; provision the gateway first`);
+    }
+  };
+  return {
+    signer,
+    tls: { ca: read(config.uplink.caFile, "uplink CA"), cert: read(id.certFile, "gateway certificate"), key: read(join(dir, `${id.keyName}.key.pem`), "gateway key") },
+  };
+}

@@ -1,0 +1,38 @@
+import type { Queue, NewQueueItem, QueueItem, DeadLetter, QueueDepth } from "../queue/queue.js";
+
+/**
+ * A Queue that tells the runtime which items were acknowledged or dead-lettered, so the gateway can
+ * count delivered *data* messages (not control frames) without the uplink knowing what it carries.
+ */
+export class ObservedQueue implements Queue {
+  constructor(
+    private readonly inner: Queue,
+    private readonly onAck: (ids: readonly number[]) => void,
+    private readonly onDead: (id: number) => void,
+  ) {}
+
+  enqueue(items: readonly NewQueueItem[]): number[] {
+    return this.inner.enqueue(items);
+  }
+  peek(limit: number, afterId?: number): QueueItem[] {
+    return this.inner.peek(limit, afterId);
+  }
+  ack(ids: readonly number[]): void {
+    this.inner.ack(ids);
+    this.onAck(ids);
+  }
+  deadLetter(id: number, reason: string): boolean {
+    const moved = this.inner.deadLetter(id, reason);
+    if (moved) this.onDead(id);
+    return moved;
+  }
+  deadLetters(limit?: number): DeadLetter[] {
+    return this.inner.deadLetters(limit);
+  }
+  depth(): QueueDepth {
+    return this.inner.depth();
+  }
+  close(): void {
+    this.inner.close();
+  }
+}

@@ -1,0 +1,142 @@
+import type { KeyObject } from "node:crypto";
+import type { Clock } from "../core/clock.js";
+import type { Logger } from "../core/log.js";
+import { errorText } from "../core/errors.js";
+import type { Signer } from "../../provisioning/keystore.js";
+import { SessionSealer } from "../envelope/sealer.js";
+import type { Outbox } from "./outbox.js";
+
+export interface SessionsOptions {
+  gatewayId: string;
+  signer: Signer;
+  certDer: Buffer;
+  recipientPublicKey: KeyObject;
+  clock: Clock;
+  checkpointEveryMessages: number;
+  checkpointEveryMs: number;
+  /** A session is closed and a new one opened after this many data messages. */
+  sessionMaxMessages: number;
+  outbox: Outbox;
+  /** MQTT topic of a stream (docs/topics.md). */
+  topicFor(stream: string): string;
+  priorityOf(stream: string): number;
+  /** Called once per opened session (the gateway audits it). */
+  onSessionOpened(stream: string, sessionIdHex: string): void;
+  logger: Logger;
+}
+
+interface Pending {
+  plaintext: Buffer;
+  schemaId: string;
+  sourceTsNs: bigint;
+}
+
+interface StreamState {
+  sealer: SessionSealer | null;
+  opening: Promise<void> | null;
+  pending: Pending[];
+}
+
+/**
+ * One envelope session per stream. Sealing is synchronous; opening a session (HPKE wrap + a
+ * signature that may take a TPM tens of milliseconds) is not, so records that arrive meanwhile wait
+ * in memory in order and are sealed as soon as the session-open frame is in the outbox.
+ */
+export class StreamSessions {
+  private readonly streams = new Map<string, StreamState>();
+  private closed = false;
+  /** Data frames sealed, per stream. */
+  readonly sealed = new Map<string, number>();
+
+  constructor(private readonly o: SessionsOptions) {}
+
+  /** Seals one record into its stream's session (opening one first if needed). */
+  submit(stream: string, plaintext: Buffer, schemaId: string, sourceTsNs: bigint): void {
+    if (this.closed) return;
+    const st = this.state(stream);
+    if (st.sealer === null || st.opening !== null) {
+      st.pending.push({ plaintext, schemaId, sourceTsNs });
+      this.ensureOpen(stream, st);
+      return;
+    }
+    this.sealInto(stream, st, st.sealer, plaintext, schemaId, sourceTsNs);
+  }
+
+  /** Emits time-based checkpoints for streams that went quiet. Call from a timer. */
+  tick(): void {
+    for (const [stream, st] of this.streams) {
+      if (st.sealer && st.opening === null && st.sealer.checkpointDue()) this.checkpoint(stream, st.sealer, false);
+    }
+  }
+
+  /** Seals what is pending and closes every session with a final signed checkpoint. */
+  async closeAll(): Promise<void> {
+    await Promise.all([...this.streams.values()].map((s) => s.opening ?? Promise.resolve()));
+    this.closed = true;
+    for (const [stream, st] of this.streams) {
+      if (st.sealer) this.checkpoint(stream, st.sealer, true);
+      st.sealer = null;
+    }
+  }
+
+  private state(stream: string): StreamState {
+    let st = this.streams.get(stream);
+    if (!st) {
+      st = { sealer: null, opening: null, pending: [] };
+      this.streams.set(stream, st);
+    }
+    return st;
+  }
+
+  private sealInto(stream: string, st: StreamState, sealer: SessionSealer, plaintext: Buffer, schemaId: string, ts: bigint): void {
+    const frame = sealer.seal(plaintext, schemaId, ts);
+    this.o.outbox.push({ stream, topic: this.o.topicFor(stream), priority: this.o.priorityOf(stream), data: true, payload: frame });
+    this.sealed.set(stream, (this.sealed.get(stream) ?? 0) + 1);
+    if (sealer.counters.sealed >= this.o.sessionMaxMessages) {
+      // Rotate: close this session and let the next record open a fresh one (new key, new nonces).
+      this.checkpoint(stream, sealer, true);
+      st.sealer = null;
+    } else if (sealer.checkpointDue()) {
+      this.checkpoint(stream, sealer, false);
+    }
+  }
+
+  private checkpoint(stream: string, sealer: SessionSealer, final: boolean): void {
+    this.o.outbox.pushPending(
+      { stream, topic: this.o.topicFor(stream), priority: this.o.priorityOf(stream), data: false },
+      sealer.checkpoint(final),
+    );
+  }
+
+  private ensureOpen(stream: string, st: StreamState): void {
+    if (st.opening !== null) return;
+    const o = this.o;
+    const opening = SessionSealer.open({
+      gatewayId: o.gatewayId, stream, signer: o.signer, certDer: o.certDer, recipientPublicKey: o.recipientPublicKey, clock: o.clock,
+      checkpointEveryMessages: o.checkpointEveryMessages, checkpointEveryMs: o.checkpointEveryMs,
+    });
+    // The open frame's slot is reserved now, so it precedes every data frame of the session.
+    o.outbox.pushPending({ stream, topic: o.topicFor(stream), priority: o.priorityOf(stream), data: false }, opening.then((s) => s.openFrame));
+    st.opening = opening.then(
+      (sealer) => {
+        st.opening = null;
+        st.sealer = sealer;
+        o.onSessionOpened(stream, sealer.sessionIdHex);
+        const queued = st.pending.splice(0);
+        for (const p of queued) {
+          if (st.sealer === null) {
+            // Rotation happened inside this batch: the rest waits for the next session.
+            st.pending.push(p);
+            continue;
+          }
+          this.sealInto(stream, st, st.sealer, p.plaintext, p.schemaId, p.sourceTsNs);
+        }
+        if (st.pending.length > 0) this.ensureOpen(stream, st);
+      },
+      (err: unknown) => {
+        st.opening = null;
+        o.logger.error({ stream, err: errorText(err) }, "cannot open an envelope session; records wait and the next record retries");
+      },
+    );
+  }
+}

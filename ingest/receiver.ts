@@ -1,0 +1,51 @@
+import { createPrivateKey, X509Certificate } from "node:crypto";
+import { readFileSync } from "node:fs";
+import type { Logger } from "../firmware/core/log.js";
+import { systemClock, type Clock } from "../firmware/core/clock.js";
+import { Verifier } from "../firmware/envelope/verifier.js";
+import { IngestStore } from "./store.js";
+import { IngestService } from "./service.js";
+import { SqliteVerifierState } from "./verifier-state.js";
+
+export interface ReceiverFiles {
+  url: string;
+  caFile: string;
+  certFile: string;
+  keyFile: string;
+  fleetCaFile: string;
+  recipientKeyFile: string;
+  dbFile: string;
+  group: string;
+  clientId: string;
+}
+
+/** Reads every PEM certificate in a bundle file as DER. */
+export function readCertBundle(file: string): Buffer[] {
+  const text = readFileSync(file, "utf8");
+  const blocks = text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  if (blocks.length === 0) throw new Error(`${file}: no PEM certificate found; pass the fleet CA certificate (PEM)`);
+  return blocks.map((b) => Buffer.from(new X509Certificate(b).raw));
+}
+
+/** Wires the receiver from files: the one place its collaborators are built. */
+export function buildReceiver(f: ReceiverFiles, logger: Logger, clock: Clock = systemClock): { service: IngestService; store: IngestStore } {
+  const store = new IngestStore(f.dbFile);
+  const state = new SqliteVerifierState(store);
+  const verifier = new Verifier({
+    trust: { caCertsDer: readCertBundle(f.fleetCaFile) },
+    recipientPrivateKey: createPrivateKey(readFileSync(f.recipientKeyFile, "utf8")),
+    state,
+    clock,
+  });
+  const service = new IngestService({
+    url: f.url,
+    tls: { ca: readFileSync(f.caFile, "utf8"), cert: readFileSync(f.certFile, "utf8"), key: readFileSync(f.keyFile, "utf8") },
+    group: f.group,
+    clientId: f.clientId,
+    verifier,
+    state,
+    store,
+    logger,
+  });
+  return { service, store };
+}

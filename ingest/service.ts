@@ -1,0 +1,154 @@
+import { EventEmitter } from "node:events";
+import mqtt, { type MqttClient, type IPublishPacket } from "mqtt";
+import type { Logger } from "../firmware/core/log.js";
+import { child } from "../firmware/core/log.js";
+import { errorText } from "../firmware/core/errors.js";
+import { buildTlsOptions } from "../firmware/uplink/tls.js";
+import type { Verifier, VerifyResult } from "../firmware/envelope/verifier.js";
+import type { IngestStore } from "./store.js";
+import type { SqliteVerifierState } from "./verifier-state.js";
+
+export interface IngestTls {
+  ca: string;
+  cert: string;
+  key: string;
+}
+
+export interface IngestOptions {
+  url: string;
+  tls: IngestTls;
+  /** Shared-subscription group: receivers in one group split the traffic (MQTT v5). */
+  group: string;
+  /** Topic filter under the group, `otgw/v1/+/+` by default. */
+  filter?: string;
+  clientId: string;
+  verifier: Verifier;
+  /** The verifier's state, flushed inside the transaction that stores each frame's outcome. */
+  state: SqliteVerifierState;
+  store: IngestStore;
+  logger: Logger;
+}
+
+/** What one verified data record looks like to listeners (the demo prints these). */
+export interface VerifiedEvent {
+  gatewayId: string;
+  stream: string;
+  seq: bigint;
+  plaintext: Buffer;
+}
+
+/**
+ * The verifying receiver: subscribes with an MQTT v5 shared subscription, hands every frame to the
+ * Verifier, and stores the outcome (verified record + pristine envelope, or quarantine with a reason)
+ * before the PUBACK goes back, so the broker redelivers anything not yet kept. Frames are processed
+ * one at a time in arrival order: per-stream order checks depend on it.
+ */
+export class IngestService extends EventEmitter {
+  private client: MqttClient | null = null;
+  private readonly log: Logger;
+  readonly stats = { frames: 0, verified: 0, quarantined: 0, gaps: 0, checkpoints: 0, checkpointMismatches: 0 };
+
+  constructor(private readonly opts: IngestOptions) {
+    super();
+    this.log = child(opts.logger, "ingest");
+  }
+
+  async start(): Promise<void> {
+    const { opts } = this;
+    const client = mqtt.connect(opts.url, {
+      protocolVersion: 5,
+      clientId: opts.clientId,
+      clean: false,
+      properties: { sessionExpiryInterval: 3600 },
+      reconnectPeriod: 1000,
+      ...buildTlsOptions(opts.tls),
+    });
+    this.client = client;
+    // Replace the default handler so the PUBACK waits until the frame's outcome is stored.
+    client.handleMessage = (packet: IPublishPacket, done: (err?: Error) => void) => {
+      this.handle(packet).then(() => done(), (err: unknown) => {
+        this.log.error({ err: errorText(err) }, "frame handling failed; the broker will redeliver it");
+        done(err instanceof Error ? err : new Error(errorText(err)));
+      });
+    };
+    client.on("error", (err) => this.log.warn({ err: err.message }, "broker connection error"));
+    client.on("close", () => this.emit("disconnected"));
+    // Subscribe on every connect: mosquitto restores a persistent session without its $share
+    // subscriptions (docs/topics.md), so relying on sessionPresent would silently stop the flow.
+    const topic = `$share/${opts.group}/${opts.filter ?? "otgw/v1/+/+"}`;
+    const subscribe = (): Promise<void> =>
+      new Promise<void>((resolve, reject) => {
+        client.subscribe(topic, { qos: 1 }, (err, granted) => {
+          const code = granted?.[0]?.qos;
+          if (err || code === undefined || code > 2) reject(err ?? new Error(`broker refused subscription to ${topic} (reason ${code ?? "none"}): check the receiver's ACL`));
+          else resolve();
+        });
+      });
+    await new Promise<void>((resolve, reject) => {
+      const onErr = (err: Error): void => reject(err);
+      client.once("error", onErr);
+      client.once("connect", () => {
+        client.off("error", onErr);
+        subscribe().then(resolve, reject);
+      });
+    });
+    client.on("connect", () => {
+      subscribe().catch((err: unknown) => this.log.error({ err: errorText(err) }, "resubscribe failed"));
+    });
+    this.log.info({ url: opts.url, group: opts.group }, "receiver subscribed");
+  }
+
+  private async handle(packet: IPublishPacket): Promise<void> {
+    const frame = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+    this.stats.frames++;
+    const result = await this.opts.verifier.accept(packet.topic, frame);
+    try {
+      this.opts.store.tx(() => {
+        this.record(packet.topic, frame, result);
+        this.opts.state.flush();
+      });
+    } catch (err) {
+      this.opts.state.discard();
+      throw err;
+    }
+  }
+
+  private record(topic: string, frame: Buffer, r: VerifyResult): void {
+    const store = this.opts.store;
+    if (!r.ok) {
+      this.stats.quarantined++;
+      store.addQuarantine({ topic, reason: r.reason, detail: r.detail, gatewayId: r.gatewayId, stream: r.stream, sessionId: r.sessionId, envelope: frame });
+      this.log.warn({ topic, reason: r.reason, detail: r.detail }, "frame quarantined");
+      this.emit("quarantined", r);
+      return;
+    }
+    if (r.kind === "data") {
+      this.stats.verified++;
+      if (r.gap) {
+        this.stats.gaps++;
+        store.addEvent({ kind: "SEQUENCE_GAP", gatewayId: r.gatewayId, stream: r.stream, sessionId: r.sessionId, detail: `missing seq ${r.gap.from}..${r.gap.to}` });
+      }
+      store.addVerified({
+        gatewayId: r.gatewayId, stream: r.stream, sessionId: r.sessionId, seq: r.seq, schemaId: r.schemaId,
+        sourceTsNs: r.sourceTsNs, gatewayTsNs: r.gatewayTsNs, plaintext: r.plaintext, chainHex: Buffer.from(r.chain).toString("hex"),
+        envelope: frame, topic,
+      });
+      const ev: VerifiedEvent = { gatewayId: r.gatewayId, stream: r.stream, seq: r.seq, plaintext: r.plaintext };
+      this.emit("verified", ev);
+    } else if (r.kind === "checkpoint") {
+      this.stats.checkpoints++;
+      if (r.mismatch) {
+        this.stats.checkpointMismatches++;
+        store.addEvent({ kind: "CHECKPOINT_MISMATCH", gatewayId: r.gatewayId, stream: r.stream, sessionId: r.sessionId, detail: r.mismatch.detail });
+      }
+    } else {
+      store.addEvent({ kind: "SESSION_OPENED", gatewayId: r.gatewayId, stream: r.stream, sessionId: r.sessionId, detail: `cert ${r.certSha256}` });
+    }
+  }
+
+  async stop(): Promise<void> {
+    const c = this.client;
+    this.client = null;
+    if (c) await c.endAsync();
+  }
+}

@@ -1,0 +1,88 @@
+import type { Statement } from "better-sqlite3";
+import type { SessionRecord, VerifierState, GapRange } from "../firmware/envelope/state.js";
+import type { IngestStore } from "./store.js";
+
+interface Row {
+  state: string;
+  open_frame: Buffer;
+}
+
+interface Persisted {
+  sessionId: string;
+  gatewayId: string;
+  stream: string;
+  certSha256: string;
+  firstSeq: string;
+  nextSeq: string;
+  chain: string;
+  chainBroken: boolean;
+  lastCheckpointIndex: number;
+  closed: boolean;
+  gaps: Array<{ from: string; to: string }>;
+  gapsTrimmedBelow: string;
+}
+
+/**
+ * The verifier's per-session state in the receiver's SQLite store. `put` only stages the record;
+ * `flush()` writes the staged records and is called inside the same transaction as the verified row,
+ * so the session's progress and the evidence it refers to are committed together.
+ */
+export class SqliteVerifierState implements VerifierState {
+  private readonly cache = new Map<string, SessionRecord>();
+  private readonly staged = new Map<string, SessionRecord>();
+  private readonly sel: Statement;
+  private readonly upsert: Statement;
+
+  constructor(store: IngestStore) {
+    this.sel = store.db.prepare("SELECT state, open_frame FROM sessions WHERE session_id = ?");
+    this.upsert = store.db.prepare(
+      `INSERT INTO sessions (session_id, gateway_id, stream, state, open_frame) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT(session_id) DO UPDATE SET state = excluded.state`,
+    );
+  }
+
+  get(sessionIdHex: string): SessionRecord | undefined {
+    const hit = this.staged.get(sessionIdHex) ?? this.cache.get(sessionIdHex);
+    if (hit) return hit;
+    const row = this.sel.get(sessionIdHex) as Row | undefined;
+    if (!row) return undefined;
+    const rec = revive(JSON.parse(row.state) as Persisted, row.open_frame);
+    this.cache.set(sessionIdHex, rec);
+    return rec;
+  }
+
+  put(record: SessionRecord): void {
+    this.staged.set(record.sessionId, record);
+  }
+
+  /** Writes staged records; call inside the store transaction that keeps the frame's outcome. */
+  flush(): void {
+    for (const rec of this.staged.values()) {
+      this.upsert.run(rec.sessionId, rec.gatewayId, rec.stream, JSON.stringify(persist(rec)), rec.openFrame);
+      this.cache.set(rec.sessionId, rec);
+    }
+    this.staged.clear();
+  }
+
+  /** Drops staged records (their transaction failed): the broker redelivers the frame. */
+  discard(): void {
+    this.staged.clear();
+  }
+}
+
+function persist(r: SessionRecord): Persisted {
+  return {
+    sessionId: r.sessionId, gatewayId: r.gatewayId, stream: r.stream, certSha256: r.certSha256, firstSeq: r.firstSeq.toString(),
+    nextSeq: r.nextSeq.toString(), chain: r.chain.toString("hex"), chainBroken: r.chainBroken, lastCheckpointIndex: r.lastCheckpointIndex,
+    closed: r.closed, gaps: r.gaps.map((g) => ({ from: g.from.toString(), to: g.to.toString() })), gapsTrimmedBelow: r.gapsTrimmedBelow.toString(),
+  };
+}
+
+function revive(p: Persisted, openFrame: Buffer): SessionRecord {
+  const gaps: GapRange[] = p.gaps.map((g) => ({ from: BigInt(g.from), to: BigInt(g.to) }));
+  return {
+    sessionId: p.sessionId, gatewayId: p.gatewayId, stream: p.stream, certSha256: p.certSha256, openFrame, firstSeq: BigInt(p.firstSeq),
+    nextSeq: BigInt(p.nextSeq), chain: Buffer.from(p.chain, "hex"), chainBroken: p.chainBroken, lastCheckpointIndex: p.lastCheckpointIndex,
+    closed: p.closed, gaps, gapsTrimmedBelow: BigInt(p.gapsTrimmedBelow),
+  };
+}

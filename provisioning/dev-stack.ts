@@ -1,0 +1,84 @@
+import { X509Certificate } from "node:crypto";
+import { readFileSync, rmSync, mkdirSync, writeFileSync, copyFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { parse as parseYaml } from "yaml";
+import type { Logger } from "../firmware/core/log.js";
+import { loadConfig, type LoadedConfig } from "../firmware/config/load.js";
+import { writeDevPki, issueCertificate, type DevPkiPaths, type CaBundle } from "./pki.js";
+import { SoftwareKeyStore } from "./software-keystore.js";
+import { startMosquitto, type RunningBroker } from "./broker/mosquitto.js";
+import { writeReceiverKeys } from "../bin/commands/receiver.js";
+import { buildReceiver } from "../ingest/receiver.js";
+import type { IngestService } from "../ingest/service.js";
+import type { IngestStore } from "../ingest/store.js";
+
+/**
+ * DEVELOPMENT AND TESTS ONLY: a complete throwaway deployment on this machine — a fresh CA, a
+ * locked-down mosquitto (mTLS, identity = certificate CN, per-gateway ACL), the receiver's HPKE key,
+ * one software-keyed identity per gateway, and gateway configs derived from an example config.
+ * The demo and the end-to-end tests both use it, so what the demo shows is what the tests prove.
+ */
+export interface DevStack {
+  dir: string;
+  pki: DevPkiPaths;
+  broker: RunningBroker;
+  receiverKeys: { privateKeyFile: string; publicKeyFile: string };
+  /** Writes the gateway's key + certificate and a config derived from `exampleFile`; returns it loaded. */
+  addGateway(id: string, exampleFile: string, patch?: (cfg: Record<string, unknown>) => void): Promise<LoadedConfig & { file: string }>;
+  /** Builds (does not start) a receiver on this stack. */
+  receiver(logger: Logger, name?: string): { service: IngestService; store: IngestStore };
+  stop(): Promise<void>;
+}
+
+export const RECEIVER_NAME = "ingest";
+
+export async function createDevStack(dirIn: string, opts: { fresh?: boolean } = {}): Promise<DevStack> {
+  const dir = resolve(dirIn);
+  if (opts.fresh ?? true) rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const pki = await writeDevPki(join(dir, "pki"), { gateways: [], receiverName: RECEIVER_NAME });
+  const receiverKeys = writeReceiverKeys(join(dir, "receiver"));
+  const broker = await startMosquitto({
+    dir: join(dir, "broker"), caFile: pki.caCert, certFile: pki.server.cert, keyFile: pki.server.key, ingestUsers: [RECEIVER_NAME],
+  });
+  const ca = { certPem: readFileSync(pki.caCert, "utf8"), keyPem: readFileSync(pki.caKey, "utf8") };
+
+  const addGateway: DevStack["addGateway"] = async (id, exampleFile, patch) => {
+    const gwDir = join(dir, "gateways", id);
+    mkdirSync(gwDir, { recursive: true, mode: 0o700 });
+    const keyDir = join(gwDir, "state", "keys");
+    const ks = new SoftwareKeyStore(keyDir);
+    const signer = (await ks.has("gateway")) ? await ks.open("gateway") : await ks.create("gateway");
+    const issued = await issueCertificate({
+      ca: caBundle(ca), commonName: id, publicKey: signer.publicKey(), days: 30, usage: "client", sanUris: [`urn:otgw:gateway:${id}`],
+    });
+    const certFile = join(gwDir, "gateway.crt");
+    writeFileSync(certFile, issued.certPem);
+    copyFileSync(pki.caCert, join(gwDir, "ca.crt"));
+    const cfg = parseYaml(readFileSync(exampleFile, "utf8")) as Record<string, unknown>;
+    const section = (k: string): Record<string, unknown> => (cfg[k] ??= {}) as Record<string, unknown>;
+    section("gateway").id = id;
+    section("gateway").stateDir = join(gwDir, "state");
+    section("gateway").mode = "development";
+    Object.assign(section("identity"), { keystore: "software", keyName: "gateway", keyDir, certFile, caFile: join(gwDir, "ca.crt") });
+    section("receiver").publicKeyFile = receiverKeys.publicKeyFile;
+    Object.assign(section("uplink"), { url: broker.url, caFile: join(gwDir, "ca.crt") });
+    patch?.(cfg);
+    const file = join(gwDir, "gateway.json");
+    writeFileSync(file, JSON.stringify(cfg, null, 2));
+    return { ...loadConfig(file), file };
+  };
+
+  return {
+    dir, pki, broker, receiverKeys, addGateway,
+    receiver: (logger, name = "r1") => buildReceiver({
+      url: broker.url, caFile: pki.caCert, certFile: pki.receiver.cert, keyFile: pki.receiver.key, fleetCaFile: pki.caCert,
+      recipientKeyFile: receiverKeys.privateKeyFile, dbFile: join(dir, "receiver", `${name}.db`), group: "otgw-ingest", clientId: `otgw-ingest-${name}`,
+    }, logger),
+    stop: () => broker.stop(),
+  };
+}
+
+function caBundle(ca: { certPem: string; keyPem: string }): CaBundle {
+  return { ...ca, certDer: Buffer.from(new X509Certificate(ca.certPem).raw) };
+}

@@ -1,0 +1,32 @@
+#!/usr/bin/env node
+// Runs every compiled test file under dist/test with node's built-in runner. Tests are discovered,
+// never listed by hand, so a new test file cannot be forgotten. Exit code is the runner's.
+import { readdirSync, statSync, existsSync } from "node:fs";
+import { join } from "node:path";
+import { spawnSync } from "node:child_process";
+
+const root = new URL("..", import.meta.url).pathname;
+const dir = join(root, "dist", "test");
+if (!existsSync(dir)) {
+  console.error("run-tests: dist/test is missing: run `npm run build` first (npm test does it for you)");
+  process.exit(2);
+}
+const filter = process.argv.slice(2);
+const files = [];
+(function walk(d) {
+  for (const name of readdirSync(d).sort()) {
+    const p = join(d, name);
+    if (statSync(p).isDirectory()) walk(p);
+    else if (name.endsWith(".test.js") && (filter.length === 0 || filter.some((f) => p.includes(f)))) files.push(p);
+  }
+})(dir);
+if (files.length === 0) {
+  console.error("run-tests: no test files found");
+  process.exit(2);
+}
+const res = spawnSync(process.execPath, ["--test", "--test-concurrency=2", "--test-reporter=spec", ...files], {
+  stdio: "inherit",
+  cwd: root,
+  env: { ...process.env, OTGW_REPO_ROOT: root },
+});
+process.exit(res.status ?? 1);

@@ -1,0 +1,42 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Logger } from "../../firmware/core/log.js";
+import { silentLogger } from "../../firmware/core/log.js";
+import { systemClock } from "../../firmware/core/clock.js";
+import { repoRoot } from "../../firmware/core/paths.js";
+import { openIdentity } from "../../firmware/runtime/identity.js";
+import { Gateway } from "../../firmware/runtime/gateway.js";
+import { createSources } from "../../hal/registry.js";
+import { createDevStack, type DevStack } from "../../provisioning/dev-stack.js";
+
+export const SIM_EXAMPLE = (): string => join(repoRoot(), "config", "examples", "sim-plant.yaml");
+
+export async function newStack(): Promise<DevStack> {
+  return createDevStack(mkdtempSync(join(tmpdir(), "otgw-e2e-")));
+}
+
+/** Builds a gateway on the stack from the sim example, stopping after `records` telemetry records. */
+export async function simGateway(stack: DevStack, id: string, records: number, logger: Logger = silentLogger(), rateHz = 200): Promise<{ gateway: Gateway; limit: Promise<void> }> {
+  const gw = await stack.addGateway(id, SIM_EXAMPLE(), (cfg) => {
+    for (const s of cfg.sources as Array<Record<string, unknown>>) s.rateHz = rateHz;
+  });
+  const identity = await openIdentity(gw.config);
+  const sources = await createSources(gw.config, systemClock, logger);
+  let hit: () => void = () => undefined;
+  const limit = new Promise<void>((r) => (hit = r));
+  const gateway = new Gateway({
+    config: gw.config, configDigest: gw.digest, logger, clock: systemClock, signer: identity.signer, tls: identity.tls, sources,
+    maxRecords: records, onLimit: () => hit(),
+  });
+  return { gateway, limit };
+}
+
+/** Polls until `cond` holds; fails after `ms` with `what` (a guard against hanging, not a speed limit). */
+export async function waitFor(cond: () => boolean, what: string, ms = 120_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
