@@ -67,24 +67,6 @@ receiver
     process.exitCode = receiverKeygen(o.out);
   });
 
-const trust = program.command("trust").description("trust stores the technician controls");
-trust
-  .command("opcua")
-  .argument("<action>", "list | trust | reject | remove")
-  .argument("[thumbprint]", "SHA-1 thumbprint of the server certificate (from the error or `list`)")
-  .requiredOption("-c, --config <file>", "gateway config (its OPC UA sources name the trust store)")
-  .option("--file <cert>", "trust: add a server certificate from a PEM/DER file instead of a recorded thumbprint")
-  .description("list, trust, reject or remove OPC UA server certificates")
-  .action(async (action: string, thumbprint: string | undefined, o: { config: string; file?: string }) => {
-    const { trustOpcuaCommand } = await import("./commands/trust.js");
-    if (!["list", "trust", "reject", "remove"].includes(action)) {
-      console.error(`otgw trust opcua: unknown action "${action}"; use list, trust, reject or remove`);
-      process.exitCode = 2;
-      return;
-    }
-    process.exitCode = trustOpcuaCommand(action as import("./commands/trust.js").TrustAction, thumbprint, o);
-  });
-
 program
   .command("demo")
   .description("throwaway CA, a locked-down mosquitto, the receiver and a gateway on the simulated plant")
