@@ -12,7 +12,7 @@ const otgw = (args: string[]): { status: number | null; stdout: string; stderr: 
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 };
 
-test("otgw config check: 0 for every example config, non-zero with path: message for a bad one", () => {
+void test("otgw config check: 0 for every example config, non-zero with path: message for a bad one", () => {
   const dir = join(root, "config", "examples");
   const files = readdirSync(dir).filter((f) => /\.(ya?ml|json)$/.test(f));
   assert.ok(files.length >= 2);
@@ -30,7 +30,7 @@ test("otgw config check: 0 for every example config, non-zero with path: message
   }
 });
 
-test("otgw demo --messages N ends with one JSON summary line and exits 0 when all published were verified", () => {
+void test("otgw demo --messages N ends with one JSON summary line and exits 0 when all published were verified", () => {
   const out = mkdtempSync(join(tmpdir(), "otgw-demo-"));
   const r = otgw(["demo", "--messages", "600", "--out", out, "--quiet"]);
   assert.equal(r.status, 0, `demo failed: ${r.stderr.slice(-2000)}\n${r.stdout}`);

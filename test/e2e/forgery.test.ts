@@ -10,7 +10,7 @@ import { buildTlsOptions } from "../../firmware/uplink/tls.js";
 import { SessionSealer } from "../../firmware/envelope/sealer.js";
 import { newStack, SIM_EXAMPLE, waitFor } from "./harness.js";
 
-test("a second gateway with its own valid certificate cannot get anything accepted under A's name", async () => {
+void test("a second gateway with its own valid certificate cannot get anything accepted under A's name", async () => {
   const stack = await newStack();
   const { service, store } = stack.receiver(silentLogger());
   await service.start();

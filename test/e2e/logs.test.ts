@@ -24,7 +24,7 @@ function keyLines(dir: string): string[] {
   return out;
 }
 
-test("whole pipeline at debug level: no payload value and no key material in any log line", async () => {
+void test("whole pipeline at debug level: no payload value and no key material in any log line", async () => {
   const lines: string[] = [];
   const logger = createLogger({ level: "debug", destination: { write: (s: string) => void lines.push(s) } });
   const stack = await newStack();

@@ -4,7 +4,7 @@ import { silentLogger } from "../../firmware/core/log.js";
 import type { NormalizedRecord } from "../../firmware/core/record.js";
 import { newStack, simGateway, waitFor } from "./harness.js";
 
-test("sim plant → seal → queue → mTLS mosquitto → receiver: every published message verified once, with lineage", async () => {
+void test("sim plant → seal → queue → mTLS mosquitto → receiver: every published message verified once, with lineage", async () => {
   const stack = await newStack();
   const { service, store } = stack.receiver(silentLogger());
   await service.start();
