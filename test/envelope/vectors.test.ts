@@ -16,6 +16,8 @@ import { verifyEs256 } from "../../firmware/envelope/signature.js";
 import { MemoryVerifierState, Verifier } from "../../firmware/envelope/verifier.js";
 import { SoftwareSigner } from "../../provisioning/software-keystore.js";
 import { show } from "./helpers.js";
+import { join } from "node:path";
+import { repoRoot } from "../../firmware/core/paths.js";
 
 interface DataVector { seq: string; sourceTsNs: string; gatewayTsNs: string; schemaId: string; plaintext: string; nonce: string; frame: string; chain: string }
 interface Vectors {
@@ -26,7 +28,7 @@ interface Vectors {
   checkpoint: { index: number; lastSeq: string; final: boolean; frame: string };
 }
 
-const v = JSON.parse(readFileSync(new URL("../../docs/envelope-vectors.json", import.meta.url), "utf8")) as Vectors;
+const v = JSON.parse(readFileSync(join(repoRoot(), "docs", "envelope-vectors.json"), "utf8")) as Vectors;
 const hex = (s: string): Buffer => Buffer.from(s, "hex");
 const open = hex(v.sessionOpen.frame);
 
