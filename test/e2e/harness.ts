@@ -17,7 +17,7 @@ export async function newStack(): Promise<DevStack> {
 }
 
 /** Builds a gateway on the stack from the sim example, stopping after `records` telemetry records. */
-export async function simGateway(stack: DevStack, id: string, records: number, logger: Logger = silentLogger(), rateHz = 200): Promise<{ gateway: Gateway; limit: Promise<void> }> {
+export async function simGateway(stack: DevStack, id: string, records: number, logger: Logger = silentLogger(), rateHz = 200): Promise<{ gateway: Gateway; limit: Promise<void>; stateDir: string; publicKey: import("node:crypto").KeyObject }> {
   const gw = await stack.addGateway(id, SIM_EXAMPLE(), (cfg) => {
     for (const s of cfg.sources as Array<Record<string, unknown>>) s.rateHz = rateHz;
   });
@@ -29,7 +29,7 @@ export async function simGateway(stack: DevStack, id: string, records: number, l
     config: gw.config, configDigest: gw.digest, logger, clock: systemClock, signer: identity.signer, tls: identity.tls, sources,
     maxRecords: records, onLimit: () => hit(),
   });
-  return { gateway, limit };
+  return { gateway, limit, stateDir: gw.config.gateway.stateDir, publicKey: identity.signer.publicKey() };
 }
 
 /** Polls until `cond` holds; fails after `ms` with `what` (a guard against hanging, not a speed limit). */

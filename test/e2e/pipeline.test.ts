@@ -1,5 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { verifyAuditFile } from "../../firmware/audit/verify.js";
 import { silentLogger } from "../../firmware/core/log.js";
 import type { NormalizedRecord } from "../../firmware/core/record.js";
 import { newStack, simGateway, waitFor } from "./harness.js";
@@ -8,7 +11,7 @@ void test("sim plant → seal → queue → mTLS mosquitto → receiver: every p
   const stack = await newStack();
   const { service, store } = stack.receiver(silentLogger());
   await service.start();
-  const { gateway, limit } = await simGateway(stack, "gw-e2e-1", 3000);
+  const { gateway, limit, stateDir, publicKey } = await simGateway(stack, "gw-e2e-1", 3000);
   try {
     await gateway.start();
     await limit;
@@ -48,6 +51,18 @@ void test("sim plant → seal → queue → mTLS mosquitto → receiver: every p
     assert.ok((c.events.SESSION_OPENED ?? 0) >= 2, "a session per stream");
     assert.equal(c.events.SEQUENCE_GAP ?? 0, 0);
     assert.equal(c.events.CHECKPOINT_MISMATCH ?? 0, 0);
+
+    // The gateway's own audit log verifies against its identity key, and an edit is caught.
+    const auditFile = join(stateDir, "audit.jsonl");
+    const ok = verifyAuditFile(auditFile, { publicKey });
+    assert.ok(ok.ok, `audit log verifies: ${JSON.stringify(ok)}`);
+    assert.ok(ok.checkpoints >= 1, "the audit log carries a signed checkpoint");
+    const lines = readFileSync(auditFile, "utf8").split("\n");
+    lines[1] = lines[1]!.replace('"gateway.start"', '"gateway.stop"').replace('"config.loaded"', '"config.changed"');
+    writeFileSync(auditFile, lines.join("\n"));
+    const bad = verifyAuditFile(auditFile, { publicKey });
+    assert.equal(bad.ok, false, "an edited audit entry is detected");
+    if (!bad.ok) assert.equal(bad.line, 2);
   } finally {
     await service.stop();
     store.close();
