@@ -9,17 +9,40 @@ type SourceConfig = GatewayConfig["sources"][number];
  * Builds the configured sources. Each adapter is imported only when a source of its kind is
  * configured, so a gateway without OPC UA never loads node-opcua (STYLE 1).
  */
-export async function createSources(config: GatewayConfig, clock: Clock, logger: Logger): Promise<Source[]> {
+export async function createSources(config: GatewayConfig, clock: Clock, logger: Logger, opts: CreateSourceOptions = {}): Promise<Source[]> {
   const out: Source[] = [];
-  for (const sc of config.sources) out.push(await createSource(sc, clock, logger));
+  for (const sc of config.sources) out.push(await createSource(sc, config, clock, logger, opts));
   return out;
 }
 
-async function createSource(sc: SourceConfig, clock: Clock, logger: Logger): Promise<Source> {
+/** Optional context for adapters' messages. */
+export interface CreateSourceOptions {
+  /** The config file's path, so an OPC UA trust error can print the exact `otgw trust` command to run. */
+  configFile?: string;
+}
+
+async function createSource(sc: SourceConfig, config: GatewayConfig, clock: Clock, logger: Logger, opts: CreateSourceOptions): Promise<Source> {
   switch (sc.kind) {
     case "sim": {
       const { SimSource } = await import("./sim/source.js");
       return new SimSource(sc, clock, logger);
     }
+    case "modbus-tcp": {
+      const { createModbusTcpSource } = await import("./modbus/index.js");
+      return createModbusTcpSource(sc, clock, logger);
+    }
+    case "modbus-rtu": {
+      const { createModbusRtuSource } = await import("./modbus/index.js");
+      return createModbusRtuSource(sc, clock, logger);
+    }
+    case "opcua": {
+      const { createOpcuaSource } = await import("./opcua/index.js");
+      return createOpcuaSource(sc, config, clock, logger, opts);
+    }
+    case "gpio": {
+      const { createGpioSource } = await import("./gpio/index.js");
+      return createGpioSource(sc, clock, logger);
+    }
   }
+  throw new Error(`unknown source kind in config`);
 }

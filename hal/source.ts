@@ -47,3 +47,24 @@ export interface Source {
   stop(): Promise<void>;
   health(): SourceHealth;
 }
+
+/** A tamper input (e.g. an enclosure switch) changed state: the gateway writes it to the audit log. */
+export interface TamperEvent {
+  sourceId: string;
+  line: number;
+  uri: string;
+  /** Logical state: true = the input reports "open/tampered". */
+  active: boolean;
+  tsNs: bigint;
+}
+
+/** A source that has tamper inputs (today: GPIO lines flagged `tamper`). */
+export interface TamperReporter {
+  /** Calls `fn` at start and on every change of a tamper input; returns an unsubscribe function. */
+  onTamper(fn: (e: TamperEvent) => void): () => void;
+}
+
+/** Lets the runtime wire tamper inputs into the audit log without importing any adapter's code. */
+export function isTamperReporter(s: unknown): s is TamperReporter {
+  return typeof (s as { onTamper?: unknown }).onTamper === "function";
+}

@@ -63,6 +63,9 @@ function unique(items: Obj[], key: string, base: string, what: string, problems:
 
 function checkSources(sources: Obj[], problems: string[]): void {
   sources.forEach((s, i) => {
+    if (s.kind === "modbus-tcp" || s.kind === "modbus-rtu") return checkModbusSource(s, i, problems);
+    if (s.kind === "opcua") return checkOpcuaSource(s, i, problems);
+    if (s.kind === "gpio") return checkGpioSource(s, i, problems);
     if (s.kind !== "sim") return;
     const assets = unique(list(s.assets), "id", `/sources/${i}/assets`, "asset", problems);
     list(s.faults).forEach((f, j) => {
@@ -102,7 +105,76 @@ function checkPoints(points: Obj[], known: Known, problems: string[]): void {
     else addresses.set(key, i);
     const src = known.sources.get(srcId);
     if (src?.kind === "sim") checkSimAddress(address, src, `/points/${i}/address`, problems);
+    if (src) checkFieldAddress(address, src, `/points/${i}/address`, problems);
   });
+}
+
+const BIT_TABLES = ["co", "di"];
+
+function checkModbusSource(s: Obj, i: number, problems: string[]): void {
+  const devices = list(s.devices);
+  const units = new Map<number, number>();
+  devices.forEach((d, j) => {
+    const unit = num(d.unitId);
+    if (unit === undefined) return;
+    const first = units.get(unit);
+    if (first !== undefined) problems.push(`/sources/${i}/devices/${j}/unitId: unit ${unit} is already configured at /sources/${i}/devices/${first}; merge their registers`);
+    else units.set(unit, j);
+    if (s.kind === "modbus-rtu" && (unit < 1 || unit > 247)) {
+      problems.push(`/sources/${i}/devices/${j}/unitId: RTU slave addresses are 1–247 (0 is broadcast and never answers)`);
+    }
+    const regs = new Map<string, number>();
+    list(d.registers).forEach((r, k) => {
+      const at = `/sources/${i}/devices/${j}/registers/${k}`;
+      const key = `${String(r.table)}/${String(r.register)}`;
+      const firstReg = regs.get(key);
+      if (firstReg !== undefined) problems.push(`${at}/register: ${key} is already mapped at registers/${firstReg}`);
+      else regs.set(key, k);
+      if (BIT_TABLES.includes(String(r.table)) && (r.type !== undefined || r.byteOrder !== undefined || r.wordOrder !== undefined)) {
+        problems.push(`${at}/type: coils and discrete inputs are single bits (booleans); type, byteOrder and wordOrder apply to hr/ir only`);
+      }
+    });
+  });
+}
+
+function checkOpcuaSource(s: Obj, i: number, problems: string[]): void {
+  const mode = str(s.securityMode) ?? "SignAndEncrypt";
+  const policy = str(s.securityPolicy) ?? "Basic256Sha256";
+  if ((mode === "None") !== (policy === "None")) {
+    problems.push(`/sources/${i}/securityPolicy: securityMode ${mode} needs ${mode === "None" ? "securityPolicy None" : "a securityPolicy other than None (Basic256Sha256, Aes128_Sha256_RsaOaep or Aes256_Sha256_RsaPss)"}`);
+  }
+  const user = obj(s.user);
+  if (mode === "None" && user.type === "username") {
+    problems.push(`/sources/${i}/user: a username and password must not travel over an unsecured channel; use securityMode SignAndEncrypt`);
+  }
+  unique(list(s.items), "nodeId", `/sources/${i}/items`, "item", problems);
+}
+
+function checkGpioSource(s: Obj, i: number, problems: string[]): void {
+  const seen = new Map<number, number>();
+  list(s.lines).forEach((l, j) => {
+    const line = num(l.line);
+    if (line === undefined) return;
+    const first = seen.get(line);
+    if (first !== undefined) problems.push(`/sources/${i}/lines/${j}/line: line ${line} is already configured at /sources/${i}/lines/${first}`);
+    else seen.set(line, j);
+  });
+}
+
+/** The point address must name something the source is configured to deliver. */
+function checkFieldAddress(address: string, src: Obj, path: string, problems: string[]): void {
+  if (src.kind === "modbus-tcp" || src.kind === "modbus-rtu") {
+    const known = list(src.devices).flatMap((d) => list(d.registers).map((r) => `unit/${String(d.unitId)}/${String(r.table)}/${String(r.register)}`));
+    if (!known.includes(address)) {
+      problems.push(`${path}: "${address}" is not in the register map of source "${String(src.id)}"; Modbus addresses are "unit/<id>/<co|di|hr|ir>/<register>", e.g. "${known[0] ?? "unit/1/hr/0"}"`);
+    }
+  } else if (src.kind === "opcua") {
+    const known = list(src.items).map((it) => str(it.nodeId));
+    if (!known.includes(address)) problems.push(`${path}: "${address}" is not one of the items (nodeId) of source "${String(src.id)}": ${names(known.filter((k): k is string => k !== undefined))}`);
+  } else if (src.kind === "gpio") {
+    const known = list(src.lines).map((l) => String(l.line));
+    if (!known.includes(address)) problems.push(`${path}: GPIO addresses are the line number; source "${String(src.id)}" has lines: ${names(known)}`);
+  }
 }
 
 function checkSimAddress(address: string, src: Obj, path: string, problems: string[]): void {
@@ -143,7 +215,33 @@ function checkPolicy(c: Obj, problems: string[]): void {
   if (every !== undefined && session !== undefined && every > session) {
     problems.push(`/envelope/checkpointEveryMessages: must not exceed sessionMaxMessages (${session})`);
   }
+  if (production) checkFieldPolicy(list(c.sources), overrides, problems);
   if (typeof gateway.stateDir === "string" && gateway.stateDir.trim() === "") {
     problems.push("/gateway/stateDir: must name a directory (queue, quarantine and audit log live there)");
   }
+}
+
+/** Production refuses OPC UA without security or with trust-all (unless overridden with a reason) and fake GPIO. */
+function checkFieldPolicy(sources: Obj[], overrides: Obj, problems: string[]): void {
+  const allowNone = str(obj(overrides.allowSecurityNone).reason) !== undefined;
+  const allowTrustAll = str(obj(overrides.allowTrustAll).reason) !== undefined;
+  sources.forEach((s, i) => {
+    if (s.kind === "opcua") {
+      if ((s.securityMode === "None" || s.securityPolicy === "None") && !allowNone) {
+        problems.push(
+          `/sources/${i}/securityMode: production mode refuses OPC UA security mode None (readings could be forged or read on the network); ` +
+            'use SignAndEncrypt, or, to accept the risk, add overrides: { allowSecurityNone: { reason: "<why>" } } (it is audited)',
+        );
+      }
+      if (s.trustAll === true && !allowTrustAll) {
+        problems.push(
+          `/sources/${i}/trustAll: production mode refuses trusting every OPC UA server certificate; trust the server with ` +
+            '`otgw trust opcua trust <thumbprint> --config FILE`, or add overrides: { allowTrustAll: { reason: "<why>" } } (it is audited)',
+        );
+      }
+    }
+    if (s.kind === "gpio" && s.backend === "fake") {
+      problems.push(`/sources/${i}/backend: production mode refuses the fake GPIO backend (its inputs are not wired to anything); use backend: onoff`);
+    }
+  });
 }

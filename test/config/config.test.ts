@@ -30,7 +30,7 @@ void test("every example config validates", () => {
 void test("the demo config has 3 assets × 4 signals mapped to points", () => {
   const { config } = loadConfig(join(examples, "sim-plant.yaml"));
   const src = config.sources[0];
-  assert.ok(src);
+  assert.ok(src?.kind === "sim", "the demo plant is simulated");
   assert.deepEqual(src.assets.map((a) => a.kind).sort(), ["compressor", "motor", "pump"]);
   assert.equal(config.points.length, 12);
   assert.deepEqual(new Set(src.faults.map((f) => f.kind)), new Set(["drift", "spike", "stuck", "dropout"]));

@@ -1,0 +1,20 @@
+/** GPIO digital inputs (docs/adapters.md, URIs in docs/records.md). onoff loads only for `backend: onoff`. */
+import type { Clock } from "../../firmware/core/clock.js";
+import type { Logger } from "../../firmware/core/log.js";
+import type { GpioSourceConfig } from "../../firmware/config/schema.js";
+import { sharedFakeChip } from "./fake.js";
+import { GpioSource } from "./source.js";
+
+export { GpioSource, type GpioSourceOptions, type TamperEvent } from "./source.js";
+export { FakeGpioChip, sharedFakeChip } from "./fake.js";
+export type { GpioBackend, GpioInput } from "./backend.js";
+
+export { isTamperReporter } from "../source.js";
+
+export function createGpioSource(sc: GpioSourceConfig, clock: Clock, logger: Logger): GpioSource {
+  return new GpioSource({
+    id: sc.id, chip: sc.chip, lines: sc.lines,
+    // The backend is exactly what the config names: never a silent fallback to the fake.
+    backend: async () => (sc.backend === "fake" ? sharedFakeChip : (await import("./onoff.js")).onoffBackend()),
+  }, clock, logger);
+}

@@ -1,0 +1,155 @@
+import type { Clock } from "../../firmware/core/clock.js";
+import { errorText } from "../../firmware/core/errors.js";
+import { child, silentLogger, type Logger } from "../../firmware/core/log.js";
+import type { GpioLineConfig } from "../../firmware/config/schema.js";
+import type { RawReading, ReadingSink, Source, SourceHealth, TamperEvent, TamperReporter } from "../source.js";
+import type { GpioBackend, GpioInput } from "./backend.js";
+
+export type { TamperEvent } from "../source.js";
+
+export interface GpioSourceOptions {
+  id: string;
+  chip: string;
+  lines: readonly GpioLineConfig[];
+  /** Opens the backend at start (onoff or the fake, as configured). */
+  backend: () => Promise<GpioBackend>;
+}
+
+interface Line {
+  cfg: GpioLineConfig;
+  input: GpioInput | null;
+  unwatch: (() => void) | null;
+  timer: NodeJS.Timeout | null;
+  /** Last delivered logical state. */
+  last: boolean | null;
+}
+
+/**
+ * Digital inputs behind the `Source` interface. Each line delivers its state at start and then one
+ * reading per debounced change (a level must hold for debounceMs before it counts, so contact bounce
+ * gives one reading). Lines flagged `tamper` also fire onTamper listeners, so the gateway can audit
+ * them. The value is the logical state (boolean, activeLow applied).
+ */
+export class GpioSource implements Source, TamperReporter {
+  readonly id: string;
+  readonly adapter = "gpio";
+  private readonly log: Logger;
+  private readonly lines: Line[];
+  private readonly tamperListeners = new Set<(e: TamperEvent) => void>();
+  private backend: GpioBackend | null = null;
+  private sink: ReadingSink | null = null;
+  private state: SourceHealth["state"] = "stopped";
+  private detail: string | null = null;
+  private readings = 0;
+  private errors = 0;
+
+  constructor(private readonly opts: GpioSourceOptions, private readonly clock: Clock, logger: Logger = silentLogger()) {
+    this.id = opts.id;
+    this.log = child(logger, "hal.gpio");
+    this.lines = opts.lines.map((cfg) => ({ cfg, input: null, unwatch: null, timer: null, last: null }));
+  }
+
+  /** `gpio://<chip>/<line>` */
+  uriFor(address: string): string {
+    return `gpio://${this.opts.chip}/${address}`;
+  }
+
+  addresses(): readonly string[] {
+    return this.lines.map((l) => String(l.cfg.line));
+  }
+
+  /** Addresses of the lines flagged `tamper: true`. */
+  tamperAddresses(): readonly string[] {
+    return this.lines.filter((l) => l.cfg.tamper).map((l) => String(l.cfg.line));
+  }
+
+  /** Listens for tamper-line changes (including the state at start); returns an unsubscribe function. */
+  onTamper(fn: (e: TamperEvent) => void): () => void {
+    this.tamperListeners.add(fn);
+    return () => this.tamperListeners.delete(fn);
+  }
+
+  health(): SourceHealth {
+    return { state: this.state, detail: this.detail, readings: this.readings, errors: this.errors };
+  }
+
+  async start(sink: ReadingSink): Promise<void> {
+    if (this.sink) return;
+    this.state = "starting";
+    try {
+      this.backend ??= await this.opts.backend();
+    } catch (err) {
+      this.state = "failed";
+      this.detail = errorText(err);
+      this.log.error({ source: this.id, err: this.detail }, "gpio backend unavailable");
+      return;
+    }
+    this.sink = sink;
+    for (const l of this.lines) {
+      const input = this.backend.open(l.cfg.line, "both");
+      l.input = input;
+      l.last = null;
+      this.emit(l, this.logical(l, input.read()));
+      l.unwatch = input.watch(() => this.bounce(l));
+    }
+    this.state = "running";
+    this.log.info({ source: this.id, backend: this.backend.name, lines: this.lines.length }, "gpio source started");
+  }
+
+  stop(): Promise<void> {
+    this.sink = null;
+    for (const l of this.lines) {
+      l.unwatch?.();
+      if (l.timer) clearTimeout(l.timer);
+      l.input?.close();
+      Object.assign(l, { input: null, unwatch: null, timer: null });
+    }
+    this.state = "stopped";
+    return Promise.resolve();
+  }
+
+  private logical(l: Line, level: 0 | 1): boolean {
+    return (level === 1) !== l.cfg.activeLow;
+  }
+
+  /** Any edge restarts the debounce window; when it expires the settled level is read and judged. */
+  private bounce(l: Line): void {
+    if (l.timer) clearTimeout(l.timer);
+    const settle = () => {
+      l.timer = null;
+      if (!l.input || !this.sink) return;
+      const v = this.logical(l, l.input.read());
+      if (v === l.last) return;
+      const rising = v && !(l.last ?? false);
+      if (l.cfg.edge === "both" || (l.cfg.edge === "rising") === rising) this.emit(l, v);
+      else l.last = v;
+    };
+    if (l.cfg.debounceMs === 0) return settle();
+    l.timer = setTimeout(settle, l.cfg.debounceMs);
+    l.timer.unref();
+  }
+
+  private emit(l: Line, v: boolean): void {
+    l.last = v;
+    const tsNs = this.clock.nowNs();
+    const r: RawReading = { address: String(l.cfg.line), value: v, sourceTsNs: tsNs, quality: "good", qualityDetail: null };
+    if (l.cfg.tamper) {
+      const ev: TamperEvent = { sourceId: this.id, line: l.cfg.line, uri: this.uriFor(r.address), active: v, tsNs };
+      for (const fn of this.tamperListeners) {
+        try {
+          fn(ev);
+        } catch (err) {
+          this.log.error({ source: this.id, line: l.cfg.line, err: errorText(err) }, "tamper listener threw");
+        }
+      }
+    }
+    const sink = this.sink;
+    if (!sink) return;
+    try {
+      sink(r);
+      this.readings++;
+    } catch (err) {
+      if (this.errors++ % 1000 === 0) this.log.warn({ source: this.id, line: l.cfg.line, err: errorText(err) }, "sink threw; reading dropped (logged once per 1000)");
+    }
+  }
+}

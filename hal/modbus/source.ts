@@ -1,0 +1,259 @@
+import type { Clock } from "../../firmware/core/clock.js";
+import { errorText } from "../../firmware/core/errors.js";
+import { child, silentLogger, type Logger } from "../../firmware/core/log.js";
+import type { RawReading, ReadingSink, Source, SourceHealth } from "../source.js";
+import { decodeResponse, planRequests, type ReadRequest, type RegisterSpec } from "./plan.js";
+import { classifyModbusError, failureHint, type ModbusFailure } from "./quality.js";
+import type { ModbusClient, ReadResult } from "./transport.js";
+
+/** One device (unit id) on a connection, with its own poll schedule. */
+export interface ModbusDeviceOptions {
+  unitId: number;
+  pollMs: number;
+  registers: readonly RegisterSpec[];
+}
+
+export interface ModbusSourceOptions {
+  id: string;
+  adapter: "modbus-tcp" | "modbus-rtu";
+  /** URI prefix before the address: `modbus+tcp://host:port` or `modbus+rtu:///dev/ttyUSB0?baud=19200`. */
+  uriBase: string;
+  devices: readonly ModbusDeviceOptions[];
+  /** Opens the connection (TCP socket or serial line); called again after the connection is lost. */
+  connect: () => Promise<ModbusClient>;
+  /** Requests share one serial line: at most one in flight, whichever device it is for. */
+  serialBus: boolean;
+  /** Extra attempts after a timeout, bad frame or lost connection (not after an exception). */
+  retries: number;
+  /** First retry delay; doubled for each further retry. */
+  retryDelayMs: number;
+  /** A failing device is polled at pollMs × 2^failures, at most this often. */
+  backoffMaxMs: number;
+  /** Registers that may be read between two mapped ranges to save a request (0: only touching ranges). */
+  maxGap: number;
+}
+
+interface Device {
+  opts: ModbusDeviceOptions;
+  requests: ReadRequest[];
+  failures: number;
+  lastFailure: ModbusFailure | null;
+  timer: NodeJS.Timeout | null;
+}
+
+const FC = { co: "writeFC1", di: "writeFC2", hr: "writeFC3", ir: "writeFC4" } as const;
+
+/**
+ * Modbus TCP or RTU behind the `Source` interface. Each device polls on its own schedule; its mapped
+ * registers are read in as few requests as the map allows (plan.ts) and decoded by decode.ts. Failures
+ * become readings with quality `bad` and a detail (quality.ts), never exceptions: a device that stops
+ * answering is retried, then polled with exponential backoff, so on a shared RTU line it costs at most
+ * one timeout per backoff interval and the other devices keep their schedules. Values never reach logs.
+ */
+export class ModbusSource implements Source {
+  readonly id: string;
+  readonly adapter: string;
+  private readonly log: Logger;
+  private readonly devices: Device[];
+  private readonly addrs: string[];
+  private client: ModbusClient | null = null;
+  private connecting: Promise<ModbusClient> | null = null;
+  private bus: Promise<unknown> = Promise.resolve();
+  private run = 0;
+  private sink: ReadingSink | null = null;
+  private state: SourceHealth["state"] = "stopped";
+  private readings = 0;
+  private errors = 0;
+  private sinkErrors = 0;
+
+  /** Stores its collaborators and plans the requests; nothing runs until start(). */
+  constructor(private readonly opts: ModbusSourceOptions, private readonly clock: Clock, logger: Logger = silentLogger()) {
+    this.id = opts.id;
+    this.adapter = opts.adapter;
+    this.log = child(logger, `hal.${opts.adapter}`);
+    this.devices = opts.devices.map((d) => ({
+      opts: d, requests: planRequests(d.unitId, d.registers, opts.maxGap), failures: 0, lastFailure: null, timer: null,
+    }));
+    this.addrs = this.devices.flatMap((d) => d.requests.flatMap((r) => r.items.map((i) => i.address)));
+  }
+
+  uriFor(address: string): string {
+    return `${this.opts.uriBase}/${address}`;
+  }
+
+  addresses(): readonly string[] {
+    return this.addrs;
+  }
+
+  /** Requests per poll of each device, for tests and diagnostics. */
+  requestPlan(): { unitId: number; requests: { table: string; start: number; count: number }[] }[] {
+    return this.devices.map((d) => ({ unitId: d.opts.unitId, requests: d.requests.map(({ table, start, count }) => ({ table, start, count })) }));
+  }
+
+  async start(sink: ReadingSink): Promise<void> {
+    if (this.sink) return;
+    const run = ++this.run;
+    this.sink = sink;
+    this.state = "starting";
+    try {
+      await this.connection();
+    } catch (err) {
+      // Not fatal: polls report modbus-unreachable and keep reconnecting with backoff.
+      this.log.warn({ source: this.id, err: errorText(err) }, "modbus connection failed at start; will retry");
+    }
+    if (run !== this.run) return;
+    this.state = "running";
+    for (const d of this.devices) this.schedule(d, 0, run);
+    this.log.info({ source: this.id, devices: this.devices.length, addresses: this.addrs.length }, "modbus source started");
+  }
+
+  async stop(): Promise<void> {
+    this.run++;
+    this.sink = null;
+    for (const d of this.devices) {
+      if (d.timer) clearTimeout(d.timer);
+      d.timer = null;
+    }
+    const c = this.client;
+    this.client = null;
+    this.connecting = null;
+    if (c) await new Promise<void>((resolve) => c.close(() => resolve()));
+    this.state = "stopped";
+    this.log.info({ source: this.id, readings: this.readings, errors: this.errors }, "modbus source stopped");
+  }
+
+  health(): SourceHealth {
+    const failing = this.devices.filter((d) => d.lastFailure !== null);
+    const detail = failing.length === 0 ? null : failing.map((d) => `unit ${d.opts.unitId}: ${failureHint(d.lastFailure!)}`).join("; ");
+    const state = this.state === "running" && failing.length > 0 ? "degraded" : this.state;
+    return { state, detail, readings: this.readings, errors: this.errors };
+  }
+
+  private schedule(d: Device, ms: number, run: number): void {
+    if (run !== this.run) return;
+    d.timer = setTimeout(() => {
+      d.timer = null;
+      void this.poll(d, run);
+    }, ms);
+    d.timer.unref();
+  }
+
+  private async poll(d: Device, run: number): Promise<void> {
+    const t0 = performance.now();
+    let failed: ModbusFailure | null = null;
+    for (const req of d.requests) {
+      if (run !== this.run) return;
+      const f = await this.readWithRetries(d, req, run);
+      if (f && f.kind !== "exception") failed = f;
+      else if (f && !failed) failed = f;
+    }
+    if (run !== this.run) return;
+    if (failed) {
+      if (d.failures++ === 0) this.log.warn({ source: this.id, unit: d.opts.unitId, detail: failed.detail }, "modbus device failing");
+      d.lastFailure = failed;
+    } else if (d.failures > 0) {
+      this.log.info({ source: this.id, unit: d.opts.unitId, afterFailures: d.failures }, "modbus device recovered");
+      d.failures = 0;
+      d.lastFailure = null;
+    }
+    // An exception is an answer: the device is alive, so it keeps its schedule. Silence backs off.
+    const backoff = failed && failed.kind !== "exception" ? Math.min(this.opts.backoffMaxMs, d.opts.pollMs * 2 ** Math.min(d.failures, 16)) : d.opts.pollMs;
+    this.schedule(d, Math.max(0, backoff - (performance.now() - t0)), run);
+  }
+
+  /** Reads one request, retrying transport failures; delivers readings either way; returns the failure. */
+  private async readWithRetries(d: Device, req: ReadRequest, run: number): Promise<ModbusFailure | null> {
+    let failure: ModbusFailure | null = null;
+    for (let attempt = 0; attempt <= this.opts.retries; attempt++) {
+      if (attempt > 0) {
+        await delay(this.opts.retryDelayMs * 2 ** (attempt - 1));
+        if (run !== this.run) return null;
+      }
+      try {
+        const res = await this.onBus(() => this.read(d.opts.unitId, req));
+        if (run !== this.run) return null;
+        const tsNs = this.clock.nowNs();
+        const values = decodeResponse(req, res.buffer);
+        for (const v of values) this.deliver({ address: v.address, value: v.value, sourceTsNs: tsNs, quality: "good", qualityDetail: null });
+        return null;
+      } catch (err) {
+        failure = classifyModbusError(err);
+        this.errors++;
+        if (failure.kind === "unreachable") this.dropConnection();
+        if (!failure.retry) break;
+      }
+    }
+    if (run !== this.run || !failure) return null;
+    const tsNs = this.clock.nowNs();
+    for (const item of req.items) this.deliver({ address: item.address, value: null, sourceTsNs: tsNs, quality: "bad", qualityDetail: failure.detail });
+    return failure;
+  }
+
+  private onBus<T>(op: () => Promise<T>): Promise<T> {
+    if (!this.opts.serialBus) return op();
+    const p = this.bus.then(op, op);
+    this.bus = p.catch(() => undefined);
+    return p;
+  }
+
+  private async read(unit: number, req: ReadRequest): Promise<ReadResult> {
+    const client = await this.connection();
+    return new Promise<ReadResult>((resolve, reject) => {
+      try {
+        client[FC[req.table]](unit, req.start, req.count, (err, res) => {
+          if (err) reject(err instanceof Error ? err : Object.assign(new Error(messageOf(err)), err));
+          else if (!res || !Buffer.isBuffer(res.buffer)) reject(new RangeError("response without data"));
+          else resolve(res);
+        });
+      } catch (err) {
+        // modbus-serial throws synchronously on some malformed states; a request failure, not a crash.
+        reject(err instanceof Error ? err : new Error(String(err)));
+      }
+    });
+  }
+
+  private connection(): Promise<ModbusClient> {
+    if (this.client?.isOpen) return Promise.resolve(this.client);
+    if (this.client) this.dropConnection();
+    this.connecting ??= this.opts.connect().then(
+      (c) => {
+        this.connecting = null;
+        this.client = c;
+        return c;
+      },
+      (err: unknown) => {
+        this.connecting = null;
+        throw err;
+      },
+    );
+    return this.connecting;
+  }
+
+  private dropConnection(): void {
+    const c = this.client;
+    this.client = null;
+    c?.close(() => undefined);
+  }
+
+  private deliver(r: RawReading): void {
+    const sink = this.sink;
+    if (!sink) return;
+    try {
+      sink(r);
+      this.readings++;
+    } catch (err) {
+      this.errors++;
+      if (this.sinkErrors++ % 1000 === 0) this.log.warn({ source: this.id, address: r.address, err: errorText(err) }, "sink threw; reading dropped (logged once per 1000)");
+    }
+  }
+}
+
+/** modbus-serial rejects with plain objects ({ name, message, errno }); keep their message. */
+function messageOf(err: unknown): string {
+  const m = (err as { message?: unknown } | null)?.message;
+  return typeof m === "string" ? m : "modbus error";
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}

@@ -1,0 +1,19 @@
+/** OPC UA (docs/adapters.md, URIs in docs/records.md). node-opcua loads only when a source connects. */
+import { join } from "node:path";
+import type { Clock } from "../../firmware/core/clock.js";
+import type { Logger } from "../../firmware/core/log.js";
+import type { GatewayConfig, OpcuaSourceConfig } from "../../firmware/config/schema.js";
+import { OpcuaSource } from "./source.js";
+
+export { OpcuaSource, OpcuaUntrustedError, type OpcuaSourceOptions } from "./source.js";
+export { TrustStore, thumbprintOf, normalizeThumbprint, type TrustEntry, type TrustState } from "./trust-store.js";
+export { readingOf, qualityOf, sourceTsNs } from "./quality.js";
+
+/** The trust store directory of an OPC UA source: its pkiDir, or <stateDir>/pki/opcua. */
+export function opcuaPkiDir(sc: OpcuaSourceConfig, config: GatewayConfig): string {
+  return sc.pkiDir ?? join(config.gateway.stateDir, "pki", "opcua");
+}
+
+export function createOpcuaSource(sc: OpcuaSourceConfig, config: GatewayConfig, clock: Clock, logger: Logger, opts: { configFile?: string } = {}): OpcuaSource {
+  return new OpcuaSource({ config: sc, pkiDir: opcuaPkiDir(sc, config), ...(opts.configFile ? { configFile: opts.configFile } : {}) }, clock, logger);
+}

@@ -1,0 +1,79 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { setTimeout as sleep } from "node:timers/promises";
+import { systemClock } from "../../firmware/core/clock.js";
+import { silentLogger } from "../../firmware/core/log.js";
+import { createSources } from "../../hal/registry.js";
+import { FakeGpioChip, GpioSource, isTamperReporter, sharedFakeChip, type TamperEvent } from "../../hal/gpio/index.js";
+import type { RawReading } from "../../hal/source.js";
+import { fieldConfig, fieldConfigProblems, pointsFor } from "./field-config.js";
+import { sourceContract } from "./source-contract.js";
+
+const line = (n: number, over: Record<string, unknown> = {}) => ({ line: n, edge: "both" as const, debounceMs: 20, activeLow: false, tamper: false, ...over });
+
+void test("fake backend from config: state at start, one reading per debounced change, activeLow, tamper events", async () => {
+  const { config } = fieldConfig({
+    sources: [{ id: "cabinet", kind: "gpio", backend: "fake", lines: [{ line: 17, tamper: true, activeLow: true }, { line: 22, debounceMs: 0, edge: "rising" }] }],
+    points: pointsFor("cabinet", ["17", "22"]),
+  });
+  sharedFakeChip.set(17, 1); // switch closed = enclosure shut (active low)
+  const [src] = await createSources(config, systemClock, silentLogger());
+  assert.ok(src instanceof GpioSource && isTamperReporter(src));
+  assert.deepEqual(src.tamperAddresses(), ["17"]);
+  assert.equal(src.uriFor("17"), "gpio://gpiochip0/17");
+  const tampers: TamperEvent[] = [];
+  src.onTamper((e) => tampers.push(e));
+  const got: RawReading[] = [];
+  await src.start((r) => got.push(r));
+  assert.deepEqual(got.map((r) => [r.address, r.value]), [["17", false], ["22", false]]);
+  // Contact bounce: five edges within the debounce window settle to one change.
+  for (const lvl of [0, 1, 0, 1, 0] as const) sharedFakeChip.set(17, lvl);
+  await sleep(80);
+  assert.deepEqual(got.slice(2).map((r) => [r.address, r.value]), [["17", true]]);
+  assert.deepEqual(tampers.map((t) => [t.line, t.active, t.uri]), [[17, false, "gpio://gpiochip0/17"], [17, true, "gpio://gpiochip0/17"]]);
+  // Line 22 reports rising edges only.
+  sharedFakeChip.set(22, 1);
+  sharedFakeChip.set(22, 0);
+  sharedFakeChip.set(22, 1);
+  assert.deepEqual(got.slice(3).map((r) => [r.address, r.value]), [["22", true], ["22", true]]);
+  assert.ok(got.every((r) => r.quality === "good" && typeof r.sourceTsNs === "bigint"));
+  await src.stop();
+  sharedFakeChip.set(17, 1);
+  await sleep(40);
+  assert.equal(got.length, 5);
+});
+
+void test("onoff on a machine without GPIO fails visibly, never falls back to the fake", async () => {
+  const { config } = fieldConfig({ sources: [{ id: "di", kind: "gpio", backend: "onoff", lines: [line(5)] }], points: pointsFor("di", ["5"]) });
+  const [src] = await createSources(config, systemClock, silentLogger());
+  const got: RawReading[] = [];
+  await src!.start((r) => got.push(r));
+  const h = src!.health();
+  // This kernel has no GPIO (FACTS.md); on a device with GPIO the source would be running instead.
+  assert.equal(h.state, "failed");
+  assert.match(h.detail ?? "", /GPIO is not accessible/);
+  assert.equal(got.length, 0);
+  await src!.stop();
+});
+
+void test("config: backend is required, production refuses the fake, lines and addresses are checked", () => {
+  const base = { points: pointsFor("di", ["5"]) };
+  assert.ok(fieldConfigProblems({ ...base, sources: [{ id: "di", kind: "gpio", lines: [{ line: 5 }] }] }).some((p) => /\/sources\/0.*backend/.test(p)));
+  const prod = fieldConfigProblems({ ...base, mode: "production", keystore: "tpm", sources: [{ id: "di", kind: "gpio", backend: "fake", lines: [{ line: 5 }] }] });
+  assert.ok(prod.some((p) => p.startsWith("/sources/0/backend: production mode refuses the fake GPIO backend")), prod.join("\n"));
+  const dup = fieldConfigProblems({ points: pointsFor("di", ["6"]), sources: [{ id: "di", kind: "gpio", backend: "fake", lines: [{ line: 5 }, { line: 5 }] }] });
+  assert.ok(dup.some((p) => p.includes("/sources/0/lines/1/line")), dup.join("\n"));
+  assert.ok(dup.some((p) => p.includes("/points/0/address: GPIO addresses are the line number")), dup.join("\n"));
+});
+
+sourceContract("gpio (fake backend)", () => {
+  const chip = new FakeGpioChip();
+  const source = new GpioSource({ id: "cab", chip: "gpiochip0", lines: [line(3, { debounceMs: 0 })], backend: () => Promise.resolve(chip) }, systemClock);
+  return {
+    source,
+    advance: async (ms) => {
+      chip.set(3, chip.level(3) === 1 ? 0 : 1);
+      await sleep(ms);
+    },
+  };
+});
