@@ -6,6 +6,7 @@ import { Verifier } from "../firmware/envelope/verifier.js";
 import { IngestStore } from "./store.js";
 import { IngestService } from "./service.js";
 import { SqliteVerifierState } from "./verifier-state.js";
+import { CrlRevocation } from "../provisioning/ca/crl-revocation.js";
 
 export interface ReceiverFiles {
   url: string;
@@ -17,6 +18,8 @@ export interface ReceiverFiles {
   dbFile: string;
   group: string;
   clientId: string;
+  /** Fleet CA CRL (PEM); when set, sessions of revoked gateways are refused (fail closed). */
+  crlFile?: string;
 }
 
 /** Reads every PEM certificate in a bundle file as DER. */
@@ -28,11 +31,14 @@ export function readCertBundle(file: string): Buffer[] {
 }
 
 /** Wires the receiver from files: the one place its collaborators are built. */
-export function buildReceiver(f: ReceiverFiles, logger: Logger, clock: Clock = systemClock): { service: IngestService; store: IngestStore } {
+export function buildReceiver(f: ReceiverFiles, logger: Logger, clock: Clock = systemClock): { service: IngestService; store: IngestStore; revocation?: CrlRevocation } {
   const store = new IngestStore(f.dbFile);
   const state = new SqliteVerifierState(store);
+  const caCertsDer = readCertBundle(f.fleetCaFile);
+  const log = logger.child({ module: "revocation" });
+  const revocation = f.crlFile ? new CrlRevocation(f.crlFile, caCertsDer, (i) => log.info({ event: "crl.loaded", ...i }, "CRL (re)loaded")) : undefined;
   const verifier = new Verifier({
-    trust: { caCertsDer: readCertBundle(f.fleetCaFile) },
+    trust: { caCertsDer, ...(revocation ? { isRevoked: revocation.isRevoked } : {}) },
     recipientPrivateKey: createPrivateKey(readFileSync(f.recipientKeyFile, "utf8")),
     state,
     clock,
@@ -47,5 +53,5 @@ export function buildReceiver(f: ReceiverFiles, logger: Logger, clock: Clock = s
     store,
     logger,
   });
-  return { service, store };
+  return { service, store, ...(revocation ? { revocation } : {}) };
 }

@@ -12,17 +12,21 @@ export interface IngestCliOptions {
   db: string;
   group: string;
   clientId?: string;
+  /** Fleet CRL (PEM): sessions and frames of revoked gateways are refused with REVOKED. */
+  crl?: string;
 }
 
 export async function ingestCommand(o: IngestCliOptions): Promise<number> {
   const logger = createLogger();
-  const { service, store } = buildReceiver(
+  const { service, store, revocation } = buildReceiver(
     {
       url: o.url, caFile: o.ca, certFile: o.cert, keyFile: o.key, fleetCaFile: o.fleetCa, recipientKeyFile: o.recipientKey,
       dbFile: o.db, group: o.group, clientId: o.clientId ?? `otgw-ingest-${randomBytes(4).toString("hex")}`,
+      ...(o.crl ? { crlFile: o.crl } : {}),
     },
     logger,
   );
+  await revocation?.load();
   await service.start();
   await new Promise<void>((resolve) => {
     process.once("SIGINT", resolve);

@@ -4,11 +4,19 @@ import { IdentityError } from "../core/errors.js";
 import type { GatewayConfig } from "../config/schema.js";
 import type { Signer } from "../../provisioning/keystore.js";
 import { SoftwareKeyStore } from "../../provisioning/software-keystore.js";
+import { openTpmIdentity } from "../../provisioning/tpm/runtime-identity.js";
 
 /** The gateway's identity as the runtime uses it: a signer and the TLS credentials of the uplink. */
 export interface GatewayIdentity {
   signer: Signer;
-  tls: { ca: string; cert: string; key: string };
+  tls: { ca: string; cert: string; key: string; via?: string };
+  /** Releases the TPM connection (TPM identities); absent for software keys. */
+  close?: () => Promise<void>;
+}
+
+/** The TCTI of a TPM identity: identity.tpm.tcti, default the kernel resource manager. */
+export function tctiOf(config: GatewayConfig): string {
+  return config.identity.tpm?.tcti ?? "device:/dev/tpmrm0";
 }
 
 export function keyDirOf(config: GatewayConfig): string {
@@ -23,7 +31,19 @@ export function keyDirOf(config: GatewayConfig): string {
 export async function openIdentity(config: GatewayConfig): Promise<GatewayIdentity> {
   const id = config.identity;
   if (id.keystore === "tpm") {
-    throw new IdentityError("TPM_NOT_AVAILABLE", "identity.keystore is \"tpm\" but this build has no TPM key store yet; use a software key in development (identity.keystore: software)");
+    // The TLS key is the TSS2 key file, usable only through the tpm2 OpenSSL provider, which runs in a
+    // sidecar process (provisioning/tpm/tls-sidecar.ts explains why); the uplink talks to its socket.
+    let ca: string;
+    try {
+      ca = readFileSync(config.uplink.caFile, "utf8");
+    } catch (err) {
+      throw new IdentityError("IDENTITY_FILE", `cannot read uplink CA ${config.uplink.caFile}: ${(err as Error).message}; provision the gateway first`);
+    }
+    const t = await openTpmIdentity({
+      keyDir: keyDirOf(config), keyName: id.keyName, tcti: tctiOf(config), certFile: id.certFile,
+      uplink: { url: config.uplink.url, caPem: ca, runDir: join(config.gateway.stateDir, "run") },
+    });
+    return { signer: t.signer, tls: { ca, cert: t.certPem, key: t.keyPem, ...(t.sidecar ? { via: t.sidecar.socketPath } : {}) }, close: () => t.close() };
   }
   if (config.gateway.mode === "production" && !config.overrides.allowSoftwareKeys) {
     throw new IdentityError("SOFTWARE_KEY_REFUSED", "production mode refuses software keys: provision a TPM identity, or set overrides.allowSoftwareKeys.reason (audited)");

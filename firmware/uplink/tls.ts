@@ -12,6 +12,11 @@ export interface UplinkTlsMaterial {
   key: string;
   /** Server name to verify, when the URL host is not in the broker certificate. */
   servername?: string;
+  /**
+   * TPM identities: the unix socket of the TLS sidecar (provisioning/tpm/tls-sidecar.ts) that does
+   * this mutual TLS with the TPM key; the uplink then speaks plain MQTT to that socket only.
+   */
+  via?: string;
 }
 
 /**
@@ -21,20 +26,25 @@ export interface UplinkTlsMaterial {
 export interface UplinkTlsOptions {
   /** Broker trust anchors, PEM. */
   ca: string;
-  /** Client certificate, PEM. */
-  cert: string;
-  /** Client key (or TPM key blob), PEM. */
-  key: string;
+  /** Client certificate, PEM (absent when a TLS sidecar holds the identity). */
+  cert?: string;
+  /** Client key, PEM (absent when a TLS sidecar holds the identity). */
+  key?: string;
   /** TLS 1.3 only: the TPM provider path works on 1.3 only (FACTS: TPM). */
   minVersion: "TLSv1.3";
   /** Always verify the broker. */
   rejectUnauthorized: true;
   /** SNI and certificate name check override. */
   servername?: string;
+  /** Sidecar mode: plain MQTT over the sidecar's unix socket (MQTT.js lets these override the URL). */
+  protocol?: "mqtt";
+  unixSocket?: true;
+  path?: string;
 }
 
 /** TLS options for MQTT.js: mutual TLS, TLS 1.3 only. */
 export function buildTlsOptions(m: UplinkTlsMaterial): UplinkTlsOptions {
+  if (m.via) return { ca: m.ca, minVersion: "TLSv1.3", rejectUnauthorized: true, protocol: "mqtt", unixSocket: true, path: m.via };
   return {
     ca: m.ca,
     cert: m.cert,

@@ -1,0 +1,151 @@
+import { X509Certificate, type KeyObject } from "node:crypto";
+import { existsSync, readFileSync, statfsSync } from "node:fs";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import mqtt, { type IClientOptions } from "mqtt";
+import "reflect-metadata";
+import * as x509 from "@peculiar/x509";
+import { errorText } from "../../firmware/core/errors.js";
+import type { GatewayConfig } from "../../firmware/config/schema.js";
+import { keyDirOf, openIdentity, tctiOf } from "../../firmware/runtime/identity.js";
+import { buildTlsOptions } from "../../firmware/uplink/tls.js";
+import { SoftwareKeyStore } from "../software-keystore.js";
+import { EstClient } from "../est/client.js";
+import { Tpm } from "../tpm/tpm.js";
+import { TpmKeyStore } from "../tpm/tpm-keystore.js";
+import { crlFileOf, replaceFile } from "./files.js";
+
+/** One line of `otgw check`: OK, WARN (works, act soon) or FAIL (with what to do). */
+export interface CheckLine { name: string; status: "OK" | "WARN" | "FAIL"; detail: string }
+
+const DAY = 86_400_000;
+
+/**
+ * The technician's health check. Every check runs even when an earlier one fails, so one run lists
+ * everything that is wrong; the broker check needs the tpm2 provider (the command re-executes itself).
+ */
+export async function runChecks(config: GatewayConfig, now = Date.now()): Promise<CheckLine[]> {
+  const out: CheckLine[] = [];
+  const add = (name: string, status: CheckLine["status"], detail: string): void => { out.push({ name, status, detail }); };
+  const id = config.identity;
+  let publicKey: KeyObject | undefined;
+
+  if (id.keystore === "tpm") {
+    try {
+      const tpm = Tpm.open(tctiOf(config));
+      await tpm.close();
+      add("TPM reachable", "OK", tctiOf(config));
+    } catch (err) {
+      add("TPM reachable", "FAIL", errorText(err));
+    }
+  }
+  const store = id.keystore === "tpm" ? new TpmKeyStore(keyDirOf(config), tctiOf(config)) : new SoftwareKeyStore(keyDirOf(config));
+  try {
+    publicKey = (await store.open(id.keyName)).publicKey();
+    add("identity key", id.keystore === "tpm" ? "OK" : "WARN", id.keystore === "tpm" ? `"${id.keyName}" loads in the TPM` : "software key (development only; production refuses it)");
+  } catch (err) {
+    add("identity key", "FAIL", errorText(err));
+  } finally {
+    if (store instanceof TpmKeyStore) await store.close();
+  }
+
+  let cert: X509Certificate | undefined;
+  try {
+    cert = new X509Certificate(readFileSync(id.certFile));
+    const left = (Date.parse(cert.validTo) - now) / DAY;
+    const life = (Date.parse(cert.validTo) - Date.parse(cert.validFrom)) / DAY;
+    if (left < 0) add("certificate", "FAIL", `expired on ${cert.validTo}: run \`otgw identity renew\` (or re-provision if the CA refuses)`);
+    else if (left < life / 3) add("certificate", "WARN", `${left.toFixed(1)} days left of ${life.toFixed(1)}: run \`otgw identity renew\``);
+    else add("certificate", "OK", `${left.toFixed(1)} days left (serial ${cert.serialNumber})`);
+  } catch (err) {
+    add("certificate", "FAIL", `cannot read ${id.certFile} (${errorText(err)}): run \`otgw provision\``);
+  }
+
+  let ca: X509Certificate | undefined;
+  try {
+    ca = new X509Certificate(readFileSync(id.caFile));
+    if (!cert) add("chain", "FAIL", "no certificate to check");
+    else if (!cert.checkIssued(ca) || !cert.verify(ca.publicKey)) add("chain", "FAIL", `the certificate is not issued by ${id.caFile}: re-provision with the right fleet CA`);
+    else if (publicKey && !cert.publicKey.equals(publicKey)) add("chain", "FAIL", "the certificate is for another key: run `otgw identity renew`");
+    else add("chain", "OK", `issued by ${ca.subject.replace(/\n/g, ", ")}`);
+  } catch (err) {
+    add("chain", "FAIL", `cannot read the fleet CA ${id.caFile}: ${errorText(err)}`);
+  }
+
+  out.push(await crlCheck(config, cert, ca, now));
+  out.push(await brokerCheck(config));
+
+  const caStart = ca ? Date.parse(ca.validFrom) : 0;
+  if (now < caStart || new Date(now).getUTCFullYear() > 2100) add("clock", "FAIL", `system time ${new Date(now).toISOString()} is before the fleet CA existed: fix the clock (timedatectl, chrony)`);
+  else if (cert && now < Date.parse(cert.validFrom)) add("clock", "FAIL", `system time is before the certificate's start ${cert.validFrom}: fix the clock`);
+  else add("clock", "OK", new Date(now).toISOString());
+
+  try {
+    const st = statfsSync(config.gateway.stateDir);
+    const free = st.bavail * st.bsize;
+    const pct = (100 * st.bavail) / Math.max(1, st.blocks);
+    add("disk free", free < 100 * 1024 * 1024 || pct < 5 ? "FAIL" : "OK", `${(free / 1024 / 1024).toFixed(0)} MiB (${pct.toFixed(0)}%) free in ${config.gateway.stateDir}${free < 100 * 1024 * 1024 || pct < 5 ? ": free space (old logs, quarantine) or the queue will drop data" : ""}`);
+  } catch (err) {
+    add("disk free", "FAIL", `cannot stat ${config.gateway.stateDir}: ${errorText(err)}`);
+  }
+
+  const qfile = join(config.gateway.stateDir, "queue.db");
+  if (!existsSync(qfile)) add("queue depth", "OK", "no queue yet");
+  else {
+    try {
+      const db = new Database(qfile, { readonly: true, fileMustExist: true });
+      const r = db.prepare<[], { c: number; b: number | null }>("SELECT count(*) AS c, sum(length(payload)) AS b FROM queue").get();
+      db.close();
+      const bytes = r?.b ?? 0;
+      const full = bytes / config.queue.maxBytes;
+      add("queue depth", full > 0.8 ? "WARN" : "OK", `${r?.c ?? 0} frames, ${(bytes / 1024).toFixed(0)} KiB (${(full * 100).toFixed(0)}% of the bound)${full > 0.8 ? ": the uplink is not keeping up; check the broker line" : ""}`);
+    } catch (err) {
+      add("queue depth", "FAIL", `cannot read ${qfile}: ${errorText(err)}`);
+    }
+  }
+  return out;
+}
+
+async function crlCheck(config: GatewayConfig, cert: X509Certificate | undefined, ca: X509Certificate | undefined, now: number): Promise<CheckLine> {
+  const file = crlFileOf(config.identity.certFile);
+  let note = "";
+  if (config.identity.est && ca) {
+    try {
+      replaceFile(file, await new EstClient({ url: config.identity.est.url, caPem: ca.toString() }).crl());
+      note = " (fetched now)";
+    } catch (err) {
+      note = ` (EST unreachable: ${errorText(err)})`;
+    }
+  }
+  if (!existsSync(file)) return { name: "CRL", status: "WARN", detail: `no CRL at ${file}${note}` };
+  try {
+    const crl = new x509.X509Crl(readFileSync(file, "utf8"));
+    if (ca && !(await crl.verify({ publicKey: new x509.X509Certificate(ca.raw) }))) return { name: "CRL", status: "FAIL", detail: `${file} is not signed by the fleet CA${note}` };
+    if (cert && crl.findRevoked(cert.serialNumber.toLowerCase())) return { name: "CRL", status: "FAIL", detail: `this gateway's certificate ${cert.serialNumber} is REVOKED: contact the fleet operator; the gateway must be re-provisioned` };
+    const next = crl.nextUpdate?.getTime() ?? 0;
+    if (next < now) return { name: "CRL", status: "FAIL", detail: `stale: nextUpdate ${crl.nextUpdate?.toISOString() ?? "?"} passed${note}; check that the EST server is reachable` };
+    return { name: "CRL", status: "OK", detail: `fresh until ${crl.nextUpdate?.toISOString() ?? "?"}${note}` };
+  } catch (err) {
+    return { name: "CRL", status: "FAIL", detail: `cannot read ${file}: ${errorText(err)}` };
+  }
+}
+
+async function brokerCheck(config: GatewayConfig): Promise<CheckLine> {
+  let identity: Awaited<ReturnType<typeof openIdentity>> | undefined;
+  try {
+    identity = await openIdentity(config);
+    const tls = buildTlsOptions(identity.tls);
+    const client = mqtt.connect(config.uplink.url, { protocolVersion: 5, reconnectPeriod: 0, connectTimeout: 15_000, clientId: `${config.gateway.id}-check`, ...(tls as IClientOptions) });
+    await new Promise<void>((resolve, reject) => {
+      client.once("connect", () => resolve());
+      client.once("error", reject);
+      client.once("close", () => reject(new Error("connection closed by the broker (certificate refused or revoked?)")));
+    });
+    await client.endAsync();
+    return { name: "broker (mTLS)", status: "OK", detail: `${config.uplink.url} accepted ${config.gateway.id}` };
+  } catch (err) {
+    return { name: "broker (mTLS)", status: "FAIL", detail: `${config.uplink.url}: ${errorText(err)}` };
+  } finally {
+    await identity?.close?.();
+  }
+}

@@ -1,0 +1,43 @@
+import { X509Certificate } from "node:crypto";
+import { IdentityError } from "../../firmware/core/errors.js";
+import type { EstClient } from "../est/client.js";
+import { buildCsr } from "../est/csr.js";
+import { EK_CERT_NV } from "../tpm/tpm.js";
+import type { TpmSigner, TpmKeyStore } from "../tpm/tpm-keystore.js";
+
+/** One step of enrollment, for the technician's progress display. */
+export type EnrollStep = "key" | "ek" | "attest" | "activate" | "csr" | "enroll" | "verify";
+
+/**
+ * Client side of attested enrollment: read the EK certificate, attest the key (the server returns a
+ * credential bound to EK + key name), activate it in the TPM, put the recovered secret into the CSR
+ * (challengePassword) and enroll. Returns the certificate, checked to be for this key and id.
+ */
+export async function attestAndEnroll(o: {
+  store: TpmKeyStore;
+  signer: TpmSigner;
+  gatewayId: string;
+  est: EstClient;
+  op: "simpleenroll" | "simplereenroll";
+  progress?: (step: EnrollStep) => void;
+}): Promise<string> {
+  const tpm = o.store.tpm();
+  o.progress?.("ek");
+  const ekCert = await tpm.readNv(EK_CERT_NV.rsa);
+  if (!ekCert) throw new IdentityError("EK_CERT_MISSING", `this TPM has no RSA EK certificate in NV 0x${EK_CERT_NV.rsa.toString(16)}: the TPM vendor did not provision one; it cannot be attested`);
+  const ekPublic = await tpm.endorsementPublic();
+  o.progress?.("attest");
+  const ch = await o.est.attest({ gatewayId: o.gatewayId, ekCert, ekPublic, keyPublic: o.signer.blob.pub });
+  o.progress?.("activate");
+  const secret = await tpm.activateCredential(o.signer.blob, ch.credentialBlob, ch.secret);
+  o.progress?.("csr");
+  const csr = await buildCsr({ commonName: o.gatewayId, publicKey: o.signer.publicKey(), challengePassword: `${ch.challengeId}.${secret.toString("hex")}`, sign: (tbs) => o.signer.sign(tbs) });
+  o.progress?.("enroll");
+  const certPem = await o.est.enroll(csr, o.op);
+  o.progress?.("verify");
+  const cert = new X509Certificate(certPem);
+  if (!cert.publicKey.equals(o.signer.publicKey()) || !cert.subject.split("\n").includes(`CN=${o.gatewayId}`)) {
+    throw new IdentityError("EST_RESPONSE", "the EST server returned a certificate for another key or id: report this to the fleet operator");
+  }
+  return certPem;
+}

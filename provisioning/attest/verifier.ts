@@ -1,0 +1,125 @@
+import { createHash, randomBytes, timingSafeEqual, X509Certificate, type KeyObject } from "node:crypto";
+import { IdentityError } from "../../firmware/core/errors.js";
+import { keyId, type Inventory } from "../ca/inventory.js";
+import { ATTR, nameOf, parseEccPublic, publicKeyOf, rsaPublicKeyOf } from "../tpm/wire.js";
+import { makeCredential } from "./credential.js";
+
+/**
+ * Server side of TPM attestation before issuance:
+ *  1. the EK certificate chains to a trusted TPM manufacturer root (ek-roots/),
+ *  2. the EK public area the client sent is the certified one,
+ *  3. the identity key's public area says fixedTPM + fixedParent + sensitiveDataOrigin (born in a TPM,
+ *     can never leave it) — a claim only the TPM can back, which step 4 checks,
+ *  4. MakeCredential binds a one-time secret to the EK *and* the key's name: only the TPM holding both
+ *     recovers it (ActivateCredential), and the CSR must carry it as its challengePassword.
+ */
+
+/** What the client sends to start attestation. */
+export interface AttestRequest {
+  gatewayId: string;
+  /** EK certificate, DER (base64 on the wire). */
+  ekCert: Buffer;
+  /** EK public area, TPM2B_PUBLIC. */
+  ekPublic: Buffer;
+  /** Identity key public area, TPM2B_PUBLIC. */
+  keyPublic: Buffer;
+}
+
+/** The verifier's challenge: open it with TPM2_ActivateCredential. */
+export interface AttestChallenge {
+  challengeId: string;
+  credentialBlob: Buffer;
+  secret: Buffer;
+}
+
+/** An attestation that passed, bound to the key and TPM it proved. */
+export interface Attested {
+  gatewayId: string;
+  keyPublic: KeyObject;
+  keySha256: string;
+  tpmName: string;
+  ekCertSha256: string;
+  ekPublicSha256: string;
+  ekIssuer: string;
+}
+
+interface Pending extends Attested { secretSha256: Buffer; expires: number }
+
+const sha256 = (b: Uint8Array): Buffer => createHash("sha256").update(b).digest();
+
+/** Verifies that `ekCert` chains to one of `roots` (intermediates may be among them). */
+export function verifyEkChain(ekCert: X509Certificate, roots: X509Certificate[], now = Date.now()): X509Certificate[] {
+  const chain = [ekCert];
+  let cur = ekCert;
+  for (let depth = 0; depth < 6; depth++) {
+    if (!(now >= Date.parse(cur.validFrom) && now <= Date.parse(cur.validTo))) {
+      throw new IdentityError("EK_CHAIN_UNTRUSTED", `EK chain certificate "${cur.subject.replace(/\n/g, ", ")}" is not valid now`);
+    }
+    const issuer = roots.find((r) => cur.checkIssued(r) && cur.verify(r.publicKey));
+    if (!issuer) break;
+    chain.push(issuer);
+    if (issuer.checkIssued(issuer) && issuer.verify(issuer.publicKey)) return chain;
+    cur = issuer;
+  }
+  throw new IdentityError("EK_CHAIN_UNTRUSTED", `the EK certificate (issuer "${cur.issuer.replace(/\n/g, ", ")}") does not chain to a trusted TPM manufacturer root: add the vendor's root and intermediates to the CA's ek-roots/ if this TPM is genuine`);
+}
+
+/** Issues and checks attestation challenges (single use, short-lived, in memory). */
+export class AttestationVerifier {
+  private readonly pending = new Map<string, Pending>();
+
+  constructor(private readonly roots: () => X509Certificate[], private readonly inventory: Inventory, private readonly ttlMs = 5 * 60_000) {}
+
+  /** Step 1: checks the EK chain and key attributes, returns a credential only that TPM can open. */
+  begin(req: AttestRequest, opts: { renewal?: boolean } = {}): AttestChallenge {
+    let ekCert: X509Certificate;
+    try {
+      ekCert = new X509Certificate(req.ekCert);
+    } catch {
+      throw new IdentityError("EK_CHAIN_UNTRUSTED", "the EK certificate does not parse");
+    }
+    verifyEkChain(ekCert, this.roots());
+    const ekKey = rsaPublicKeyOf(req.ekPublic);
+    if (!ekKey.equals(ekCert.publicKey)) throw new IdentityError("EK_MISMATCH", "the EK public area is not the key in the EK certificate");
+    const area = parseEccPublic(req.keyPublic);
+    const need = ATTR.fixedTPM | ATTR.fixedParent | ATTR.sensitiveDataOrigin | ATTR.sign;
+    if ((area.attributes & need) !== need || area.attributes & ATTR.restricted) {
+      throw new IdentityError("KEY_EXPORTABLE", "the identity key is not a fixedTPM/fixedParent signing key generated in the TPM; create it with `otgw provision`");
+    }
+    const keyPublic = publicKeyOf(area);
+    const att: Attested = {
+      gatewayId: req.gatewayId, keyPublic, keySha256: keyId(keyPublic), tpmName: nameOf(area).toString("hex"),
+      ekCertSha256: sha256(req.ekCert).toString("hex"), ekPublicSha256: keyId(ekKey), ekIssuer: ekCert.issuer.replace(/\n/g, ", "),
+    };
+    this.inventory.checkEnrollment(req.gatewayId, att.ekPublicSha256, att.keySha256, { renewal: opts.renewal ?? false });
+    const secret = randomBytes(32);
+    const made = makeCredential(ekKey, nameOf(area), secret);
+    const challengeId = randomBytes(16).toString("hex");
+    this.gc();
+    this.pending.set(challengeId, { ...att, secretSha256: sha256(secret), expires: Date.now() + this.ttlMs });
+    return { challengeId, credentialBlob: made.credentialBlob, secret: made.secret };
+  }
+
+  /**
+   * Step 2: `challengePassword` is "<challengeId>.<secret hex>" from the CSR; the CSR key must be the
+   * attested key. Single use: a challenge is gone after the first try, right or wrong.
+   */
+  finish(challengePassword: string, csrKey: KeyObject, gatewayId: string): Attested {
+    const [id, hex] = challengePassword.split(".");
+    const p = id ? this.pending.get(id) : undefined;
+    if (id) this.pending.delete(id);
+    if (!p || p.expires < Date.now()) throw new IdentityError("ATTESTATION_REQUIRED", "no open attestation for this request (missing, used or expired): attest again, then enroll within 5 minutes");
+    const got = sha256(Buffer.from(hex ?? "", "hex"));
+    if (!timingSafeEqual(got, p.secretSha256)) {
+      throw new IdentityError("KEY_NOT_IN_TPM", "credential activation failed: the key is not held by the TPM whose EK was presented");
+    }
+    if (p.gatewayId !== gatewayId) throw new IdentityError("ID_MISMATCH", `the CSR names "${gatewayId}" but attestation was for "${p.gatewayId}"`);
+    if (keyId(csrKey) !== p.keySha256) throw new IdentityError("KEY_MISMATCH", "the CSR key is not the attested TPM key");
+    return p;
+  }
+
+  private gc(): void {
+    const now = Date.now();
+    for (const [k, v] of this.pending) if (v.expires < now) this.pending.delete(k);
+  }
+}

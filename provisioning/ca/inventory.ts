@@ -1,0 +1,119 @@
+import { createHash, type KeyObject } from "node:crypto";
+import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { IdentityError } from "../../firmware/core/errors.js";
+
+/** One certificate the fleet CA issued to a gateway. */
+export interface IssuedRecord {
+  serial: string;
+  keySha256: string;
+  issuedAt: string;
+  notAfter: string;
+  revokedAt?: string;
+}
+
+/** What the fleet knows about one gateway: its TPM (EK), its keys and certificates. */
+export interface GatewayRecord {
+  gatewayId: string;
+  /** SHA-256 of the EK certificate (DER) and of the EK public key (SPKI DER). */
+  ekCertSha256: string;
+  ekPublicSha256: string;
+  ekIssuer: string;
+  /** SHA-256 of each identity key's SPKI that was attested in this TPM, oldest first. */
+  keys: { keySha256: string; tpmName: string; attestedAt: string }[];
+  certs: IssuedRecord[];
+  enrolledAt: string;
+}
+
+interface InventoryFile { version: 1; gateways: Record<string, GatewayRecord> }
+
+/** SHA-256 of a public key's SPKI DER, hex: how the inventory names keys. */
+export function keyId(pub: KeyObject): string {
+  return createHash("sha256").update(pub.export({ type: "spki", format: "der" })).digest("hex");
+}
+
+/**
+ * The device inventory of the fleet CA, a JSON file rewritten atomically (tmp + rename). Small by
+ * nature (one record per gateway); a fleet of many thousands would move it into a database.
+ */
+export class Inventory {
+  private data: InventoryFile;
+
+  constructor(private readonly file: string) {
+    this.data = existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as InventoryFile) : { version: 1, gateways: {} };
+  }
+
+  get(gatewayId: string): GatewayRecord | undefined {
+    return this.data.gateways[gatewayId];
+  }
+
+  all(): GatewayRecord[] {
+    return Object.values(this.data.gateways);
+  }
+
+  /** The gateway that ever used this key, if any. */
+  ownerOfKey(keySha256: string): GatewayRecord | undefined {
+    return this.all().find((g) => g.keys.some((k) => k.keySha256 === keySha256));
+  }
+
+  /** The gateway that holds this serial, if any. */
+  bySerial(serial: string): { gateway: GatewayRecord; cert: IssuedRecord } | undefined {
+    const s = serial.toLowerCase();
+    for (const gateway of this.all()) {
+      const cert = gateway.certs.find((c) => c.serial === s);
+      if (cert) return { gateway, cert };
+    }
+    return undefined;
+  }
+
+  /**
+   * Checks the enrollment rules before anything is issued: a key is never enrolled twice, and a
+   * gateway id stays bound to the TPM (EK) that first enrolled it.
+   */
+  checkEnrollment(gatewayId: string, ekPublicSha256: string, keySha256: string, opts: { renewal: boolean }): void {
+    const owner = this.ownerOfKey(keySha256);
+    if (owner && !(opts.renewal && owner.gatewayId === gatewayId)) {
+      throw new IdentityError("KEY_REUSED", `this key was already enrolled (gateway "${owner.gatewayId}"): every enrollment needs a fresh TPM key; run \`otgw identity rotate\` or re-provision`);
+    }
+    const existing = this.get(gatewayId);
+    if (existing && existing.ekPublicSha256 !== ekPublicSha256) {
+      throw new IdentityError("EK_MISMATCH", `gateway id "${gatewayId}" is enrolled with another TPM (EK ${existing.ekPublicSha256.slice(0, 16)}…): one identity per device; if the board was replaced, revoke the old one (\`otgw ca revoke ${gatewayId} --forget\`) first`);
+    }
+  }
+
+  /** Records an attested key and the certificate issued for it. */
+  record(r: { gatewayId: string; ekCertSha256: string; ekPublicSha256: string; ekIssuer: string; keySha256: string; tpmName: string; cert: IssuedRecord }): void {
+    const now = new Date().toISOString();
+    const g = (this.data.gateways[r.gatewayId] ??= {
+      gatewayId: r.gatewayId, ekCertSha256: r.ekCertSha256, ekPublicSha256: r.ekPublicSha256, ekIssuer: r.ekIssuer, keys: [], certs: [], enrolledAt: now,
+    });
+    if (!g.keys.some((k) => k.keySha256 === r.keySha256)) g.keys.push({ keySha256: r.keySha256, tpmName: r.tpmName, attestedAt: now });
+    g.certs.push(r.cert);
+    this.save();
+  }
+
+  /** Marks every unrevoked certificate of `gatewayId` revoked; returns their serials. */
+  revoke(gatewayId: string, opts: { forget?: boolean } = {}): string[] {
+    const g = this.get(gatewayId);
+    if (!g) throw new IdentityError("UNKNOWN_GATEWAY", `no gateway "${gatewayId}" in the inventory: list them with \`otgw ca list\``);
+    const now = new Date().toISOString();
+    const serials = g.certs.filter((c) => !c.revokedAt).map((c) => { c.revokedAt = now; return c.serial; });
+    // --forget frees the id for a replacement board; revoked serials stay on the CRL (kept below).
+    if (opts.forget) {
+      this.data.gateways[`${gatewayId}~retired~${Date.now()}`] = g;
+      delete this.data.gateways[gatewayId];
+    }
+    this.save();
+    return serials;
+  }
+
+  /** Every revoked certificate (for the CRL). */
+  revoked(): IssuedRecord[] {
+    return this.all().flatMap((g) => g.certs.filter((c) => c.revokedAt));
+  }
+
+  private save(): void {
+    const tmp = `${this.file}.tmp`;
+    writeFileSync(tmp, `${JSON.stringify(this.data, null, 2)}\n`, { mode: 0o600 });
+    renameSync(tmp, this.file);
+  }
+}

@@ -1,0 +1,88 @@
+import { createHash, X509Certificate } from "node:crypto";
+import { request } from "node:https";
+import { IdentityError } from "../../firmware/core/errors.js";
+import type { AttestChallenge } from "../attest/verifier.js";
+import { pkcs7Base64ToPems } from "./pkcs7.js";
+
+/** How a gateway reaches the EST server. `caPem` pins the fleet CA that signed the server certificate. */
+export interface EstClientOptions {
+  url: string;
+  caPem: string;
+  /** Current identity for simplereenroll (TLS client auth); `key` may be a TSS2 key file (provider). */
+  clientTls?: { cert: string; key: string };
+}
+
+interface Reply { status: number; body: string }
+
+function send(url: URL, method: string, opts: { ca?: string; insecure?: boolean; clientTls?: { cert: string; key: string } }, body?: { type: string; data: string }): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, {
+      method, minVersion: "TLSv1.3", agent: false,
+      ...(opts.insecure ? { rejectUnauthorized: false } : { ca: opts.ca, rejectUnauthorized: true }),
+      ...(opts.clientTls ? { cert: opts.clientTls.cert, key: opts.clientTls.key } : {}),
+      headers: body ? { "content-type": body.type, "content-length": Buffer.byteLength(body.data) } : {},
+    }, (res) => {
+      let text = "";
+      res.setEncoding("utf8");
+      res.on("data", (d: string) => { text += d; });
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text }));
+      res.on("error", reject);
+    });
+    req.on("error", (err) => reject(new IdentityError("EST_UNREACHABLE", `cannot reach the EST server ${url.origin} (${err.message}): check the URL, the network and that the server certificate is from the fleet CA`)));
+    req.setTimeout(60_000, () => req.destroy(new Error("timeout")));
+    req.end(body?.data);
+  });
+}
+
+function refusal(r: Reply): IdentityError {
+  const m = /^([A-Z_]+): ([\s\S]*)$/.exec(r.body.trim());
+  return new IdentityError(m?.[1] ?? "EST_REFUSED", `EST server refused (HTTP ${r.status}): ${m?.[2] ?? r.body.trim()}`);
+}
+
+/**
+ * Bootstrap of trust (RFC 7030 4.1.1): fetch /cacerts without verifying the server, accept the CA only
+ * if its SHA-256 fingerprint is the one the technician was given, then pin it for everything else.
+ */
+export async function fetchCaByFingerprint(url: string, sha256Hex: string): Promise<string> {
+  const r = await send(new URL("/.well-known/est/cacerts", url), "GET", { insecure: true });
+  if (r.status !== 200) throw refusal(r);
+  const want = sha256Hex.replace(/[^0-9a-f]/gi, "").toLowerCase();
+  for (const pem of pkcs7Base64ToPems(r.body)) {
+    const got = createHash("sha256").update(new X509Certificate(pem).raw).digest("hex");
+    if (got === want) return pem;
+  }
+  throw new IdentityError("EST_CA_FINGERPRINT", `the EST server's CA does not have fingerprint ${want}: wrong server, or someone in between; check the URL and the fingerprint from the fleet operator`);
+}
+
+/** An EST client (RFC 7030) plus the otgw attestation extension. */
+export class EstClient {
+  constructor(private readonly o: EstClientOptions) {}
+
+  private async call(method: string, op: string, body?: { type: string; data: string }): Promise<string> {
+    const r = await send(new URL(`/.well-known/est/${op}`, this.o.url), method, { ca: this.o.caPem, ...(this.o.clientTls ? { clientTls: this.o.clientTls } : {}) }, body);
+    if (r.status !== 200) throw refusal(r);
+    return r.body;
+  }
+
+  async cacerts(): Promise<string[]> {
+    return pkcs7Base64ToPems(await this.call("GET", "cacerts"));
+  }
+
+  crl(): Promise<string> {
+    return this.call("GET", "crl");
+  }
+
+  async attest(req: { gatewayId: string; ekCert: Buffer; ekPublic: Buffer; keyPublic: Buffer }): Promise<AttestChallenge> {
+    const body = JSON.stringify({ gatewayId: req.gatewayId, ekCert: req.ekCert.toString("base64"), ekPublic: req.ekPublic.toString("base64"), keyPublic: req.keyPublic.toString("base64") });
+    const j = JSON.parse(await this.call("POST", "attest", { type: "application/json", data: body })) as Record<string, string>;
+    return { challengeId: j.challengeId ?? "", credentialBlob: Buffer.from(j.credentialBlob ?? "", "base64"), secret: Buffer.from(j.secret ?? "", "base64") };
+  }
+
+  /** simpleenroll (first certificate) or simplereenroll (renew/rotate); returns the certificate PEM. */
+  async enroll(csrDer: Buffer, op: "simpleenroll" | "simplereenroll"): Promise<string> {
+    const pems = pkcs7Base64ToPems(await this.call("POST", op, { type: "application/pkcs10", data: csrDer.toString("base64") }));
+    const leaf = pems[0];
+    if (!leaf) throw new IdentityError("EST_RESPONSE", "the EST server returned no certificate");
+    return leaf;
+  }
+}

@@ -1,0 +1,140 @@
+import { createServer, type Server } from "node:https";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { TLSSocket } from "node:tls";
+import { X509Certificate } from "node:crypto";
+import { IdentityError, GatewayError, errorText } from "../../firmware/core/errors.js";
+import type { Logger } from "../../firmware/core/log.js";
+import { AttestationVerifier, type Attested } from "../attest/verifier.js";
+import { keyId } from "../ca/inventory.js";
+import type { FleetCa } from "../ca/fleet-ca.js";
+import { parseCsr } from "./csr.js";
+import { certsToPkcs7Base64 } from "./pkcs7.js";
+
+/**
+ * The fleet's EST server (RFC 7030) over HTTPS, TLS 1.3:
+ *   GET  /.well-known/est/cacerts         the fleet CA (certs-only PKCS#7, base64)
+ *   POST /.well-known/est/simpleenroll    first certificate: CSR + TPM attestation (challengePassword)
+ *   POST /.well-known/est/simplereenroll  renewal (same key) or rotation (new attested key), with the
+ *                                         current certificate as TLS client certificate
+ * and two otgw extensions under the same prefix (docs/identity.md):
+ *   POST /.well-known/est/attest          EK certificate + key public area -> credential challenge
+ *   GET  /.well-known/est/crl             the current CRL, PEM
+ * Refusals are text/plain "<CODE>: <what to do>" so the technician's CLI can show them as they are.
+ */
+export interface EstServerOptions {
+  ca: FleetCa;
+  logger: Logger;
+  host?: string;
+  port?: number;
+}
+
+export interface RunningEst {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+const PREFIX = "/.well-known/est/";
+const MAX_BODY = 64 * 1024;
+
+const STATUS: Record<string, number> = { CSR_INVALID: 400, EST_BAD_REQUEST: 400, CLIENT_CERT_REQUIRED: 401 };
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    let n = 0;
+    req.on("data", (d: Buffer) => {
+      n += d.length;
+      if (n > MAX_BODY) { reject(new IdentityError("EST_BAD_REQUEST", "request body too large")); req.destroy(); } else parts.push(d);
+    });
+    req.on("end", () => resolve(Buffer.concat(parts)));
+    req.on("error", reject);
+  });
+}
+
+export async function startEstServer(o: EstServerOptions): Promise<RunningEst> {
+  const { ca } = o;
+  const log = o.logger.child({ module: "est" });
+  const verifier = new AttestationVerifier(() => ca.ekRoots(), ca.inventory);
+  const caCert = new X509Certificate(ca.certPem);
+
+  /** The client's current gateway certificate, if it presented a valid, unrevoked one. */
+  const currentIdentity = (req: IncomingMessage): { gatewayId: string; cert: X509Certificate } | undefined => {
+    const peer = (req.socket as TLSSocket).getPeerX509Certificate?.();
+    if (!peer) return undefined;
+    const now = Date.now();
+    if (!peer.checkIssued(caCert) || !peer.verify(caCert.publicKey) || now > Date.parse(peer.validTo) || now < Date.parse(peer.validFrom)) {
+      throw new IdentityError("CLIENT_CERT_INVALID", "the client certificate is not a valid certificate of this fleet CA: enroll again with `otgw provision`");
+    }
+    const hit = ca.inventory.bySerial(peer.serialNumber);
+    if (!hit || hit.cert.revokedAt) throw new IdentityError("CERT_REVOKED", "the client certificate is revoked or unknown to this CA: the gateway must be re-provisioned by an operator");
+    return { gatewayId: hit.gateway.gatewayId, cert: peer };
+  };
+
+  const issue = async (att: Attested | { gatewayId: string; keyPublic: import("node:crypto").KeyObject }, kind: string): Promise<string> => {
+    const g = ca.inventory.get(att.gatewayId);
+    const full: Attested = "tpmName" in att ? att : {
+      ...att, keySha256: keyId(att.keyPublic), tpmName: g?.keys.find((k) => k.keySha256 === keyId(att.keyPublic))?.tpmName ?? "",
+      ekCertSha256: g?.ekCertSha256 ?? "", ekPublicSha256: g?.ekPublicSha256 ?? "", ekIssuer: g?.ekIssuer ?? "",
+    };
+    const issued = await ca.issue(full.gatewayId, full.keyPublic);
+    ca.inventory.record({ ...full, cert: { serial: issued.serial, keySha256: issued.keySha256, issuedAt: new Date().toISOString(), notAfter: issued.notAfter } });
+    log.info({ event: `identity.${kind}`, gatewayId: full.gatewayId, serial: issued.serial, notAfter: issued.notAfter }, `certificate ${kind}`);
+    return certsToPkcs7Base64([issued.certPem]);
+  };
+
+  const route = async (req: IncomingMessage): Promise<{ type: string; body: string }> => {
+    const op = (req.url ?? "").split("?")[0]?.slice(PREFIX.length) ?? "";
+    if (req.method === "GET" && op === "cacerts") return { type: "application/pkcs7-mime", body: certsToPkcs7Base64([ca.certPem]) };
+    if (req.method === "GET" && op === "crl") return { type: "application/pkix-crl", body: await ca.writeCrlIfStale() };
+    if (req.method !== "POST") throw new IdentityError("EST_BAD_REQUEST", `unknown EST operation ${req.method ?? ""} ${op}`);
+    const body = await readBody(req);
+    if (op === "attest") {
+      const j = JSON.parse(body.toString("utf8")) as Record<string, string>;
+      const current = currentIdentity(req);
+      const gatewayId = j.gatewayId ?? "";
+      if (current && current.gatewayId !== gatewayId) throw new IdentityError("ID_MISMATCH", `this client is "${current.gatewayId}", not "${gatewayId}"`);
+      const ch = verifier.begin({ gatewayId, ekCert: Buffer.from(j.ekCert ?? "", "base64"), ekPublic: Buffer.from(j.ekPublic ?? "", "base64"), keyPublic: Buffer.from(j.keyPublic ?? "", "base64") }, { renewal: current !== undefined });
+      return { type: "application/json", body: JSON.stringify({ challengeId: ch.challengeId, credentialBlob: ch.credentialBlob.toString("base64"), secret: ch.secret.toString("base64") }) };
+    }
+    const csr = await parseCsr(Buffer.from(body.toString("ascii").replace(/\s+/g, ""), "base64"));
+    if (op === "simpleenroll") {
+      if (!csr.challengePassword) throw new IdentityError("ATTESTATION_REQUIRED", "enrollment needs TPM attestation: use `otgw provision` (it attests first)");
+      const att = verifier.finish(csr.challengePassword, csr.publicKey, csr.commonName);
+      ca.inventory.checkEnrollment(att.gatewayId, att.ekPublicSha256, att.keySha256, { renewal: false });
+      return { type: "application/pkcs7-mime; smime-type=certs-only", body: await issue(att, "issued") };
+    }
+    if (op === "simplereenroll") {
+      const current = currentIdentity(req);
+      if (!current) throw new IdentityError("CLIENT_CERT_REQUIRED", "re-enrollment needs the current gateway certificate as TLS client certificate: run `otgw identity renew` on the gateway");
+      if (csr.commonName !== current.gatewayId) throw new IdentityError("ID_MISMATCH", `the CSR names "${csr.commonName}" but the client is "${current.gatewayId}"`);
+      if (csr.publicKey.equals(current.cert.publicKey)) return { type: "application/pkcs7-mime; smime-type=certs-only", body: await issue({ gatewayId: current.gatewayId, keyPublic: csr.publicKey }, "renewed") };
+      if (!csr.challengePassword) throw new IdentityError("ATTESTATION_REQUIRED", "a new key needs TPM attestation: use `otgw identity rotate`");
+      return { type: "application/pkcs7-mime; smime-type=certs-only", body: await issue(verifier.finish(csr.challengePassword, csr.publicKey, csr.commonName), "rotated") };
+    }
+    throw new IdentityError("EST_BAD_REQUEST", `unknown EST operation ${op}`);
+  };
+
+  const handle = (req: IncomingMessage, res: ServerResponse): void => {
+    if (!(req.url ?? "").startsWith(PREFIX)) { res.writeHead(404).end(); return; }
+    route(req).then(({ type, body }) => {
+      res.writeHead(200, { "content-type": type, ...(type.startsWith("application/pkcs7") ? { "content-transfer-encoding": "base64" } : {}) }).end(body);
+    }, (err: unknown) => {
+      const code = err instanceof GatewayError ? err.code : err instanceof SyntaxError ? "EST_BAD_REQUEST" : "EST_INTERNAL";
+      const status = STATUS[code] ?? (code === "EST_INTERNAL" ? 500 : 403);
+      log.warn({ event: "identity.refused", code, url: req.url }, errorText(err));
+      res.writeHead(status, { "content-type": "text/plain" }).end(`${code}: ${code === "EST_INTERNAL" ? "internal error (see the EST server log)" : errorText(err)}`);
+    });
+  };
+
+  const tls = ca.estTls;
+  const server: Server = createServer({ cert: tls.cert, key: tls.key, requestCert: true, rejectUnauthorized: false, minVersion: "TLSv1.3" }, handle);
+  await new Promise<void>((resolve, reject) => { server.once("error", reject); server.listen(o.port ?? 0, o.host ?? "127.0.0.1", () => resolve()); });
+  const addr = server.address();
+  const port = typeof addr === "object" && addr ? addr.port : 0;
+  return {
+    url: `https://${o.host ?? "127.0.0.1"}:${port}`,
+    port,
+    close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
+  };
+}

@@ -1,0 +1,69 @@
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { IdentityError } from "../../firmware/core/errors.js";
+import { providerLaunch } from "./provider.js";
+
+/**
+ * Why a sidecar: Node's OpenSSL takes one provider configuration per process. With the tpm2 provider
+ * first, SHA-256 runs in the TPM (~1 ms a hash) and EC key generation fails (the envelope's HPKE);
+ * preferring the default provider instead breaks signing with the TPM key or verifying software
+ * signatures (OpenSSL 3.0 exports keys across providers). So TLS with the TPM key runs in a small
+ * child process configured for exactly that, and the gateway speaks plain MQTT to it over a unix
+ * socket (mode 0600, in the state directory). The broker still sees the TPM key's TLS session.
+ */
+export interface SidecarConfig {
+  tcti: string;
+  keyPem: string;
+  certPem: string;
+  publicKeyPem: string;
+  caPem: string;
+  host: string;
+  port: number;
+  servername?: string;
+  socketPath: string;
+}
+
+export interface TlsSidecar {
+  readonly socketPath: string;
+  readonly daysLeft: number;
+  close(): Promise<void>;
+}
+
+function childArgs(): string[] {
+  const self = import.meta.url;
+  const file = fileURLToPath(new URL(`./tls-sidecar-main${self.endsWith(".ts") ? ".ts" : ".js"}`, self));
+  const loaders: string[] = [];
+  const argv = process.execArgv;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] ?? "";
+    if ((a === "--import" || a === "--require" || a === "--loader") && argv[i + 1]) loaders.push(a, argv[++i] ?? "");
+    else if (/^--(import|require|loader)=/.test(a)) loaders.push(a);
+  }
+  return [...loaders, file];
+}
+
+/** Starts the sidecar; resolves once its self-test passed and the socket listens. */
+export function startTlsSidecar(c: SidecarConfig): Promise<TlsSidecar> {
+  const { execArgv, env } = providerLaunch(c.tcti);
+  const p = spawn(process.execPath, [...execArgv, ...childArgs()], { env: { ...env, OTGW_SIDECAR: JSON.stringify(c) }, stdio: ["pipe", "pipe", "inherit"] });
+  const exited = new Promise<void>((r) => p.once("exit", () => r()));
+  process.once("exit", () => p.kill("SIGKILL"));
+  return new Promise((resolve, reject) => {
+    let out = "";
+    const onData = (d: Buffer): void => {
+      out += d.toString();
+      const line = out.split("\n").find((l) => l.startsWith("{"));
+      if (!line || !out.includes("\n")) return;
+      p.stdout.off("data", onData);
+      const r = JSON.parse(line) as { ready: boolean; daysLeft?: number; code?: string; message?: string };
+      if (!r.ready) { reject(new IdentityError(r.code ?? "SIDECAR_FAILED", r.message ?? "TPM TLS sidecar failed")); return; }
+      resolve({
+        socketPath: c.socketPath,
+        daysLeft: r.daysLeft ?? 0,
+        async close() { p.stdin.end(); const t = setTimeout(() => p.kill("SIGKILL"), 5000); await exited; clearTimeout(t); },
+      });
+    };
+    p.stdout.on("data", onData);
+    p.once("exit", (code) => reject(new IdentityError("SIDECAR_FAILED", `the TPM TLS sidecar exited (${code}) before it was ready: ${out.trim()}`)));
+  });
+}

@@ -1,0 +1,95 @@
+import type { KeyObject } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { IdentityError } from "../../firmware/core/errors.js";
+import type { KeyStore, Signer } from "../keystore.js";
+import { decodeKeyFile, encodeKeyFile } from "./keyfile.js";
+import { TpmError } from "./esys.js";
+import { Tpm, type TpmKeyBlob } from "./tpm.js";
+import { ATTR, parseEccPublic, publicKeyOf } from "./wire.js";
+
+/**
+ * Keys created inside a TPM (P-256, fixedTPM + fixedParent: they can never be exported or moved to
+ * another TPM), kept as TSS2 PRIVATE KEY PEM files in `dir` (`<name>.tss2.pem`, mode 0600). The file
+ * holds only the TPM-wrapped private part, so the tpm2 OpenSSL provider can load the same key for TLS,
+ * and a copy of the directory is useless next to any other TPM.
+ */
+export class TpmKeyStore implements KeyStore {
+  readonly kind = "tpm" as const;
+  private tpmHandle: Tpm | undefined;
+
+  constructor(private readonly dir: string, private readonly tcti: string) {}
+
+  /** The key file for `name` (what `identity.tls.key` carries for the uplink). */
+  keyFile(name: string): string {
+    if (!/^[A-Za-z0-9._-]+$/.test(name)) throw new IdentityError("KEY_NAME_INVALID", `key name "${name}" may only hold letters, digits, '.', '_' and '-'`);
+    return join(this.dir, `${name}.tss2.pem`);
+  }
+
+  /** The one ESAPI context of this store, opened on first use. */
+  tpm(): Tpm {
+    this.tpmHandle ??= Tpm.open(this.tcti);
+    return this.tpmHandle;
+  }
+
+  has(name: string): Promise<boolean> {
+    return Promise.resolve().then(() => existsSync(this.keyFile(name)));
+  }
+
+  async create(name: string): Promise<Signer> {
+    const file = this.keyFile(name);
+    if (existsSync(file)) {
+      throw new IdentityError("KEY_EXISTS", `key "${name}" already exists at ${file}; keys are never replaced silently: use \`otgw identity rotate\`, or remove it first if you really mean to`);
+    }
+    const blob = await this.tpm().createSigningKey();
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    writeFileSync(file, encodeKeyFile(blob), { mode: 0o600, flag: "wx" });
+    return new TpmSigner(this.tpm(), blob);
+  }
+
+  async open(name: string): Promise<Signer> {
+    const file = this.keyFile(name);
+    if (!existsSync(file)) {
+      throw new IdentityError("KEY_MISSING", `no TPM key "${name}" at ${file}: create it with \`otgw provision\``);
+    }
+    const blob = decodeKeyFile(readFileSync(file, "utf8"));
+    const attrs = parseEccPublic(blob.pub).attributes;
+    if (!(attrs & ATTR.fixedTPM) || !(attrs & ATTR.fixedParent) || !(attrs & ATTR.sensitiveDataOrigin)) {
+      throw new IdentityError("TPM_KEY_EXPORTABLE", `${file} is not a fixedTPM/fixedParent key generated in the TPM; re-provision with \`otgw provision\``);
+    }
+    try {
+      await this.tpm().verifyLoadable(blob);
+    } catch (err) {
+      if (err instanceof TpmError && err.code === "TPM_COMMAND") {
+        throw new IdentityError("TPM_KEY_FOREIGN", `${file} cannot be loaded by the TPM at "${this.tcti}" (${err.message}); a key file only works in the TPM that created it: re-provision this gateway with \`otgw provision\``, { cause: err });
+      }
+      throw err;
+    }
+    return new TpmSigner(this.tpm(), blob);
+  }
+
+  /** Closes the ESAPI context (signers of this store stop working). */
+  async close(): Promise<void> {
+    await this.tpmHandle?.close();
+    this.tpmHandle = undefined;
+  }
+}
+
+/** ES256 through the TPM: every signature is made inside it; the private key never reaches Node. */
+export class TpmSigner implements Signer {
+  readonly algorithm = "ES256" as const;
+  readonly kind = "tpm" as const;
+  private readonly pub: KeyObject;
+
+  constructor(private readonly tpm: Tpm, readonly blob: TpmKeyBlob) {
+    this.pub = publicKeyOf(parseEccPublic(blob.pub));
+  }
+
+  publicKey(): KeyObject {
+    return this.pub;
+  }
+
+  sign(data: Uint8Array): Promise<Buffer> {
+    return this.tpm.sign(this.blob, data);
+  }
+}
