@@ -7,6 +7,7 @@ import { ConfigError, errorText } from "../core/errors.js";
 import { crossFieldProblems } from "./checks.js";
 import { formatAjvErrors } from "./problems.js";
 import { ConfigSchema, type GatewayConfig, type OverrideName } from "./schema.js";
+import { resolveModelPaths } from "../models/config.js";
 
 /** A loaded, validated config and the SHA-256 (hex) of the file's bytes, for the audit log. */
 export interface LoadedConfig {
@@ -139,5 +140,6 @@ function resolvePaths(c: GatewayConfig, base: string): GatewayConfig {
     },
     receiver: { publicKeyFile: abs(c.receiver.publicKeyFile) },
     uplink: { ...c.uplink, caFile: abs(c.uplink.caFile) },
+    ...(c.models ? { models: resolveModelPaths(c.models, abs, stateDir) } : {}),
   };
 }
