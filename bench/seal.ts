@@ -1,116 +1,149 @@
 /**
- * Per-message cost of envelope v1 against its baselines, measured in the same run:
- *  - seal-256: SessionSealer.seal of a 256-byte record (AES-256-GCM + header + hash chain step)
- *  - aes-gcm-256: raw node:crypto AES-256-GCM, createCipheriv per message, same payload
- *  - jose-dir-256: jose CompactEncrypt dir + A256GCM (await per message), same payload
+ * Per-message cost of envelope v1 against its baselines, measured in the same run, each message timed
+ * on its own (so p99 and p99.9 are real per-message tails, not batch means):
+ *  - seal-64 / seal-256 / seal-4096: SessionSealer.seal (AES-256-GCM + header + hash-chain step)
+ *  - aes-gcm-64 / -256 / -4096: raw node:crypto AES-256-GCM, createCipheriv per message, same payload
+ *  - jose-dir-256: jose CompactEncrypt dir + A256GCM (await per message)
+ *  - jose-ecdh-256: jose CompactEncrypt ECDH-ES+A256KW + A256GCM to a P-256 key (await per message)
+ *  - ecdsa-every-256: AES-256-GCM plus an ECDSA P-256 signature on every message
  *  - verify-256: Verifier.acceptSync of one data frame (parse, AEAD open, seq and chain)
- * Each trial times batches of messages; the value is the median over trials of the batch p50.
+ * Value: median over trials of each trial's p50; p99/p999 likewise; spread: max − min of trial p50s.
  * Run alone: node --import tsx bench/seal.ts [--quick]
  */
-import { createCipheriv, randomBytes } from "node:crypto";
+import { createCipheriv, generateKeyPairSync, randomBytes, sign } from "node:crypto";
 import { CompactEncrypt } from "jose";
 import { makeWorld } from "../test/envelope/helpers.js";
+import type { BenchFigure } from "./figure.js";
+import type { Series } from "./histogram.js";
+import { median, quantile } from "./stats.js";
 
-/** One benchmark figure. */
-export interface BenchResult {
-  id: string;
-  unit: string;
-  /** Median over trials of the per-message p50 (µs). */
-  value: number;
-  /** Median over trials of the per-message p99 of batch means (µs). */
-  p99?: number;
-  /** (max - min) / median of the trial p50s: how noisy the figure is. */
-  spread?: number;
-  /** id of the figure this one is compared with. */
-  baseline?: string;
-  /** value / baseline value (for jose: jose / seal, i.e. how many times slower jose is). */
-  ratio?: number;
-}
+const SIZES = [64, 256, 4096] as const;
 
-const BATCH = 64;
-
-function quantile(xs: number[], q: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? 0;
-}
-
-interface Trial { p50: number; p99: number }
-
-function timeSync(n: number, op: (i: number) => void): Trial {
-  const per: number[] = [];
-  for (let i = 0; i < n; i += BATCH) {
+function timeSync(n: number, op: (i: number) => void): Float64Array {
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
     const t0 = process.hrtime.bigint();
-    for (let k = i; k < i + BATCH; k++) op(k);
-    per.push(Number(process.hrtime.bigint() - t0) / 1000 / BATCH);
+    op(i);
+    out[i] = Number(process.hrtime.bigint() - t0) / 1000;
   }
-  return { p50: quantile(per, 0.5), p99: quantile(per, 0.99) };
+  return out;
 }
 
-async function timeAsync(n: number, op: () => Promise<unknown>): Promise<Trial> {
-  const per: number[] = [];
-  for (let i = 0; i < n; i += BATCH) {
+async function timeAsync(n: number, op: () => Promise<unknown>): Promise<Float64Array> {
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
     const t0 = process.hrtime.bigint();
-    for (let k = 0; k < BATCH; k++) await op();
-    per.push(Number(process.hrtime.bigint() - t0) / 1000 / BATCH);
+    await op();
+    out[i] = Number(process.hrtime.bigint() - t0) / 1000;
   }
-  return { p50: quantile(per, 0.5), p99: quantile(per, 0.99) };
+  return out;
 }
 
-function summarize(id: string, trials: Trial[]): BenchResult {
-  const p50s = trials.map((t) => t.p50);
-  const med = quantile(p50s, 0.5);
-  return { id, unit: "us/msg", value: med, p99: quantile(trials.map((t) => t.p99), 0.5), spread: (Math.max(...p50s) - Math.min(...p50s)) / med };
+function summarize(id: string, trials: Float64Array[], note?: string): BenchFigure {
+  const p50s = trials.map((t) => quantile(t, 0.5));
+  const f: BenchFigure = {
+    id, unit: "us/msg", value: median(p50s), spread: Math.max(...p50s) - Math.min(...p50s),
+    p99: median(trials.map((t) => quantile(t, 0.99))), p999: median(trials.map((t) => quantile(t, 0.999))), trials: trials.length,
+  };
+  if (note) f.note = note;
+  return f;
 }
 
-/** Runs the four figures; `quick` uses fewer and shorter trials (CI smoke). */
-export async function benchSeal(opts: { quick: boolean }): Promise<BenchResult[]> {
+function against(f: BenchFigure, base: BenchFigure): BenchFigure {
+  return { ...f, baseline: base.id, ratio: f.value / base.value };
+}
+
+/** The seal figures and the samples of the last trial for the histogram picture. */
+export interface SealBench {
+  figures: BenchFigure[];
+  histogram: Series[];
+}
+
+/** Runs every per-message figure; `quick` uses fewer and shorter trials (CI smoke). */
+export async function benchSeal(opts: { quick: boolean }): Promise<SealBench> {
   const n = opts.quick ? 8_192 : 65_536;
   const trials = opts.quick ? 3 : 7;
   const w = await makeWorld("gw-bench-01", "bench");
-  const payload = randomBytes(256);
+  const payloads = new Map<number, Buffer>(SIZES.map((s) => [s, randomBytes(s)]));
+  const p256 = payloads.get(256)!;
   const key = randomBytes(32);
   const iv = randomBytes(12);
-  const jwe = new CompactEncrypt(payload).setProtectedHeader({ alg: "dir", enc: "A256GCM" });
-  const t: Record<string, Trial[]> = { "seal-256": [], "aes-gcm-256": [], "jose-dir-256": [], "verify-256": [] };
+  const ecdh = generateKeyPairSync("ec", { namedCurve: "P-256" });
+  const signing = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey;
+  const jweDir = new CompactEncrypt(p256).setProtectedHeader({ alg: "dir", enc: "A256GCM" });
+  const jweEcdh = new CompactEncrypt(p256).setProtectedHeader({ alg: "ECDH-ES+A256KW", enc: "A256GCM" });
+  const t = new Map<string, Float64Array[]>();
+  const keep = (id: string, s: Float64Array): void => { t.set(id, [...(t.get(id) ?? []), s]); };
   let sink = 0;
-  for (let trial = 0; trial < trials + 1; trial++) {
-    const sealer = await w.sealer({ checkpointEveryMessages: 0, checkpointEveryMs: 0 });
-    const verifier = w.verifier();
-    await verifier.accept(w.topic, sealer.openFrame);
-    const frames: Buffer[] = new Array<Buffer>(n);
+  const aes = (p: Buffer): Buffer => {
+    const c = createCipheriv("aes-256-gcm", key, iv);
+    const ct = c.update(p);
+    c.final();
+    sink += c.getAuthTag().length;
+    return ct;
+  };
+  for (let trial = 0; trial <= trials; trial++) {
     // Trial 0 warms the JIT and is discarded; the order of ops is the same in every trial.
-    const keep = trial > 0;
-    const seal = timeSync(n, (i) => { frames[i] = sealer.seal(payload, "otgw.reading/1", 1n); });
-    const aes = timeSync(n, () => {
-      const c = createCipheriv("aes-256-gcm", key, iv);
-      const ct = c.update(payload);
-      c.final();
-      sink += ct.length + c.getAuthTag().length;
-    });
-    const jose = await timeAsync(opts.quick ? n / 8 : n / 4, () => jwe.encrypt(key));
-    const verify = timeSync(n, (i) => {
-      const r = verifier.acceptSync(w.topic, frames[i] ?? Buffer.alloc(0));
-      if (!r.ok) throw new Error(`bench verify refused frame ${i}: ${r.reason}`);
-    });
-    if (keep) {
-      t["seal-256"]?.push(seal);
-      t["aes-gcm-256"]?.push(aes);
-      t["jose-dir-256"]?.push(jose);
-      t["verify-256"]?.push(verify);
+    const record = trial > 0;
+    let frames256: Buffer[] = [];
+    for (const size of SIZES) {
+      const sealer = await w.sealer({ checkpointEveryMessages: 0, checkpointEveryMs: 0 });
+      const p = payloads.get(size)!;
+      const frames: Buffer[] = new Array<Buffer>(n);
+      const seal = timeSync(n, (i) => { frames[i] = sealer.seal(p, "otgw.reading/1", 1n); });
+      const raw = timeSync(n, () => { sink += aes(p).length; });
+      if (size === 256) {
+        frames256 = frames;
+        const verifier = w.verifier();
+        await verifier.accept(w.topic, sealer.openFrame);
+        const verify = timeSync(n, (i) => {
+          const r = verifier.acceptSync(w.topic, frames256[i] ?? Buffer.alloc(0));
+          if (!r.ok) throw new Error(`bench verify refused frame ${i}: ${r.reason}`);
+        });
+        if (record) keep("verify-256", verify);
+      }
+      if (record) {
+        keep(`seal-${size}`, seal);
+        keep(`aes-gcm-${size}`, raw);
+      }
+    }
+    const jose = await timeAsync(opts.quick ? n / 8 : n / 4, () => jweDir.encrypt(key));
+    const joseEcdh = await timeAsync(opts.quick ? 100 : 1000, () => jweEcdh.encrypt(ecdh.publicKey));
+    const ecdsa = timeSync(opts.quick ? n / 8 : n / 4, () => { const ct = aes(p256); sink += sign("sha256", ct, signing).length; });
+    if (record) {
+      keep("jose-dir-256", jose);
+      keep("jose-ecdh-256", joseEcdh);
+      keep("ecdsa-every-256", ecdsa);
     }
   }
   if (sink < 0) console.log(sink);
-  const aes = summarize("aes-gcm-256", t["aes-gcm-256"] ?? []);
-  const seal = { ...summarize("seal-256", t["seal-256"] ?? []), baseline: "aes-gcm-256" };
-  seal.ratio = seal.value / aes.value;
-  const jose = { ...summarize("jose-dir-256", t["jose-dir-256"] ?? []), baseline: "seal-256" };
-  jose.ratio = jose.value / seal.value;
-  const verify = { ...summarize("verify-256", t["verify-256"] ?? []), baseline: "aes-gcm-256" };
-  verify.ratio = verify.value / aes.value;
-  return [seal, aes, jose, verify];
+  const fig = (id: string, note?: string): BenchFigure => summarize(id, t.get(id) ?? [], note);
+  const figures: BenchFigure[] = [];
+  for (const size of SIZES) {
+    const base = fig(`aes-gcm-${size}`, `${size} B payload`);
+    figures.push(against(fig(`seal-${size}`, `${size} B payload`), base), base);
+  }
+  const seal256 = figures.find((f) => f.id === "seal-256")!;
+  const aes256 = figures.find((f) => f.id === "aes-gcm-256")!;
+  figures.push(
+    against(fig("jose-dir-256"), seal256),
+    against(fig("jose-ecdh-256"), seal256),
+    against(fig("ecdsa-every-256", "AES-256-GCM + ECDSA P-256 sign per message"), seal256),
+    against(fig("verify-256", "receiver parse + AEAD open + seq + chain"), aes256),
+  );
+  const last = (id: string): Float64Array => t.get(id)?.at(-1) ?? new Float64Array();
+  const histogram: Series[] = [
+    { label: "seal-256 (envelope v1)", samples: last("seal-256") },
+    { label: "aes-gcm-256 (raw node:crypto)", samples: last("aes-gcm-256") },
+    { label: "verify-256 (receiver)", samples: last("verify-256") },
+    { label: "jose-dir-256", samples: last("jose-dir-256") },
+    { label: "ecdsa-every-256", samples: last("ecdsa-every-256") },
+    { label: "jose-ecdh-256", samples: last("jose-ecdh-256") },
+  ];
+  return { figures, histogram };
 }
 
 if (import.meta.url === `file://${process.argv[1] ?? ""}`) {
-  const rows = await benchSeal({ quick: process.argv.includes("--quick") });
-  for (const r of rows) console.log(`${r.id.padEnd(14)} p50 ${r.value.toFixed(2)} µs  p99 ${r.p99?.toFixed(2)} µs  spread ${((r.spread ?? 0) * 100).toFixed(0)}%${r.ratio ? `  ${r.ratio.toFixed(2)}× ${r.baseline}` : ""}`);
+  const { figures } = await benchSeal({ quick: process.argv.includes("--quick") });
+  for (const r of figures) console.log(`${r.id.padEnd(16)} p50 ${r.value.toFixed(2)} µs  p99 ${r.p99?.toFixed(2)}  p99.9 ${r.p999?.toFixed(2)}${r.ratio ? `  ${r.ratio.toFixed(2)}× ${r.baseline}` : ""}`);
 }

@@ -1,16 +1,28 @@
 /**
  * The store-and-forward queue between sealing and the uplink. Items are sealed envelope frames:
  * opaque bytes to the queue, so nothing here ever looks inside a payload or logs it.
+ *
+ * Delivery order (docs/queue.md): more urgent priority classes first; inside a class, id order. A
+ * stream has one priority, so every stream is delivered in the order it was sealed, which is what the
+ * receiver's strict per-session sequence check needs, while an alarm stream may overtake bulk data.
  */
 
 /** One item to enqueue. */
 export interface NewQueueItem {
-  /** Stream name (the last topic level); kept for per-stream accounting and later priority rules. */
+  /** Stream name (the last topic level); used for per-stream drop accounting. */
   stream: string;
   /** MQTT topic the uplink publishes this item to. */
   topic: string;
-  /** Priority class (higher = more urgent). Stored now; delivery is in id order until priority classes land. */
+  /**
+   * Priority class, as `streams[].priority` in the config: **smaller is more urgent** (0 = alarms).
+   * Integer. Sent first, and dropped last when the queue must make room.
+   */
   priority: number;
+  /**
+   * Session-open and checkpoint frames. Never dropped to make room: dropping a session-open would make
+   * every data frame of its session unverifiable, and checkpoints are what proves the rest intact.
+   */
+  control?: boolean;
   /** The sealed frame, exactly as it goes on the wire. */
   payload: Buffer;
 }
@@ -39,21 +51,50 @@ export interface QueueDepth {
   bytes: number;
 }
 
+/** Why items were dropped: the configured byte bound, or the disk itself is full. */
+export type DropReason = "bound" | "disk-full";
+
+/** Data frames of one stream dropped in one go (one enqueue). */
+export interface DropReport {
+  stream: string;
+  reason: DropReason;
+  count: number;
+  bytes: number;
+  /** Queue ids of the dropped items (the receiver sees them as a sequence gap). */
+  ids: number[];
+}
+
+/** Everything dropped from one stream since the queue file was created (persisted with the drops). */
+export interface DropTotals {
+  count: number;
+  bytes: number;
+}
+
 /**
- * Durable FIFO of sealed frames. Synchronous on purpose: the sealing path must not pay an `await`
- * per message, and SQLite in WAL mode commits a batch in well under a millisecond.
+ * Where a reader left off in each priority class: class → highest id already taken. Because classes
+ * are read most urgent first, a single id cannot say where the reader is in every class.
+ */
+export type PeekCursor = ReadonlyMap<number, number>;
+
+/**
+ * Durable, priority-ordered store of sealed frames. Synchronous on purpose: the sealing path must not
+ * pay an `await` per message, and SQLite in WAL mode commits a batch in well under a millisecond.
  */
 export interface Queue {
   /**
    * Appends a batch in one transaction (group commit) and returns the new ids in input order.
-   * Either all items are stored or none (throws QueueError).
+   * Either all items are stored or none (throws QueueError; code QUEUE_FULL when the disk is full and
+   * nothing less urgent could be dropped to make room). If the byte bound is exceeded, data frames are
+   * dropped in the same transaction, least urgent class first, oldest first (possibly items of this
+   * very batch), and reported to the queue's drop listener.
    */
   enqueue(items: readonly NewQueueItem[]): number[];
   /**
-   * Returns up to `limit` unacknowledged items with id > `afterId` (default: from the start), in id
-   * order. Peeking does not remove anything: after a restart the same items come back.
+   * Returns up to `limit` unacknowledged items, most urgent class first and in id order inside a
+   * class, skipping what `after` says was already taken (a number: every id up to it; a cursor: per
+   * class). Peeking removes nothing: after a restart the same items come back.
    */
-  peek(limit: number, afterId?: number): QueueItem[];
+  peek(limit: number, after?: number | PeekCursor): QueueItem[];
   /** Deletes delivered items in one transaction. Unknown or already-acked ids are ignored. */
   ack(ids: readonly number[]): void;
   /**
@@ -65,6 +106,8 @@ export interface Queue {
   deadLetters(limit?: number): DeadLetter[];
   /** Count and payload bytes of waiting items (cheap: kept up to date in memory). */
   depth(): QueueDepth;
+  /** Data frames dropped per stream since the store was created (survives restarts). */
+  dropped(): Record<string, DropTotals>;
   /** Closes the store; any later call throws QueueError. Idempotent. */
   close(): void;
 }

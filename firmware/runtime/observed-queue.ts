@@ -1,4 +1,4 @@
-import type { Queue, NewQueueItem, QueueItem, DeadLetter, QueueDepth } from "../queue/queue.js";
+import type { Queue, NewQueueItem, QueueItem, DeadLetter, QueueDepth, PeekCursor, DropTotals } from "../queue/queue.js";
 
 /**
  * A Queue that tells the runtime which items were acknowledged or dead-lettered, so the gateway can
@@ -14,8 +14,8 @@ export class ObservedQueue implements Queue {
   enqueue(items: readonly NewQueueItem[]): number[] {
     return this.inner.enqueue(items);
   }
-  peek(limit: number, afterId?: number): QueueItem[] {
-    return this.inner.peek(limit, afterId);
+  peek(limit: number, after?: number | PeekCursor): QueueItem[] {
+    return this.inner.peek(limit, after);
   }
   ack(ids: readonly number[]): void {
     this.inner.ack(ids);
@@ -28,6 +28,9 @@ export class ObservedQueue implements Queue {
   }
   deadLetters(limit?: number): DeadLetter[] {
     return this.inner.deadLetters(limit);
+  }
+  dropped(): Record<string, DropTotals> {
+    return this.inner.dropped();
   }
   depth(): QueueDepth {
     return this.inner.depth();

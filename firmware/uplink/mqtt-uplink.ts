@@ -27,7 +27,9 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
   private everConnected = false;
   private attempt = 0;
   private effectiveWindow = 0;
-  private cursor = 0; // highest queue id sent on this connection
+  // Per priority class, the highest queue id sent on this connection (classes are read most urgent
+  // first, so one id cannot say where we are in each).
+  private cursor = new Map<number, number>();
   private readonly inflight = new Set<number>();
   private pendingAcks: number[] = [];
   private flushScheduled = false;
@@ -129,7 +131,7 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
     this.attempt = 0;
     const receiveMax = packet.properties?.receiveMaximum ?? 65_535;
     this.effectiveWindow = Math.max(1, Math.min(this.window, receiveMax));
-    this.cursor = 0; // republish everything unacked, oldest first
+    this.cursor = new Map(); // republish everything unacked, most urgent class first, oldest first
     this.log.info({ url: this.opts.url, window: this.effectiveWindow, depth: this.opts.queue.depth().count }, "connected");
     this.emit("connected");
     this.pump();
@@ -161,7 +163,7 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
     if (c && this.running) c.end(true);
   }
 
-  /** Fills the window from the queue, in id order, past what this connection already sent. */
+  /** Fills the window from the queue (urgent classes first, id order inside a class), past what this connection already sent. */
   private pump(): void {
     const c = this.client;
     if (!this.connected || !this.running || !c) return;
@@ -184,7 +186,7 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
   }
 
   private send(c: MqttClient, gen: number, item: QueueItem): void {
-    this.cursor = item.id;
+    this.cursor.set(item.priority, item.id);
     this.inflight.add(item.id);
     c.publish(item.topic, item.payload, { qos: 1 }, (err) => {
       if (gen !== this.gen) return; // that connection is gone; the item is republished from the queue

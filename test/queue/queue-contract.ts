@@ -1,15 +1,25 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { NewQueueItem, Queue } from "../../firmware/queue/queue.js";
+import type { DropReport, NewQueueItem, Queue } from "../../firmware/queue/queue.js";
+
+/** Options a test may ask of a fresh queue. */
+export interface QueueTestOptions {
+  /** Byte bound on waiting payloads. */
+  maxBytes?: number;
+  /** Drop listener. */
+  onDrop?: (reports: DropReport[]) => void;
+}
 
 /** Opens a queue for one test; `reopen` must open the same store again after `close()`. */
 export interface QueueFactory {
   /** A fresh, empty queue and a way to reopen the same store. */
-  create: () => { queue: Queue; reopen: () => Queue };
+  create: (opts?: QueueTestOptions) => { queue: Queue; reopen: () => Queue };
 }
 
-function item(n: number, size = 16, stream = "telemetry"): NewQueueItem {
-  return { stream, topic: `otgw/v1/gw-a/${stream}`, priority: 0, payload: Buffer.alloc(size, n % 256) };
+function item(n: number, size = 16, stream = "telemetry", priority = 0, control = false): NewQueueItem {
+  const it: NewQueueItem = { stream, topic: `otgw/v1/gw-a/${stream}`, priority, payload: Buffer.alloc(size, n % 256) };
+  if (control) it.control = true;
+  return it;
 }
 
 /** The behaviour every Queue implementation must have. */
@@ -122,6 +132,67 @@ export function queueContract(name: string, factory: QueueFactory): void {
       assert.deepEqual(queue.depth(), { count: 5000, bytes: 40_000 });
       queue.ack(ids);
       assert.deepEqual(queue.depth(), { count: 0, bytes: 0 });
+      queue.close();
+    });
+
+    void it("sends more urgent classes first (smaller priority), id order inside each class", () => {
+      const { queue } = factory.create();
+      const bulk = queue.enqueue([item(1, 8, "bulk", 5), item(2, 8, "bulk", 5)]);
+      const tele = queue.enqueue([item(3, 8, "tele", 2)]);
+      const alarm = queue.enqueue([item(4, 8, "alarm", 0), item(5, 8, "alarm", 0)]);
+      const more = queue.enqueue([item(6, 8, "tele", 2)]);
+      assert.deepEqual(queue.peek(10).map((g) => g.id), [...alarm, ...tele, ...more, ...bulk]);
+      // A per-class cursor resumes each class where the reader left it.
+      const cursor = new Map([[0, alarm[1]!], [2, tele[0]!]]);
+      assert.deepEqual(queue.peek(10, cursor).map((g) => g.id), [...more, ...bulk]);
+      assert.deepEqual(queue.peek(2).map((g) => g.stream), ["alarm", "alarm"]);
+      queue.close();
+    });
+
+    void it("keeps a stream in order when its priority changes between runs", () => {
+      const { queue, reopen } = factory.create();
+      const old = queue.enqueue([item(1, 8, "s", 5), item(2, 8, "s", 5)]);
+      queue.enqueue([item(3, 8, "other", 3)]);
+      queue.close();
+      const q2 = reopen();
+      const now = q2.enqueue([item(4, 8, "s", 1)]);
+      assert.deepEqual(q2.peek(10).filter((g) => g.stream === "s").map((g) => g.id), [...old, ...now]);
+      assert.equal(q2.peek(1)[0]!.stream, "s");
+      q2.close();
+    });
+
+    void it("stays within its byte bound by dropping the least urgent, oldest data first, counted by stream", () => {
+      const reports: DropReport[] = [];
+      const { queue, reopen } = factory.create({ maxBytes: 1000, onDrop: (r) => reports.push(...r) });
+      const open = queue.enqueue([item(0, 100, "bulk", 5, true)]); // a session-open: never dropped
+      const bulk = queue.enqueue(Array.from({ length: 5 }, (_, i) => item(i, 100, "bulk", 5)));
+      const tele = queue.enqueue(Array.from({ length: 3 }, (_, i) => item(i, 100, "tele", 2)));
+      assert.deepEqual(queue.depth(), { count: 9, bytes: 900 });
+      const alarm = queue.enqueue(Array.from({ length: 3 }, (_, i) => item(i, 100, "alarm", 0)));
+      assert.ok(queue.depth().bytes <= 1000, `depth ${queue.depth().bytes}`);
+      assert.deepEqual(reports.map((r) => [r.stream, r.reason, r.count, r.bytes]), [["bulk", "bound", 2, 200]]);
+      assert.deepEqual(reports[0]!.ids, bulk.slice(0, 2));
+      const ids = queue.peek(100).map((g) => g.id);
+      assert.deepEqual(ids, [...alarm, ...tele, ...open, ...bulk.slice(2)]);
+      // More urgent data keeps coming: all bulk data goes, then telemetry, never the control frame.
+      queue.enqueue(Array.from({ length: 5 }, (_, i) => item(i, 100, "alarm", 0)));
+      const left = queue.peek(100);
+      assert.ok(left.some((g) => g.id === open[0]), "control frame kept");
+      assert.equal(left.filter((g) => g.stream === "bulk" && !g.control).length, 0);
+      assert.deepEqual(queue.dropped(), { bulk: { count: 5, bytes: 500 }, tele: { count: 2, bytes: 200 } });
+      queue.close();
+      const q2 = reopen();
+      assert.deepEqual(q2.dropped(), { bulk: { count: 5, bytes: 500 }, tele: { count: 2, bytes: 200 } }, "drop totals survive a restart");
+      q2.close();
+    });
+
+    void it("drops the newest item itself when it is the least urgent and oldest of its class is gone", () => {
+      const reports: DropReport[] = [];
+      const { queue } = factory.create({ maxBytes: 300, onDrop: (r) => reports.push(...r) });
+      queue.enqueue([item(1, 100, "alarm", 0), item(2, 100, "alarm", 0), item(3, 100, "alarm", 0)]);
+      const [bulk] = queue.enqueue([item(4, 100, "bulk", 9)]);
+      assert.deepEqual(reports.map((r) => r.ids), [[bulk]]);
+      assert.deepEqual(queue.peek(10).map((g) => g.stream), ["alarm", "alarm", "alarm"]);
       queue.close();
     });
   });

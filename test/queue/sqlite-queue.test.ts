@@ -13,17 +13,17 @@ after(() => rmSync(root, { recursive: true, force: true }));
 let n = 0;
 
 queueContract("SqliteQueue", {
-  create() {
+  create(opts = {}) {
     const file = join(root, `q${n++}`, "queue.db");
-    return { queue: SqliteQueue.open(file), reopen: () => SqliteQueue.open(file) };
+    return { queue: SqliteQueue.open(file, opts), reopen: () => SqliteQueue.open(file, opts) };
   },
 });
 
 void describe("SqliteQueue specifics", () => {
-  void it("refuses a file that is not a queue database, naming the file", () => {
+  void it("with recover: false, refuses a file that is not a queue database, naming the file", () => {
     const file = join(root, "garbage.db");
     writeFileSync(file, Buffer.alloc(8192, 0x5a));
-    assert.throws(() => SqliteQueue.open(file), (err: unknown) => {
+    assert.throws(() => SqliteQueue.open(file, { recover: false }), (err: unknown) => {
       assert.ok(err instanceof QueueError);
       assert.equal(err.code, "QUEUE_OPEN");
       assert.match(err.message, /garbage\.db/);
@@ -31,7 +31,7 @@ void describe("SqliteQueue specifics", () => {
     });
   });
 
-  void it("refuses a truncated database file, naming the file", () => {
+  void it("with recover: false, refuses a truncated database file, naming the file", () => {
     const file = join(root, "trunc", "queue.db");
     const q = SqliteQueue.open(file);
     q.enqueue([{ stream: "s", topic: "t", priority: 0, payload: Buffer.alloc(10) }]);
@@ -41,7 +41,7 @@ void describe("SqliteQueue specifics", () => {
     writeFileSync(file, Buffer.concat([header, Buffer.alloc(4096 - header.length, 0xff)]));
     rmSync(`${file}-wal`, { force: true });
     rmSync(`${file}-shm`, { force: true });
-    assert.throws(() => SqliteQueue.open(file), (err: unknown) => err instanceof QueueError && err.message.includes(file));
+    assert.throws(() => SqliteQueue.open(file, { recover: false }), (err: unknown) => err instanceof QueueError && err.message.includes(file));
   });
 
   void it("uses WAL with synchronous=NORMAL", () => {

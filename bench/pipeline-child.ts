@@ -1,0 +1,141 @@
+/**
+ * One bench process (started by bench/pipeline.ts through runChild), so peak RSS is the gateway's own:
+ *  - pipeline <config> <n> <trials>: the real Gateway (normalize → validate → seal → outbox → SQLite queue
+ *    → MQTT v5 uplink over mTLS) fed by an in-process source as fast as the backlog allows; rate =
+ *    messages PUBACKed per second from the first reading to the last PUBACK.
+ *  - raw <config> <n> <trials> <bytes>: MQTT.js alone, QoS 1, the uplink's window of publishes in flight,
+ *    same broker, same client certificate, same payload size.
+ *  - backlog <config> <n>: n frames already queued (the outage), then the uplink starts: drain rate.
+ * Prints one JSON line: { rates, maxRssMb, frameBytes? }.
+ */
+import { randomBytes } from "node:crypto";
+import { join } from "node:path";
+import mqtt from "mqtt";
+import { systemClock } from "../firmware/core/clock.js";
+import { silentLogger } from "../firmware/core/log.js";
+import { loadConfig } from "../firmware/config/load.js";
+import { openIdentity } from "../firmware/runtime/identity.js";
+import { Gateway } from "../firmware/runtime/gateway.js";
+import { SqliteQueue } from "../firmware/queue/sqlite-queue.js";
+import { MqttUplink } from "../firmware/uplink/mqtt-uplink.js";
+import { buildTlsOptions } from "../firmware/uplink/tls.js";
+import type { RawReading, ReadingSink, Source, SourceHealth } from "../hal/source.js";
+
+const POINTS = ["motor1/vibration_rms", "motor1/bearing_temp", "motor1/motor_current", "motor1/discharge_pressure"];
+
+/** Emits `n` readings as fast as the gateway's backlog allows (bounded, like a real source). */
+class BurstSource implements Source {
+  readonly id = "plant";
+  readonly adapter = "sim";
+  private sent = 0;
+  private running = false;
+  constructor(private readonly n: number, private readonly backlog: () => number) {}
+  uriFor(a: string): string { return `sim://plant/${a}`; }
+  addresses(): readonly string[] { return POINTS; }
+  start(sink: ReadingSink): Promise<void> {
+    this.running = true;
+    const step = (): void => {
+      if (!this.running || this.sent >= this.n) return;
+      if (this.backlog() < 20_000) {
+        const ts = BigInt(Date.now()) * 1_000_000n;
+        for (let k = 0; k < 256 && this.sent < this.n; k++, this.sent++) {
+          const r: RawReading = { address: POINTS[this.sent % POINTS.length]!, value: 1 + (this.sent % 7) * 0.25, sourceTsNs: ts, quality: "good", qualityDetail: null };
+          sink(r);
+        }
+        setImmediate(step);
+      } else setTimeout(step, 1);
+    };
+    setImmediate(step);
+    return Promise.resolve();
+  }
+  stop(): Promise<void> { this.running = false; return Promise.resolve(); }
+  health(): SourceHealth { return { state: "running", detail: null, readings: this.sent, errors: 0 }; }
+}
+
+const rssMb = (): number => process.resourceUsage().maxRSS / 1024;
+
+async function pipeline(configFile: string, n: number, trials: number): Promise<void> {
+  const { config, digest } = loadConfig(configFile);
+  const id = await openIdentity(config);
+  const rates: number[] = [];
+  let frameBytes = 0;
+  let frames = 0;
+  for (let t = 0; t <= trials; t++) {
+    let gw: Gateway | null = null;
+    const src = new BurstSource(n, () => gw?.backlog() ?? 0);
+    let hit: () => void = () => undefined;
+    const limit = new Promise<void>((r) => (hit = r));
+    gw = new Gateway({
+      config, configDigest: digest, logger: silentLogger(), clock: systemClock, signer: id.signer, tls: id.tls, sources: [src],
+      maxRecords: n, onLimit: () => hit(),
+      onCommitted: (fs) => { for (const f of fs) if (f.data) { frameBytes += f.payload.length; frames++; } },
+    });
+    const t0 = performance.now();
+    await gw.start();
+    await limit;
+    await gw.flushed(5);
+    const s = (performance.now() - t0) / 1000;
+    await gw.stop();
+    if (t > 0) rates.push(n / s); // trial 0 warms up (JIT, TLS, SQLite cache)
+  }
+  console.log(JSON.stringify({ rates, maxRssMb: rssMb(), frameBytes: Math.round(frameBytes / Math.max(1, frames)) }));
+}
+
+async function raw(configFile: string, n: number, trials: number, bytes: number): Promise<void> {
+  const { config } = loadConfig(configFile);
+  const id = await openIdentity(config);
+  const client = await mqtt.connectAsync(config.uplink.url, { protocolVersion: 5, clientId: `${config.gateway.id}-raw`, clean: true, reconnectPeriod: 0, ...buildTlsOptions(id.tls) });
+  const topic = `otgw/v1/${config.gateway.id}/raw`;
+  const payload = randomBytes(bytes);
+  const window = config.uplink.window;
+  const rates: number[] = [];
+  for (let t = 0; t <= trials; t++) {
+    const t0 = performance.now();
+    await new Promise<void>((resolve, reject) => {
+      let sent = 0;
+      let acked = 0;
+      const more = (): void => {
+        while (sent < n && sent - acked < window) {
+          sent++;
+          client.publish(topic, payload, { qos: 1 }, (err) => {
+            if (err) return reject(err);
+            if (++acked === n) resolve();
+            else more();
+          });
+        }
+      };
+      more();
+    });
+    if (t > 0) rates.push(n / ((performance.now() - t0) / 1000));
+  }
+  await client.endAsync();
+  console.log(JSON.stringify({ rates, maxRssMb: rssMb() }));
+}
+
+async function backlog(configFile: string, n: number): Promise<void> {
+  const { config } = loadConfig(configFile);
+  const id = await openIdentity(config);
+  const queue = SqliteQueue.open(join(config.gateway.stateDir, "backlog.db"));
+  const payload = randomBytes(300);
+  const topic = `otgw/v1/${config.gateway.id}/backlog`;
+  for (let i = 0; i < n; i += 4096) {
+    queue.enqueue(Array.from({ length: Math.min(4096, n - i) }, () => ({ stream: "backlog", topic, priority: 5, payload })));
+  }
+  const uplink = new MqttUplink({ url: config.uplink.url, clientId: config.gateway.id, tls: id.tls, queue, logger: silentLogger(), window: config.uplink.window });
+  const t0 = performance.now();
+  uplink.start();
+  while (queue.depth().count > 0) await new Promise((r) => setTimeout(r, 20));
+  const s = (performance.now() - t0) / 1000;
+  await uplink.stop();
+  queue.close();
+  console.log(JSON.stringify({ rates: [n / s], maxRssMb: rssMb() }));
+}
+
+const [mode, file, count, trials, bytes] = process.argv.slice(2);
+const num = (s: string | undefined, d: number): number => (s === undefined ? d : Number(s));
+if (!file) throw new Error("usage: pipeline-child pipeline|raw|backlog <config> <n> [trials] [bytes]");
+if (mode === "pipeline") await pipeline(file, num(count, 10_000), num(trials, 3));
+else if (mode === "raw") await raw(file, num(count, 10_000), num(trials, 3), num(bytes, 256));
+else if (mode === "backlog") await backlog(file, num(count, 10_000));
+else throw new Error(`unknown mode ${mode}`);
+process.exit(0);

@@ -1,0 +1,132 @@
+import Database from "better-sqlite3";
+import { closeSync, copyFileSync, existsSync, openSync, readSync, renameSync, rmSync, statSync, truncateSync } from "node:fs";
+import { errorText } from "../core/errors.js";
+import { ROW_COLUMNS, type Row } from "./sqlite-schema.js";
+
+/** What start-up found and did when the queue file was damaged (logged and audited by the caller). */
+export interface RecoveryReport {
+  /** The queue file that failed its check. */
+  file: string;
+  /** Where the damaged file was moved, kept for analysis. */
+  movedTo: string;
+  /** What the check said, in SQLite's words. */
+  problem: string;
+  /** Items read back from the damaged file into the new queue. */
+  salvaged: number;
+  salvagedBytes: number;
+  /** Ids in the damaged range that could not be read (lost; the receiver sees them as gaps). */
+  unreadable: number;
+}
+
+/**
+ * Opens `file` and runs SQLite's quick_check. Returns the problem in words, or null if the file is
+ * sound (or absent). A file that is not SQLite at all is a problem too, never "an empty queue".
+ */
+export function integrityProblem(file: string): string | null {
+  if (!existsSync(file)) return null;
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(file, { fileMustExist: true });
+    const rows = db.pragma("quick_check(20)") as Array<{ quick_check: string }>;
+    const bad = rows.map((r) => r.quick_check).filter((m) => m !== "ok");
+    return bad.length === 0 ? null : bad.join("; ");
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    if (code === "SQLITE_CORRUPT" || code === "SQLITE_NOTADB" || (typeof code === "string" && code.startsWith("SQLITE_CORRUPT"))) return errorText(err);
+    throw err; // permission, I/O: not damage, let the caller report it as such
+  } finally {
+    db?.close();
+  }
+}
+
+/** Moves the damaged file (and its WAL, which belongs to it) aside; removes the stale shared-memory index. */
+export function moveAside(file: string, stamp: number): string {
+  const to = `${file}.damaged-${stamp}`;
+  renameSync(file, to);
+  if (existsSync(`${file}-wal`)) renameSync(`${file}-wal`, `${to}-wal`);
+  rmSync(`${file}-shm`, { force: true });
+  return to;
+}
+
+const CHUNK = 256;
+/** When the highest id is unknown, stop after this many unreadable ids in a row. */
+const GIVE_UP_AFTER = 65_536;
+
+/**
+ * Reads every row it can from a damaged queue file, in id order. Whole chunks first; a chunk that
+ * hits a bad page is retried id by id, so one bad page costs only the rows on it.
+ */
+export function salvageRows(damaged: string, take: (rows: Row[]) => void): { unreadable: number; maxId: number } {
+  // Work on a copy (the damaged file stays as it was, for analysis). A truncated file is padded back
+  // to the size its header states: SQLite refuses every query on a file shorter than its schema says,
+  // while zero pages only cost the rows that were on them.
+  const work = `${damaged}.salvage`;
+  let db: Database.Database;
+  try {
+    copyFileSync(damaged, work);
+    if (existsSync(`${damaged}-wal`)) copyFileSync(`${damaged}-wal`, `${work}-wal`);
+    padToHeaderSize(work);
+    db = new Database(work, { fileMustExist: true });
+  } catch {
+    removeWork(work);
+    return { unreadable: 0, maxId: 0 };
+  }
+  try {
+    const tryGet = <T>(f: () => T): T | undefined => { try { return f(); } catch { return undefined; } };
+    const seqRow = tryGet(() => db.prepare<[], { seq: number }>("SELECT seq FROM sqlite_sequence WHERE name = 'queue'").get());
+    const maxRow = tryGet(() => db.prepare<[], { m: number | null }>("SELECT max(id) AS m FROM queue").get());
+    const hi = Math.max(seqRow?.seq ?? 0, maxRow?.m ?? 0);
+    const chunk = tryGet(() => db.prepare<[number, number], Row>(`SELECT ${ROW_COLUMNS} FROM queue WHERE id > ? ORDER BY id LIMIT ?`));
+    const one = tryGet(() => db.prepare<[number], Row>(`SELECT ${ROW_COLUMNS} FROM queue WHERE id = ?`));
+    if (!chunk || !one) return { unreadable: 0, maxId: hi };
+    let last = 0;
+    let unreadable = 0;
+    let missesInARow = 0;
+    for (;;) {
+      const rows = tryGet(() => chunk.all(last, CHUNK));
+      if (rows) {
+        if (rows.length === 0) break;
+        take(rows);
+        last = rows[rows.length - 1]!.id;
+        missesInARow = 0;
+        continue;
+      }
+      // A bad page somewhere after `last`: walk the next ids one by one.
+      const got: Row[] = [];
+      for (let id = last + 1; id <= last + CHUNK; id++) {
+        try {
+          const r = one.get(id);
+          if (r) got.push(r);
+        } catch {
+          unreadable++;
+          missesInARow++;
+        }
+      }
+      if (got.length > 0) { take(got); missesInARow = 0; }
+      last += CHUNK;
+      if ((hi > 0 && last >= hi) || (hi === 0 && missesInARow >= GIVE_UP_AFTER)) break;
+    }
+    return { unreadable, maxId: Math.max(hi, last) };
+  } finally {
+    db.close();
+    removeWork(work);
+  }
+}
+
+function removeWork(work: string): void {
+  for (const f of [work, `${work}-wal`, `${work}-shm`]) rmSync(f, { force: true });
+}
+
+function padToHeaderSize(file: string): void {
+  const head = Buffer.alloc(100);
+  const fd = openSync(file, "r");
+  try {
+    if (readSync(fd, head, 0, 100, 0) < 100 || head.toString("latin1", 0, 15) !== "SQLite format 3") return;
+  } finally {
+    closeSync(fd);
+  }
+  const ps = head.readUInt16BE(16);
+  const pageSize = ps === 1 ? 65_536 : ps;
+  const want = head.readUInt32BE(28) * pageSize;
+  if (want > statSync(file).size && want < 2 ** 40) truncateSync(file, want);
+}
