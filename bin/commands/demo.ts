@@ -8,6 +8,8 @@ import { openIdentity } from "../../firmware/runtime/identity.js";
 import { Gateway } from "../../firmware/runtime/gateway.js";
 import { createSources } from "../../hal/registry.js";
 import { createDevStack } from "../../provisioning/dev-stack.js";
+import { startFieldPlant } from "../../provisioning/dev-plant/field-plant.js";
+import { TrustStore } from "../../hal/opcua/trust-store.js";
 import type { VerifiedEvent } from "../../ingest/service.js";
 
 export interface DemoOptions {
@@ -42,12 +44,17 @@ export async function demoCommand(o: DemoOptions): Promise<number> {
   const { service, store } = stack.receiver(logger);
   const bounded = o.messages !== undefined;
   const example = join(repoRoot(), "config", "examples", "sim-plant.yaml");
+  say("otgw demo: starting the field plant: a libmodbus PLC (values written by mbpoll) and an OPC UA press (SignAndEncrypt)");
+  const plant = await startFieldPlant(join(o.out, "plant"));
   const gw = await stack.addGateway("gw-demo-1", example, (cfg) => {
     // A bounded run goes fast; the interactive demo keeps the example's human-scale rate.
     if (bounded) for (const s of cfg.sources as Array<Record<string, unknown>>) s.rateHz = 100;
+    for (const k of ["sources", "streams", "transforms", "points"] as const) (cfg[k] as unknown[]).push(...plant.config[k]);
   });
+  // The technician's step: trust the press's OPC UA server certificate (otgw trust opcua trust --file).
+  new TrustStore(join(gw.config.gateway.stateDir, "pki", "opcua")).trust({ file: plant.opcuaServerCert });
   const identity = await openIdentity(gw.config);
-  const sources = await createSources(gw.config, systemClock, logger);
+  const sources = await createSources(gw.config, systemClock, logger, { configFile: gw.file });
   let limitReached: () => void = () => undefined;
   const limit = new Promise<void>((r) => (limitReached = r));
   const gateway = new Gateway({
@@ -94,6 +101,7 @@ export async function demoCommand(o: DemoOptions): Promise<number> {
   }
   await service.stop();
   await stack.stop();
+  await plant.stop();
   const c = store.counts();
   store.close();
   const summary: DemoSummary = {

@@ -15,14 +15,28 @@ export const AUDIT_EVENTS = {
   authFailure: "auth.failure",
   /** A record failed validation and was quarantined: { point, stream, reason, quarantineId? }. */
   recordQuarantined: "record.quarantined",
-  /** The queue dropped frames to stay within its byte bound: { stream, count, bytes }. */
+  /** The queue dropped data frames to stay within its byte bound or a full disk: { stream, count, bytes, reason: "bound" | "disk-full" }. */
   queueDropped: "queue.dropped",
+  /** The queue file was damaged at start-up, moved aside and salvaged: { movedTo, problem, salvaged, unreadable }. */
+  queueRecovered: "queue.recovered",
   /** Signing a control frame (session-open, checkpoint) failed: { stream, error }. */
   signFailure: "sign.failure",
   /** A signed checkpoint over the chain: { upTo, hash, sig, publicKey } (written by the log itself). */
   checkpoint: "checkpoint",
+  /** A tamper input changed state (e.g. enclosure opened): { source, uri, active }. */
+  tamperInput: "tamper.input",
   /** On open, a torn last line (crash mid-write) was cut off: { droppedBytes, droppedSha256 }. */
   tailRepaired: "audit.tail_repaired",
+  /** A model bundle passed signature, signer-trust, digest and version checks: { context, origin, name, version, digest, signer, keyid, bundleSha256 }. */
+  modelAccepted: "model.accepted",
+  /** A model bundle was refused: { context: install|start, origin, code (MODEL_*), reason, bundleSha256, version?, digest? }. */
+  modelRejected: "model.rejected",
+  /** The active model changed: { from: { version, digest } | null, to: { version, digest }, name }. */
+  modelPromoted: "model.promoted",
+  /** A lower version was installed under models.allowRollback: { from, to, highest, reason }. */
+  modelRollbackOverride: "model.rollback_override",
+  /** The active model was re-verified and loaded at start: { name, version, digest, signer }. */
+  modelLoaded: "model.loaded",
 } as const;
 
 /** One of the known event type strings. */

@@ -9,7 +9,7 @@ import { READING_SCHEMA_ID } from "../core/record.js";
 import type { GatewayConfig } from "../config/schema.js";
 import { activeOverrides } from "../config/load.js";
 import type { Signer } from "../../provisioning/keystore.js";
-import type { Source, RawReading } from "../../hal/source.js";
+import { isTamperReporter, type Source, type RawReading } from "../../hal/source.js";
 import type { Queue } from "../queue/queue.js";
 import { SqliteQueue } from "../queue/sqlite-queue.js";
 import { MqttUplink } from "../uplink/mqtt-uplink.js";
@@ -21,6 +21,11 @@ import { encodeRecord } from "../pipeline/encode.js";
 import { Outbox } from "./outbox.js";
 import { ObservedQueue } from "./observed-queue.js";
 import { StreamSessions } from "./sessions.js";
+import { openModelStage } from "../models/runtime.js";
+import { PREDICTIONS_STREAM } from "../models/prediction.js";
+import type { ModelOutput, ModelStage } from "../models/stage.js";
+import { DropLedger } from "./drops.js";
+import { QueueWriter } from "./queue-writer.js";
 
 /** The audit log travels upstream as its own sealed stream. */
 export const AUDIT_STREAM = "audit";
@@ -40,6 +45,8 @@ export interface GatewayDeps {
   maxRecords?: number;
   /** Called once when maxRecords is reached. */
   onLimit?: () => void;
+  /** Called after each group commit into the queue with the frames now durable (crash tests, tracing). */
+  onCommitted?: (frames: ReadonlyArray<{ stream: string; data: boolean; payload: Buffer }>) => void;
 }
 
 export interface GatewayStats {
@@ -52,6 +59,8 @@ export interface GatewayStats {
   publishedFrames: number;
   refused: number;
   queueDepth: number;
+  /** Data frames dropped by the queue policy (byte bound, full disk), all streams; per stream in `drops`. */
+  dropped: number;
 }
 
 /**
@@ -66,15 +75,31 @@ export class Gateway {
   private audit: AuditLog | null = null;
   private sessions: StreamSessions | null = null;
   private outbox: Outbox | null = null;
+  private writer: QueueWriter | null = null;
+  /** Dropped data frames by stream and reason (docs/queue.md). */
+  readonly drops: DropLedger;
   private quarantine: Quarantine | null = null;
+  /** The verified edge model, when `models` is configured and a valid bundle is installed (issue 6). */
+  private models: ModelStage | null = null;
   private tickTimer: NodeJS.Timeout | null = null;
   private accepting = false;
+  private readonly unsubscribers: Array<() => void> = [];
   private limitHit = false;
   private readonly dataIds = new Set<number>();
-  readonly stats: GatewayStats = { readings: 0, sealed: 0, quarantined: 0, publishedData: 0, publishedFrames: 0, refused: 0, queueDepth: 0 };
+  readonly stats: GatewayStats = { readings: 0, sealed: 0, quarantined: 0, publishedData: 0, publishedFrames: 0, refused: 0, queueDepth: 0, dropped: 0 };
 
   constructor(private readonly d: GatewayDeps) {
     this.log = child(d.logger, "gateway");
+    this.drops = new DropLedger({ logger: d.logger, audit: (stream, data) => this.audit?.append(AUDIT_EVENTS.queueDropped, { stream, ...data }) });
+  }
+
+  /** Audits without letting an unwritable audit log (e.g. a full disk) stop the data path. */
+  private auditSafe(type: string, data: Parameters<AuditLog["append"]>[1]): void {
+    try {
+      this.audit?.append(type, data);
+    } catch (err) {
+      this.log.error({ type, err: errorText(err) }, "audit entry could not be written");
+    }
   }
 
   async start(): Promise<void> {
@@ -85,10 +110,20 @@ export class Gateway {
     const certDer = Buffer.from(new X509Certificate(this.d.tls.cert).raw);
     const recipientPublicKey: KeyObject = createPublicKey(readFileSync(config.receiver.publicKeyFile, "utf8"));
     const priorities = new Map(config.streams.map((s) => [s.id, s.priority] as const));
+    if (config.models) priorities.set(PREDICTIONS_STREAM, config.models.priority);
     const topicFor = (stream: string): string => `otgw/v1/${gatewayId}/${stream}`;
 
+    const sqlite = SqliteQueue.open(join(stateDir, "queue.db"), {
+      clock, maxBytes: config.queue.maxBytes, durability: config.queue.durability,
+      onDrop: (reports) => {
+        for (const r of reports) {
+          this.drops.record(r.stream, r.reason, r.count, r.bytes);
+          for (const id of r.ids) this.dataIds.delete(id);
+        }
+      },
+    });
     const queue = new ObservedQueue(
-      SqliteQueue.open(join(stateDir, "queue.db"), { clock }),
+      sqlite,
       (ids) => {
         this.stats.publishedFrames += ids.length;
         for (const id of ids) if (this.dataIds.delete(id)) this.stats.publishedData++;
@@ -101,11 +136,16 @@ export class Gateway {
       backoff: { minMs: config.uplink.reconnectMinMs, maxMs: config.uplink.reconnectMaxMs },
     });
     this.uplink = uplink;
-    this.outbox = new Outbox({
-      write: (items) => {
-        const ids = queue.enqueue(items.map(({ stream, topic, priority, payload }) => ({ stream, topic, priority, payload })));
+    this.writer = new QueueWriter({
+      queue, drops: this.drops, logger: this.d.logger,
+      onStored: (items, ids) => {
         items.forEach((it, i) => { if (it.data) this.dataIds.add(ids[i]!); });
+        this.d.onCommitted?.(items);
       },
+    });
+    const writer = this.writer;
+    this.outbox = new Outbox({
+      write: (items) => writer.write(items),
       onFailure: (item, err) => {
         this.log.error({ stream: item.stream, err: errorText(err) }, "a control frame could not be signed");
         this.audit?.append(AUDIT_EVENTS.signFailure, { stream: item.stream, error: errorText(err) });
@@ -127,10 +167,18 @@ export class Gateway {
     this.audit.append(AUDIT_EVENTS.gatewayStart, { gatewayId, mode: config.gateway.mode, signer: signer.kind });
     // Production safeguards the config overrides are evidence: each is recorded with its reason.
     this.audit.append(AUDIT_EVENTS.configLoaded, { digest: this.d.configDigest, overrides: activeOverrides(config) });
+    if (sqlite.recovery) {
+      const r = sqlite.recovery;
+      this.log.error({ ...r }, "queue file was damaged: moved aside, readable frames recovered, the rest is lost (the receiver reports the gaps)");
+      this.auditSafe(AUDIT_EVENTS.queueRecovered, { movedTo: r.movedTo, problem: r.problem, salvaged: r.salvaged, unreadable: r.unreadable });
+    }
+    this.drops.start();
+    // Models: the active bundle is re-verified before it scores anything; refusals are audited.
+    this.models = openModelStage(config, this.audit, clock, this.d.logger);
 
     uplink.on("refused", (ev: { topic: string; id: number; reasonCode: number; reasonText: string }) => {
       this.stats.refused++;
-      this.audit?.append(AUDIT_EVENTS.authFailure, { topic: ev.topic, reasonCode: ev.reasonCode, reason: ev.reasonText });
+      this.auditSafe(AUDIT_EVENTS.authFailure, { topic: ev.topic, reasonCode: ev.reasonCode, reason: ev.reasonText });
     });
     uplink.start();
 
@@ -139,6 +187,11 @@ export class Gateway {
     this.quarantine = new Quarantine(join(stateDir, "quarantine.db"));
     const quarantine = this.quarantine;
     this.accepting = true;
+    for (const source of this.d.sources) {
+      if (isTamperReporter(source)) {
+        this.unsubscribers.push(source.onTamper((e) => this.audit?.append(AUDIT_EVENTS.tamperInput, { source: e.sourceId, uri: e.uri, active: e.active })));
+      }
+    }
     for (const source of this.d.sources) {
       await source.start((raw: RawReading) => {
         if (!this.accepting) return;
@@ -149,10 +202,12 @@ export class Gateway {
         if (!verdict.ok) {
           this.stats.quarantined++;
           quarantine.add(rec, verdict.reason);
-          this.audit?.append(AUDIT_EVENTS.recordQuarantined, { point: rec.point, stream: rec.stream, reason: verdict.reason });
+          this.auditSafe(AUDIT_EVENTS.recordQuarantined, { point: rec.point, stream: rec.stream, reason: verdict.reason });
           return;
         }
-        this.sessions?.submit(rec.stream, encodeRecord(rec), READING_SCHEMA_ID, BigInt(rec.sourceTsNs));
+        const bytes = encodeRecord(rec);
+        this.sessions?.submit(rec.stream, bytes, READING_SCHEMA_ID, BigInt(rec.sourceTsNs));
+        if (this.models) this.submitModelOutputs(this.models.observe(rec, bytes));
         this.stats.sealed++;
         if (this.d.maxRecords !== undefined && this.stats.sealed >= this.d.maxRecords && !this.limitHit) {
           this.limitHit = true;
@@ -166,9 +221,14 @@ export class Gateway {
     this.log.info({ gatewayId, sources: this.d.sources.length, streams: config.streams.length }, "gateway started");
   }
 
+  /** Predictions and drift reports travel sealed on their own, more urgent stream (docs/model-bundle.md). */
+  private submitModelOutputs(outputs: readonly ModelOutput[]): void {
+    for (const o of outputs) this.sessions?.submit(PREDICTIONS_STREAM, o.bytes, o.schemaId, o.tsNs);
+  }
+
   /** Frames still waiting for a PUBACK (queue) or for their signature (outbox). */
   backlog(): number {
-    return (this.queue?.depth().count ?? 0) + (this.outbox?.pending ?? 0);
+    return (this.queue?.depth().count ?? 0) + (this.outbox?.pending ?? 0) + (this.writer?.pending ?? 0);
   }
 
   /** Resolves when everything sealed so far has been acknowledged by the broker. */
@@ -185,7 +245,14 @@ export class Gateway {
     this.accepting = false;
     if (this.tickTimer) clearInterval(this.tickTimer);
     for (const s of this.d.sources) await s.stop();
-    this.audit?.append(AUDIT_EVENTS.gatewayStop, { readings: this.stats.readings, sealed: this.stats.sealed, quarantined: this.stats.quarantined });
+    if (this.models) this.submitModelOutputs(this.models.flush());
+    for (const u of this.unsubscribers.splice(0)) u();
+    this.drops.stop();
+    this.stats.dropped = this.drops.total;
+    // Order matters: every session-open is recorded before the audit log closes, and the audit log's
+    // last entries are sealed before the sessions close with their final checkpoints.
+    await this.sessions?.settle();
+    this.auditSafe(AUDIT_EVENTS.gatewayStop, { readings: this.stats.readings, sealed: this.stats.sealed, quarantined: this.stats.quarantined });
     await this.audit?.close();
     await this.sessions?.closeAll();
     await this.outbox?.drained();

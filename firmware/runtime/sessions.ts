@@ -69,9 +69,18 @@ export class StreamSessions {
     }
   }
 
+  /** Resolves when no session is being opened (every record submitted so far is sealed). */
+  async settle(): Promise<void> {
+    for (;;) {
+      const openings = [...this.streams.values()].flatMap((s) => (s.opening ? [s.opening] : []));
+      if (openings.length === 0) return;
+      await Promise.all(openings);
+    }
+  }
+
   /** Seals what is pending and closes every session with a final signed checkpoint. */
   async closeAll(): Promise<void> {
-    await Promise.all([...this.streams.values()].map((s) => s.opening ?? Promise.resolve()));
+    await this.settle();
     this.closed = true;
     for (const [stream, st] of this.streams) {
       if (st.sealer) this.checkpoint(stream, st.sealer, true);
@@ -121,7 +130,12 @@ export class StreamSessions {
       (sealer) => {
         st.opening = null;
         st.sealer = sealer;
-        o.onSessionOpened(stream, sealer.sessionIdHex);
+        try {
+          o.onSessionOpened(stream, sealer.sessionIdHex);
+        } catch (err) {
+          // Reporting the session must never stop its records from being sealed.
+          o.logger.error({ stream, err: errorText(err) }, "could not record the opened session");
+        }
         const queued = st.pending.splice(0);
         for (const p of queued) {
           if (st.sealer === null) {
