@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { IdentityError } from "../../firmware/core/errors.js";
 import { providerLaunch } from "./provider.js";
+import { scriptArgs } from "../../firmware/core/child-script.js";
 
 /**
  * Why a sidecar: Node's OpenSSL takes one provider configuration per process. With the tpm2 provider
@@ -29,23 +29,11 @@ export interface TlsSidecar {
   close(): Promise<void>;
 }
 
-function childArgs(): string[] {
-  const self = import.meta.url;
-  const file = fileURLToPath(new URL(`./tls-sidecar-main${self.endsWith(".ts") ? ".ts" : ".js"}`, self));
-  const loaders: string[] = [];
-  const argv = process.execArgv;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i] ?? "";
-    if ((a === "--import" || a === "--require" || a === "--loader") && argv[i + 1]) loaders.push(a, argv[++i] ?? "");
-    else if (/^--(import|require|loader)=/.test(a)) loaders.push(a);
-  }
-  return [...loaders, file];
-}
 
 /** Starts the sidecar; resolves once its self-test passed and the socket listens. */
 export function startTlsSidecar(c: SidecarConfig): Promise<TlsSidecar> {
   const { execArgv, env } = providerLaunch(c.tcti);
-  const p = spawn(process.execPath, [...execArgv, ...childArgs()], { env: { ...env, OTGW_SIDECAR: JSON.stringify(c) }, stdio: ["pipe", "pipe", "inherit"] });
+  const p = spawn(process.execPath, [...execArgv, ...scriptArgs("tls-sidecar-main", import.meta.url)], { env: { ...env, OTGW_SIDECAR: JSON.stringify(c) }, stdio: ["pipe", "pipe", "inherit"] });
   const exited = new Promise<void>((r) => p.once("exit", () => r()));
   process.once("exit", () => p.kill("SIGKILL"));
   return new Promise((resolve, reject) => {

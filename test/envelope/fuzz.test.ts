@@ -9,21 +9,11 @@ import assert from "node:assert/strict";
 import { prefixLength } from "../../firmware/envelope/format.js";
 import { Reason, type Verifier, type VerifyResult } from "../../firmware/envelope/verifier.js";
 import { makeWorld, show } from "./helpers.js";
+import { mulberry32 } from "../../hal/sim/prng.js";
 
 const CASES = Number(process.env.OTGW_FUZZ_CASES ?? 120_000);
 const SEED = Number(process.env.OTGW_FUZZ_SEED ?? 0x07a9e1);
 
-/** mulberry32: small, fast, seeded. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Target {
   name: string;
@@ -106,7 +96,7 @@ void test(`fuzz: ${CASES} mutated frames are never accepted and never throw`, as
   ];
   const corpus = [s.openFrame, d1, d2, d3, cp];
   const valid = new Set(corpus.map((b) => b.toString("hex")));
-  const rnd = prng(SEED);
+  const rnd = mulberry32(SEED);
   const reasons: Record<string, number> = {};
   let done = 0;
   let skipped = 0;

@@ -2,7 +2,6 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { startSwtpm, type RunningSwtpm } from "../../provisioning/tpm/swtpm.js";
 import { startTabrmd, type RunningTabrmd } from "../../provisioning/tpm/tabrmd.js";
 
@@ -31,19 +30,7 @@ export async function startTpmFixture(opts: { ekCaDir?: string; dir?: string } =
   };
 }
 
-/** Node arguments that run a sibling script the way this file runs (tsx from source, plain from dist). */
-export function scriptArgs(name: string, from: string): string[] {
-  const ts = from.endsWith(".ts");
-  const file = fileURLToPath(new URL(`./${name}${ts ? ".ts" : ".js"}`, from));
-  const loaders: string[] = [];
-  const argv = process.execArgv;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i] ?? "";
-    if ((a === "--import" || a === "--require" || a === "--loader") && argv[i + 1]) loaders.push(a, argv[++i] ?? "");
-    else if (/^--(import|require|loader)=/.test(a)) loaders.push(a);
-  }
-  return [...loaders, file];
-}
+export { scriptArgs } from "../../firmware/core/child-script.js";
 
 /** Runs a Node child; resolves with exit code and output. */
 export function runNode(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
