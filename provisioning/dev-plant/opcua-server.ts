@@ -4,6 +4,7 @@
  * accepts any client certificate (server-side trust is not what these tests examine). Its own
  * certificate is generated at first start in `pkiDir` and reused across restarts.
  */
+import { join } from "node:path";
 import {
   DataType, DataValue, MessageSecurityMode, OPCUACertificateManager, OPCUAServer, SecurityPolicy, StatusCodes, Variant, nodesets,
 } from "node-opcua";
@@ -21,7 +22,14 @@ export const VIB_TS_MS = 1_700_000_000_123;
 export const VIB_PICOSECONDS = 123_456_780;
 
 /** `benchItems` adds that many Double variables ns=1;s=Bench.V<i> whose value changes on every read. */
-export async function startOpcuaServer(port: number, pkiDir: string, generation = 1, benchItems = 0): Promise<TestOpcuaServer> {
+/** Who may open a session: anonymous (default), or only these username/password pairs and X.509 user certificates. */
+export interface OpcuaServerUsers {
+  passwords?: Record<string, string>;
+  /** Accept X.509 user tokens (any certificate: the tests examine the client side). */
+  certificates?: boolean;
+}
+
+export async function startOpcuaServer(port: number, pkiDir: string, generation = 1, benchItems = 0, users?: OpcuaServerUsers): Promise<TestOpcuaServer> {
   const serverCertificateManager = new OPCUACertificateManager({ rootFolder: pkiDir, automaticallyAcceptUnknownCertificate: true });
   await serverCertificateManager.initialize();
   const server = new OPCUAServer({
@@ -30,7 +38,11 @@ export async function startOpcuaServer(port: number, pkiDir: string, generation 
     serverCertificateManager,
     securityModes: [MessageSecurityMode.SignAndEncrypt],
     securityPolicies: [SecurityPolicy.Basic256Sha256, SecurityPolicy.Aes128_Sha256_RsaOaep, SecurityPolicy.Aes256_Sha256_RsaPss],
-    allowAnonymous: true,
+    allowAnonymous: users === undefined,
+    ...(users?.passwords ? { userManager: { isValidUser: (name: string, password: string) => users.passwords?.[name] === password } } : {}),
+    ...(users?.certificates
+      ? { userCertificateManager: new OPCUACertificateManager({ rootFolder: join(pkiDir, "users"), automaticallyAcceptUnknownCertificate: true }) }
+      : {}),
     nodeset_filename: [nodesets.standard],
     buildInfo: { productName: "otgw-test-server", buildNumber: String(generation) },
   });
