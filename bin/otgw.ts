@@ -55,6 +55,7 @@ ingest
   .requiredOption("--recipient-key <pem>", "receiver's HPKE private key (P-256, PKCS#8 PEM)")
   .requiredOption("--db <file>", "evidence store (SQLite)")
   .option("--group <name>", "shared subscription group", "otgw-ingest")
+  .option("--no-share", "one receiver on a plain persistent subscription (survives a mosquitto restart; see docs/ingest.md)")
   .option("--client-id <id>", "MQTT client id (unique per receiver instance)")
   .option("--crl <pem>", "fleet CRL (from `otgw ca revoke`): revoked gateways are refused")
   .action(async (o: import("./commands/ingest.js").IngestCliOptions) => {

@@ -16,7 +16,8 @@ export interface ReceiverFiles {
   fleetCaFile: string;
   recipientKeyFile: string;
   dbFile: string;
-  group: string;
+  /** Shared-subscription group, or null for one receiver on a plain persistent subscription. */
+  group: string | null;
   clientId: string;
   /** Fleet CA CRL (PEM); when set, sessions of revoked gateways are refused (fail closed). */
   crlFile?: string;

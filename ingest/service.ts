@@ -17,8 +17,12 @@ export interface IngestTls {
 export interface IngestOptions {
   url: string;
   tls: IngestTls;
-  /** Shared-subscription group: receivers in one group split the traffic (MQTT v5). */
-  group: string;
+  /**
+   * Shared-subscription group: receivers in one group split the traffic (MQTT v5). Null: one receiver
+   * with a plain persistent subscription, which a broker restart does not lose (mosquitto restores
+   * plain subscriptions from its persistence file, but not `$share` ones: docs/ingest.md).
+   */
+  group: string | null;
   /** Topic filter under the group, `otgw/v1/+/+` by default. */
   filter?: string;
   clientId: string;
@@ -75,7 +79,8 @@ export class IngestService extends EventEmitter {
     client.on("close", () => this.emit("disconnected"));
     // Subscribe on every connect: mosquitto restores a persistent session without its $share
     // subscriptions (docs/topics.md), so relying on sessionPresent would silently stop the flow.
-    const topic = `$share/${opts.group}/${opts.filter ?? "otgw/v1/+/+"}`;
+    const filter = opts.filter ?? "otgw/v1/+/+";
+    const topic = opts.group === null ? filter : `$share/${opts.group}/${filter}`;
     const subscribe = (): Promise<void> =>
       new Promise<void>((resolve, reject) => {
         client.subscribe(topic, { qos: 1 }, (err, granted) => {

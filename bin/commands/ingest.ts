@@ -11,6 +11,8 @@ export interface IngestCliOptions {
   recipientKey: string;
   db: string;
   group: string;
+  /** One receiver on a plain persistent subscription instead of a shared one. */
+  share: boolean;
   clientId?: string;
   /** Fleet CRL (PEM): sessions and frames of revoked gateways are refused with REVOKED. */
   crl?: string;
@@ -21,7 +23,7 @@ export async function ingestCommand(o: IngestCliOptions): Promise<number> {
   const { service, store, revocation } = buildReceiver(
     {
       url: o.url, caFile: o.ca, certFile: o.cert, keyFile: o.key, fleetCaFile: o.fleetCa, recipientKeyFile: o.recipientKey,
-      dbFile: o.db, group: o.group, clientId: o.clientId ?? `otgw-ingest-${randomBytes(4).toString("hex")}`,
+      dbFile: o.db, group: o.share ? o.group : null, clientId: o.clientId ?? `otgw-ingest-${randomBytes(4).toString("hex")}`,
       ...(o.crl ? { crlFile: o.crl } : {}),
     },
     logger,
