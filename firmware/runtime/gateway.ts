@@ -90,7 +90,7 @@ export class Gateway {
 
   constructor(private readonly d: GatewayDeps) {
     this.log = child(d.logger, "gateway");
-    this.drops = new DropLedger({ logger: d.logger, audit: (stream, data) => this.audit?.append(AUDIT_EVENTS.queueDropped, { stream, ...data }) });
+    this.drops = new DropLedger({ logger: d.logger, audit: (stream, data) => this.auditSafe(AUDIT_EVENTS.queueDropped, { stream, ...data }) });
   }
 
   /** Audits without letting an unwritable audit log (e.g. a full disk) stop the data path. */
@@ -148,7 +148,7 @@ export class Gateway {
       write: (items) => writer.write(items),
       onFailure: (item, err) => {
         this.log.error({ stream: item.stream, err: errorText(err) }, "a control frame could not be signed");
-        this.audit?.append(AUDIT_EVENTS.signFailure, { stream: item.stream, error: errorText(err) });
+        this.auditSafe(AUDIT_EVENTS.signFailure, { stream: item.stream, error: errorText(err) });
       },
       onWritten: () => uplink.kick(),
     });
@@ -156,7 +156,7 @@ export class Gateway {
       gatewayId, signer, certDer, recipientPublicKey, clock, outbox: this.outbox,
       checkpointEveryMessages: config.envelope.checkpointEveryMessages, checkpointEveryMs: config.envelope.checkpointEveryMs,
       sessionMaxMessages: config.envelope.sessionMaxMessages, topicFor, priorityOf: (s) => priorities.get(s) ?? 0,
-      onSessionOpened: (stream, sessionId) => this.audit?.append(AUDIT_EVENTS.sessionOpened, { stream, sessionId }),
+      onSessionOpened: (stream, sessionId) => this.auditSafe(AUDIT_EVENTS.sessionOpened, { stream, sessionId }),
       logger: this.d.logger,
     });
 
@@ -189,7 +189,7 @@ export class Gateway {
     this.accepting = true;
     for (const source of this.d.sources) {
       if (isTamperReporter(source)) {
-        this.unsubscribers.push(source.onTamper((e) => this.audit?.append(AUDIT_EVENTS.tamperInput, { source: e.sourceId, uri: e.uri, active: e.active })));
+        this.unsubscribers.push(source.onTamper((e) => this.auditSafe(AUDIT_EVENTS.tamperInput, { source: e.sourceId, uri: e.uri, active: e.active })));
       }
     }
     for (const source of this.d.sources) {
