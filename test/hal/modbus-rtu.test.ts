@@ -18,6 +18,7 @@ import type { ModbusRtuSourceConfig } from "../../firmware/config/schema.js";
 import { fieldConfig, pointsFor } from "./field-config.js";
 import { startPtyPair, startRtuSlave, type Peer } from "../../provisioning/dev-plant/modbus-peers.js";
 import { sourceContract } from "./source-contract.js";
+import { until } from "../support/until.js";
 
 let pty: Peer & { a: string; b: string };
 let slave: Peer;
@@ -31,15 +32,6 @@ after(async () => {
   await pty.stop();
 });
 
-async function until<T>(what: string, pred: () => T | undefined | false, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = pred();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
 const latest = (got: RawReading[], address: string) => [...got].reverse().find((r) => r.address === address);
 
 const rtu = (device: string, devices: ModbusRtuSourceConfig["devices"]): ModbusRtuSourceConfig => ({

@@ -18,6 +18,7 @@ import type { RawReading } from "../../hal/source.js";
 import { fieldConfig, pointsFor } from "./field-config.js";
 import { freePort, mbpoll, startTcpServer, type Peer } from "../../provisioning/dev-plant/modbus-peers.js";
 import { sourceContract } from "./source-contract.js";
+import { until } from "../support/until.js";
 
 let port = 0;
 let server: Peer;
@@ -31,15 +32,6 @@ after(async () => {
 });
 
 /** Collects readings until `pred` holds (or fails after a generous timeout: only to avoid hangs). */
-async function until<T>(what: string, pred: () => T | undefined | false, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = pred();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 const latest = (got: RawReading[], address: string) => [...got].reverse().find((r) => r.address === address);
 

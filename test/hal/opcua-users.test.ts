@@ -5,7 +5,6 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { silentLogger } from "../../firmware/core/log.js";
 import { systemClock } from "../../firmware/core/clock.js";
 import type { RawReading, Source } from "../../hal/source.js";
@@ -13,6 +12,7 @@ import { createSources } from "../../hal/registry.js";
 import { freePort } from "../../provisioning/dev-plant/modbus-peers.js";
 import { startOpcuaServer, type TestOpcuaServer } from "../../provisioning/dev-plant/opcua-server.js";
 import { fieldConfig, pointsFor } from "./field-config.js";
+import { until } from "../support/until.js";
 
 const VIB = "ns=1;s=Pump1.Vibration";
 const dir = mkdtempSync(join(tmpdir(), "otgw-uausers-"));
@@ -39,13 +39,6 @@ async function run(user: Record<string, unknown>): Promise<{ src: Source; got: R
   return { src, got };
 }
 
-async function until(what: string, pred: () => boolean, ms = 60_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
-}
 
 void test("a server that refuses anonymous sessions: the right username/password reads, a wrong one is refused visibly", async () => {
   const good = join(dir, "operator.pw");

@@ -20,6 +20,7 @@ import { fieldConfig, pointsFor } from "./field-config.js";
 import { freePort } from "../../provisioning/dev-plant/modbus-peers.js";
 import { startOpcuaServer, VIB_PICOSECONDS, VIB_TS_MS, type TestOpcuaServer } from "../../provisioning/dev-plant/opcua-server.js";
 import { sourceContract } from "./source-contract.js";
+import { until } from "../support/until.js";
 
 const VIB = "ns=1;s=Pump1.Vibration";
 const TEMP = "ns=1;s=Pump1.Temperature";
@@ -38,15 +39,6 @@ after(async () => {
   await srv.stop();
 });
 
-async function until<T>(what: string, pred: () => T | undefined | false, ms = 60_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = pred();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
-}
 const latest = (got: RawReading[], address: string) => [...got].reverse().find((r) => r.address === address);
 
 const source = (over: Partial<OpcuaSourceConfig> = {}): Record<string, unknown> => ({
