@@ -7,6 +7,7 @@ import type { OpcuaItemConfig, OpcuaSourceConfig } from "../../firmware/config/s
 import type { ReadingSink, Source, SourceHealth } from "../source.js";
 import { readingOf, type DataValueLike } from "./quality.js";
 import { subjectOf, thumbprintOf, TrustStore } from "./trust-store.js";
+import { routeNodeOpcuaLogs } from "./library-logs.js";
 
 type NodeOpcua = typeof import("node-opcua");
 type Client = import("node-opcua").OPCUAClient;
@@ -125,6 +126,7 @@ export class OpcuaSource implements Source {
 
   private async connect(run: number): Promise<void> {
     const ua: NodeOpcua = await import("node-opcua");
+    routeNodeOpcuaLogs(ua);
     const mode = ua.MessageSecurityMode[this.cfg.securityMode];
     const policy = ua.SecurityPolicy[this.cfg.securityPolicy];
     const cm = new ua.OPCUACertificateManager({ rootFolder: this.opts.pkiDir, automaticallyAcceptUnknownCertificate: this.cfg.trustAll });
