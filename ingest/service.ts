@@ -147,6 +147,12 @@ export class IngestService extends EventEmitter {
         store.addEvent({ kind: "CHECKPOINT_MISMATCH", gatewayId: r.gatewayId, stream: r.stream, sessionId: r.sessionId, detail: r.mismatch.detail });
       }
     } else {
+      // A new session while the previous one never closed: the gateway restarted (or the old
+      // session's tail was lost). Say where the old one ended, once, so a gap across sessions is visible.
+      for (const u of store.unclosedSessions(r.gatewayId, r.stream, r.sessionId)) {
+        store.addEvent({ kind: "SESSION_UNCLOSED", gatewayId: r.gatewayId, stream: r.stream, sessionId: u.sessionId,
+          detail: `no final checkpoint; last seq received ${u.lastSeq}; superseded by session ${r.sessionId} (gateway restart or lost tail)` });
+      }
       store.addEvent({ kind: "SESSION_OPENED", gatewayId: r.gatewayId, stream: r.stream, sessionId: r.sessionId, detail: `cert ${r.certSha256}` });
     }
   }

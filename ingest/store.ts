@@ -90,6 +90,24 @@ export class IngestStore {
     this.insEvent.run(new Date().toISOString(), e.kind, e.gatewayId, e.stream, e.sessionId, e.detail);
   }
 
+  /**
+   * Earlier sessions of (gateway, stream) that never received their final checkpoint and were not
+   * reported yet: the gateway restarted or lost power, or the session's tail never arrived.
+   */
+  unclosedSessions(gatewayId: string, stream: string, exceptSessionId: string): Array<{ sessionId: string; lastSeq: bigint }> {
+    const rows = this.db.prepare(
+      `SELECT s.session_id AS id, s.state AS state FROM sessions s
+       WHERE s.gateway_id = ? AND s.stream = ? AND s.session_id <> ?
+         AND NOT EXISTS (SELECT 1 FROM events e WHERE e.kind = 'SESSION_UNCLOSED' AND e.session_id = s.session_id)`,
+    ).all(gatewayId, stream, exceptSessionId) as Array<{ id: string; state: string }>;
+    const out: Array<{ sessionId: string; lastSeq: bigint }> = [];
+    for (const r of rows) {
+      const st = JSON.parse(r.state) as { closed: boolean; nextSeq: string };
+      if (!st.closed) out.push({ sessionId: r.id, lastSeq: BigInt(st.nextSeq) - 1n });
+    }
+    return out;
+  }
+
   /** Counts for summaries and `otgw ingest stats`. */
   counts(): { verified: number; quarantined: number; byReason: Record<string, number>; events: Record<string, number> } {
     const verified = (this.db.prepare("SELECT count(*) AS n FROM verified").get() as { n: number }).n;

@@ -51,6 +51,7 @@ void test("sim plant → seal → queue → mTLS mosquitto → receiver: every p
     assert.ok((c.events.SESSION_OPENED ?? 0) >= 2, "a session per stream");
     assert.equal(c.events.SEQUENCE_GAP ?? 0, 0);
     assert.equal(c.events.CHECKPOINT_MISMATCH ?? 0, 0);
+    assert.equal(c.events.SESSION_UNCLOSED ?? 0, 0, "a clean stop closes every session with a final checkpoint");
 
     // The gateway's own audit log verifies against its identity key, and an edit is caught.
     const auditFile = join(stateDir, "audit.jsonl");
