@@ -1,19 +1,10 @@
-import type { KeyObject } from "node:crypto";
-import type { Clock } from "../core/clock.js";
 import type { Logger } from "../core/log.js";
 import { errorText } from "../core/errors.js";
-import type { Signer } from "../../provisioning/keystore.js";
-import { SessionSealer } from "../envelope/sealer.js";
+import { SessionSealer, type SealerOptions } from "../envelope/sealer.js";
 import type { Outbox } from "./outbox.js";
 
-export interface SessionsOptions {
-  gatewayId: string;
-  signer: Signer;
-  certDer: Buffer;
-  recipientPublicKey: KeyObject;
-  clock: Clock;
-  checkpointEveryMessages: number;
-  checkpointEveryMs: number;
+/** The sealer's options for every stream (the stream itself varies per session), plus the wiring. */
+export interface SessionsOptions extends Omit<SealerOptions, "stream" | "firstSeq" | "random"> {
   /** A session is closed and a new one opened after this many data messages. */
   sessionMaxMessages: number;
   outbox: Outbox;
