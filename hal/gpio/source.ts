@@ -4,6 +4,7 @@ import { child, silentLogger, type Logger } from "../../firmware/core/log.js";
 import type { GpioLineConfig } from "../../firmware/config/schema.js";
 import type { RawReading, ReadingSink, Source, SourceHealth, TamperEvent, TamperReporter } from "../source.js";
 import type { GpioBackend, GpioInput } from "./backend.js";
+import { SinkDelivery } from "../delivery.js";
 
 export type { TamperEvent } from "../source.js";
 
@@ -40,12 +41,13 @@ export class GpioSource implements Source, TamperReporter {
   private sink: ReadingSink | null = null;
   private state: SourceHealth["state"] = "stopped";
   private detail: string | null = null;
-  private readings = 0;
+  private readonly delivery: SinkDelivery;
   private errors = 0;
 
   constructor(private readonly opts: GpioSourceOptions, private readonly clock: Clock, logger: Logger = silentLogger()) {
     this.id = opts.id;
     this.log = child(logger, "hal.gpio");
+    this.delivery = new SinkDelivery(this.log, this.id);
     this.lines = opts.lines.map((cfg) => ({ cfg, input: null, unwatch: null, timer: null, last: null }));
   }
 
@@ -70,7 +72,7 @@ export class GpioSource implements Source, TamperReporter {
   }
 
   health(): SourceHealth {
-    return { state: this.state, detail: this.detail, readings: this.readings, errors: this.errors };
+    return { state: this.state, detail: this.detail, readings: this.delivery.delivered, errors: this.errors + this.delivery.failed };
   }
 
   async start(sink: ReadingSink): Promise<void> {
@@ -145,11 +147,6 @@ export class GpioSource implements Source, TamperReporter {
     }
     const sink = this.sink;
     if (!sink) return;
-    try {
-      sink(r);
-      this.readings++;
-    } catch (err) {
-      if (this.errors++ % 1000 === 0) this.log.warn({ source: this.id, line: l.cfg.line, err: errorText(err) }, "sink threw; reading dropped (logged once per 1000)");
-    }
+    this.delivery.deliver(sink, r);
   }
 }

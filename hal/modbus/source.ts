@@ -5,6 +5,7 @@ import type { RawReading, ReadingSink, Source, SourceHealth } from "../source.js
 import { decodeResponse, planRequests, type ReadRequest, type RegisterSpec } from "./plan.js";
 import { classifyModbusError, failureHint, type ModbusFailure } from "./quality.js";
 import type { ModbusClient, ReadResult } from "./transport.js";
+import { SinkDelivery } from "../delivery.js";
 
 /** One device (unit id) on a connection, with its own poll schedule. */
 export interface ModbusDeviceOptions {
@@ -62,15 +63,15 @@ export class ModbusSource implements Source {
   private run = 0;
   private sink: ReadingSink | null = null;
   private state: SourceHealth["state"] = "stopped";
-  private readings = 0;
+  private readonly delivery: SinkDelivery;
   private errors = 0;
-  private sinkErrors = 0;
 
   /** Stores its collaborators and plans the requests; nothing runs until start(). */
   constructor(private readonly opts: ModbusSourceOptions, private readonly clock: Clock, logger: Logger = silentLogger()) {
     this.id = opts.id;
     this.adapter = opts.adapter;
     this.log = child(logger, `hal.${opts.adapter}`);
+    this.delivery = new SinkDelivery(this.log, this.id);
     this.devices = opts.devices.map((d) => ({
       opts: d, requests: planRequests(d.unitId, d.registers, opts.maxGap), failures: 0, lastFailure: null, timer: null,
     }));
@@ -119,14 +120,14 @@ export class ModbusSource implements Source {
     this.connecting = null;
     if (c) await new Promise<void>((resolve) => c.close(() => resolve()));
     this.state = "stopped";
-    this.log.info({ source: this.id, readings: this.readings, errors: this.errors }, "modbus source stopped");
+    this.log.info({ source: this.id, readings: this.delivery.delivered, errors: this.errors + this.delivery.failed }, "modbus source stopped");
   }
 
   health(): SourceHealth {
     const failing = this.devices.filter((d) => d.lastFailure !== null);
     const detail = failing.length === 0 ? null : failing.map((d) => `unit ${d.opts.unitId}: ${failureHint(d.lastFailure!)}`).join("; ");
     const state = this.state === "running" && failing.length > 0 ? "degraded" : this.state;
-    return { state, detail, readings: this.readings, errors: this.errors };
+    return { state, detail, readings: this.delivery.delivered, errors: this.errors + this.delivery.failed };
   }
 
   private schedule(d: Device, ms: number, run: number): void {
@@ -238,13 +239,7 @@ export class ModbusSource implements Source {
   private deliver(r: RawReading): void {
     const sink = this.sink;
     if (!sink) return;
-    try {
-      sink(r);
-      this.readings++;
-    } catch (err) {
-      this.errors++;
-      if (this.sinkErrors++ % 1000 === 0) this.log.warn({ source: this.id, address: r.address, err: errorText(err) }, "sink threw; reading dropped (logged once per 1000)");
-    }
+    this.delivery.deliver(sink, r);
   }
 }
 

@@ -8,6 +8,7 @@ import type { ReadingSink, Source, SourceHealth } from "../source.js";
 import { readingOf, type DataValueLike } from "./quality.js";
 import { subjectOf, thumbprintOf, TrustStore } from "./trust-store.js";
 import { routeNodeOpcuaLogs } from "./library-logs.js";
+import { SinkDelivery } from "../delivery.js";
 
 type NodeOpcua = typeof import("node-opcua");
 type Client = import("node-opcua").OPCUAClient;
@@ -55,7 +56,7 @@ export class OpcuaSource implements Source {
   private sink: ReadingSink | null = null;
   private state: SourceHealth["state"] = "stopped";
   private detail: string | null = null;
-  private readings = 0;
+  private readonly delivery: SinkDelivery;
   private errors = 0;
   private attempts = 0;
 
@@ -63,6 +64,7 @@ export class OpcuaSource implements Source {
     this.id = opts.config.id;
     this.cfg = opts.config;
     this.log = child(logger, "hal.opcua");
+    this.delivery = new SinkDelivery(this.log, this.id);
     this.hostPort = /^opc\.tcp:\/\/([^/]+)/.exec(this.cfg.endpointUrl)?.[1] ?? "unknown";
   }
 
@@ -76,7 +78,7 @@ export class OpcuaSource implements Source {
   }
 
   health(): SourceHealth {
-    return { state: this.state, detail: this.detail, readings: this.readings, errors: this.errors };
+    return { state: this.state, detail: this.detail, readings: this.delivery.delivered, errors: this.errors + this.delivery.failed };
   }
 
   /** The trust store this source checks server certificates against. */
@@ -100,7 +102,7 @@ export class OpcuaSource implements Source {
     this.retryTimer = null;
     await this.teardown();
     this.state = "stopped";
-    this.log.info({ source: this.id, readings: this.readings }, "opcua source stopped");
+    this.log.info({ source: this.id, readings: this.delivery.delivered }, "opcua source stopped");
   }
 
   private async attempt(run: number): Promise<void> {
@@ -239,12 +241,7 @@ export class OpcuaSource implements Source {
     const sink = this.sink;
     if (!sink) return;
     const r = readingOf(dv, this.clock.nowNs());
-    try {
-      sink({ address, ...r });
-      this.readings++;
-    } catch (err) {
-      if (this.errors++ % 1000 === 0) this.log.warn({ source: this.id, address, err: errorText(err) }, "sink threw; reading dropped (logged once per 1000)");
-    }
+    this.delivery.deliver(sink, { address, ...r });
   }
 
   private onLost(run: number): void {

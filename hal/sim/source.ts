@@ -1,9 +1,9 @@
 import type { Clock } from "../../firmware/core/clock.js";
-import { errorText } from "../../firmware/core/errors.js";
 import { child, silentLogger, type Logger } from "../../firmware/core/log.js";
 import type { ReadingSink, Source, SourceHealth } from "../source.js";
 import { readingsAtTick, simAddresses, tickPeriodMs } from "./generate.js";
 import type { SimAssetSpec, SimFaultSpec, SimModel } from "./model.js";
+import { SinkDelivery } from "../delivery.js";
 
 /** The simulator's part of the config (structurally the `kind: sim` source of docs/config.md). */
 export interface SimSourceOptions {
@@ -47,7 +47,7 @@ export class SimSource implements Source {
   private nextTick = 0;
   private cancel: (() => void) | null = null;
   private state: SourceHealth["state"] = "stopped";
-  private readings = 0;
+  private readonly delivery: SinkDelivery;
   private errors = 0;
   private skipped = 0;
 
@@ -60,6 +60,7 @@ export class SimSource implements Source {
   ) {
     this.id = opts.id;
     this.log = child(logger, "hal.sim");
+    this.delivery = new SinkDelivery(this.log, this.id);
     this.addrs = simAddresses(opts.assets);
     this.periodMs = tickPeriodMs(opts.rateHz);
   }
@@ -89,13 +90,13 @@ export class SimSource implements Source {
     this.cancel?.();
     this.cancel = null;
     this.state = "stopped";
-    this.log.info({ source: this.id, readings: this.readings, skipped: this.skipped }, "simulated source stopped");
+    this.log.info({ source: this.id, readings: this.delivery.delivered, skipped: this.skipped }, "simulated source stopped");
     return Promise.resolve();
   }
 
   health(): SourceHealth {
     const detail = this.skipped > 0 ? `skipped ${this.skipped} tick(s) after stalls longer than ${MAX_CATCH_UP_MS} ms` : null;
-    return { state: this.state, detail, readings: this.readings, errors: this.errors };
+    return { state: this.state, detail, readings: this.delivery.delivered, errors: this.errors + this.delivery.failed };
   }
 
   private wake(sink: ReadingSink): void {
@@ -110,14 +111,7 @@ export class SimSource implements Source {
     }
     for (; this.nextTick <= due && this.cancel; this.nextTick++) {
       for (const r of readingsAtTick(model, this.opts.rateHz, this.nextTick)) {
-        try {
-          sink({ address: r.address, value: r.value, sourceTsNs: r.sourceTsNs, quality: r.quality, qualityDetail: r.qualityDetail });
-          this.readings++;
-        } catch (err) {
-          // A failing sink must not stop the plant; the error text comes from our own code, never a value.
-          // Log the first failure and then every 1000th, so a broken sink cannot flood the log.
-          if (this.errors++ % 1000 === 0) this.log.warn({ source: this.id, address: r.address, err: errorText(err) }, "sink threw; reading dropped (logged once per 1000)");
-        }
+        this.delivery.deliver(sink, { address: r.address, value: r.value, sourceTsNs: r.sourceTsNs, quality: r.quality, qualityDetail: r.qualityDetail });
       }
     }
   }
