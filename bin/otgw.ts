@@ -142,6 +142,18 @@ model.command("list").requiredOption("-c, --config <file>", "gateway config").de
     process.exitCode = modelList(o.config);
   });
 
+const egress = program.command("egress").description("network egress allowlist (nftables; docs/egress.md)");
+egress
+  .command("render")
+  .requiredOption("-c, --config <file>", "gateway config or the integrator's template (YAML or JSON)")
+  .option("--out <file>", "write the ruleset here (atomically) instead of stdout")
+  .option("--ssh", "admit inbound SSH on tcp/22 (images built with key-only SSH)")
+  .description("render the nftables ruleset (table inet otgw_egress); exit 1 naming each bad field")
+  .action(async (o: import("../firmware/egress/command.js").EgressRenderOptions) => {
+    const { egressRenderCommand } = await import("../firmware/egress/command.js");
+    process.exitCode = egressRenderCommand(o);
+  });
+
 program
   .command("demo")
   .description("throwaway CA, a locked-down mosquitto, the receiver and a gateway on the simulated plant")
