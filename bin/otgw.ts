@@ -227,11 +227,22 @@ program
   });
 program
   .command("check")
-  .requiredOption("-c, --config <file>", "gateway config")
-  .description("TPM, key, certificate, chain, CRL, broker, clock, disk, queue: OK or what to do")
-  .action(async (o: { config: string }) => {
+  .option("-c, --config <file>", "gateway config", "/var/lib/otgw/config.yaml")
+  .option("--template <file>", "the integrator's template (for the `otgw provision` hint)", "/etc/otgw/config.yaml")
+  .description("TPM, key, certificate, chain, CRL, broker, clock, disk, queue: OK or what to do; exit 2 when unprovisioned")
+  .action(async (o: { config: string; template: string }) => {
     const { checkCommand } = await import("./commands/check.js");
-    process.exitCode = await checkCommand(o.config);
+    process.exitCode = await checkCommand(o.config, o.template);
+  });
+program
+  .command("service")
+  .option("-c, --config <file>", "the provisioned config", "/var/lib/otgw/config.yaml")
+  .option("--template <file>", "the integrator's template (for the `otgw provision` hint)", "/etc/otgw/config.yaml")
+  .option("--poll-ms <ms>", "also look for the provisioned config this often", (v) => Number.parseInt(v, 10), 2000)
+  .description("what otgw.service runs: wait while unprovisioned, then run the gateway; sd_notify readiness and watchdog")
+  .action(async (o: import("./commands/service.js").ServiceOptions) => {
+    const { serviceCommand } = await import("./commands/service.js");
+    process.exitCode = await serviceCommand(o);
   });
 const identity = program.command("identity").description("this gateway's identity");
 for (const [name, what] of [["show", "key, certificate and days left"], ["renew", "new certificate for the same key (EST simplereenroll)"], ["rotate", "new TPM key, attested, enrolled; old kept as .prev"]] as const) {
