@@ -20,14 +20,15 @@ export interface RunResult { code: number | null; stdout: string; stderr: string
 /** Runs a command to completion, capturing output (never throws on a non-zero exit). */
 export function run(cmd: string, args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { env: opts.env ?? process.env, stdio: ["pipe", "pipe", "pipe"] });
+    const p = spawn(cmd, args, { env: opts.env ?? process.env, stdio: [opts.input === undefined ? "ignore" : "pipe", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
-    p.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    p.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    p.stdout?.on("data", (d: Buffer) => (stdout += d.toString()));
+    p.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
     p.on("error", reject);
     p.on("close", (code) => resolve({ code, stdout, stderr }));
-    p.stdin.end(opts.input ?? "");
+    p.stdin?.on("error", () => undefined); // a command that exits without reading its input
+    p.stdin?.end(opts.input);
   });
 }
 
