@@ -97,3 +97,26 @@ void test("otgw service without NOTIFY_SOCKET stops cleanly on SIGTERM while unp
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+void test("provisioning as root into the service user's state directory hands the new files over to that user", async () => {
+  assert.equal(process.getuid?.(), 0, "this test needs root (the CI machine runs the suite as root)");
+  const { handOverTo } = await import("../../provisioning/attest/files.js");
+  const dir = mkdtempSync(join(tmpdir(), "otgw-handover-"));
+  try {
+    const state = join(dir, "state");
+    mkdirSync(join(state, "identity"), { recursive: true });
+    writeFileSync(join(state, "identity", "gateway.cert.pem"), "x");
+    writeFileSync(join(state, "config.yaml.tmp"), "x");
+    writeFileSync(join(state, "other"), "x");
+    const { chownSync, statSync } = await import("node:fs");
+    chownSync(state, 4242, 4343); // the service user's directory (otgw:otgw on the image)
+    handOverTo(state, [join(state, "identity"), join(state, "keys"), join(state, "config.yaml.tmp")]);
+    for (const f of ["identity", "identity/gateway.cert.pem", "config.yaml.tmp"]) {
+      const st = statSync(join(state, f));
+      assert.deepEqual([st.uid, st.gid], [4242, 4343], f);
+    }
+    assert.equal(statSync(join(state, "other")).uid, 0, "only the files it was given");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
