@@ -117,3 +117,15 @@ void test("the full config loader rejects non-IP addresses in the network sectio
   const problems = crossFieldProblems(templateConfig(peers, { ntp: ["pool.ntp.org"] }));
   assert.ok(problems.some((p) => p.startsWith("/network/ntp/0: ")), problems.join("\n"));
 });
+
+void test("otgw check reports what otgw-egress loaded: the allowlist, or FAIL when it fell back to fail-closed", async () => {
+  const { egressLine } = await import("../../bin/commands/check.js");
+  const status = join(dir, "status");
+  assert.deepEqual(egressLine(join(dir, "absent")), [], "no line off the image");
+  writeFileSync(status, "allowlist: /etc/otgw/config.yaml\n");
+  assert.deepEqual(egressLine(status).map((l) => [l.status, l.name]), [["OK", "egress"]]);
+  writeFileSync(status, "closed: rendering the allowlist from /etc/otgw/config.yaml failed\n");
+  const [line] = egressLine(status);
+  assert.equal(line?.status, "FAIL");
+  assert.match(line?.detail ?? "", /closed: rendering .* only loopback passes: fix the field named in `journalctl -u otgw-egress`/);
+});
