@@ -73,7 +73,7 @@ void test("DNS and NTP servers when configured, IPv6 endpoints, SSH by flag, DHC
 void test("host names are allowed through their pinned addresses (network.hosts); nft -c accepts it", async () => {
   requireTool("nft", "nftables");
   const cfg = templateConfig({ cloud: "broker.example.net", plc: "plc7.plant.local", opcua: "10.1.2.5" }, {
-    dns: ["10.1.2.1"], hosts: { "broker.example.net": ["192.0.2.10", "2001:db8::10"], "plc7.plant.local": ["10.1.2.7"] },
+    dns: ["10.1.2.1"], hosts: { "Broker.Example.net": ["192.0.2.10", "2001:db8::10"], "plc7.plant.local": ["10.1.2.7"] },
   });
   const r = await render(cfg);
   assert.equal(r.code, 0, r.stderr);
