@@ -1,8 +1,10 @@
-import { X509Certificate } from "node:crypto";
+import { createHash, X509Certificate } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { parse as parseYaml, stringify as toYaml } from "yaml";
 import { IdentityError } from "../../firmware/core/errors.js";
+import { systemClock } from "../../firmware/core/clock.js";
+import { AuditLog, AUDIT_EVENTS } from "../../firmware/audit/audit-log.js";
 import { loadConfig } from "../../firmware/config/load.js";
 import { attestAndEnroll, type EnrollStep } from "../../provisioning/attest/enroll.js";
 import { crlFileOf, replaceFile } from "../../provisioning/attest/files.js";
@@ -66,6 +68,15 @@ export async function provisionCommand(o: ProvisionOptions): Promise<number> {
     replaceFile(certFile, certPem);
     replaceFile(caFile, caPem);
     replaceFile(crlFileOf(certFile), await est.crl());
+    // The gateway's audit log starts with its enrollment, checkpointed by the new TPM key itself.
+    const issued = new X509Certificate(certPem);
+    const audit = AuditLog.open(join(stateDir, "audit.jsonl"), { signer, clock: systemClock, checkpointEvery: 100 });
+    audit.append(AUDIT_EVENTS.identityProvisioned, {
+      gatewayId: o.id, serial: issued.serialNumber, notAfter: new Date(issued.validTo).toISOString(), tcti: o.tcti,
+      keyId: createHash("sha256").update(signer.publicKey().export({ type: "spki", format: "der" })).digest("hex"),
+      est: o.est, fleetCaSha256: new X509Certificate(caPem).fingerprint256,
+    });
+    await audit.close();
 
     step(`write the gateway config ${out}`);
     Object.assign(section("gateway"), { id: o.id, stateDir });

@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { IdentityError } from "../../firmware/core/errors.js";
 import { providerLaunch } from "./provider.js";
 import { scriptArgs } from "../../firmware/core/child-script.js";
@@ -30,12 +30,23 @@ export interface TlsSidecar {
 }
 
 
+// A sidecar must not outlive the gateway: one exit hook kills whichever are still running (a running
+// gateway starts a new sidecar at every identity switch, so a hook per sidecar would pile up).
+const running = new Set<ChildProcess>();
+let hooked = false;
+function track(p: ChildProcess): void {
+  running.add(p);
+  if (hooked) return;
+  hooked = true;
+  process.once("exit", () => { for (const c of running) c.kill("SIGKILL"); });
+}
+
 /** Starts the sidecar; resolves once its self-test passed and the socket listens. */
 export function startTlsSidecar(c: SidecarConfig): Promise<TlsSidecar> {
   const { execArgv, env } = providerLaunch(c.tcti);
   const p = spawn(process.execPath, [...execArgv, ...scriptArgs("tls-sidecar-main", import.meta.url)], { env: { ...env, OTGW_SIDECAR: JSON.stringify(c) }, stdio: ["pipe", "pipe", "inherit"] });
-  const exited = new Promise<void>((r) => p.once("exit", () => r()));
-  process.once("exit", () => p.kill("SIGKILL"));
+  const exited = new Promise<void>((r) => p.once("exit", () => { running.delete(p); r(); }));
+  track(p);
   return new Promise((resolve, reject) => {
     let out = "";
     const onData = (d: Buffer): void => {

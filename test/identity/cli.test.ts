@@ -150,14 +150,18 @@ void describe("technician CLI: ca init/serve, provision, check, run, identity sh
     const before = perGateway["gw-tpm-2"] ?? 0;
     await waitFor("gw-tpm-2 flowing after the revocation", () => (perGateway["gw-tpm-2"] ?? 0) >= before + 3, 90_000);
     assert.equal(receiver.store.counts().byReason.REVOKED, receiver.store.counts().quarantined, "only the revoked gateway is refused");
-    // mosquitto reads its crlfile at start: after a restart the revoked gateway's handshake fails...
-    await broker.restart();
+    // No broker restart: SIGHUP makes mosquitto 2.0 build a fresh TLS context with the new CRL, so the
+    // revoked gateway's next handshake fails (a real MQTT connect over mTLS through its TLS sidecar)...
+    await broker.reload();
     const check = await otgw(me, ["check", "-c", cfg()]);
     assert.equal(check.code, 1, check.out);
     assert.match(check.out, /^FAIL +CRL .*REVOKED/m);
     assert.match(check.out, /^FAIL +broker \(mTLS\)/m);
-    // ...and the other gateway's is accepted (a real MQTT connect over mTLS through its TLS sidecar).
+    assert.match(readFileSync(broker.logFile, "utf8"), /certificate revoked/, "mosquitto logged the refused handshake");
+    // ...while the other gateway's new connections are accepted and its readings keep flowing.
     const check2 = await otgw(me, ["check", "-c", cfg2()]);
     assert.equal(check2.code, 0, check2.out);
+    const after = perGateway["gw-tpm-2"] ?? 0;
+    await waitFor("gw-tpm-2 flowing after the broker reload", () => (perGateway["gw-tpm-2"] ?? 0) >= after + 3, 90_000);
   });
 });
