@@ -85,6 +85,8 @@ export class Gateway {
   private accepting = false;
   private readonly unsubscribers: Array<() => void> = [];
   private limitHit = false;
+  /** The last refusal audited; cleared by a successful connection (uplink.refused is recorded once per reason in a row). */
+  private lastRefusal: string | null = null;
   /** The certificate in use (it changes with switchIdentity). */
   private cert: X509Certificate | null = null;
   private readonly dataIds = new Set<number>();
@@ -183,6 +185,8 @@ export class Gateway {
       this.stats.refused++;
       this.auditSafe(AUDIT_EVENTS.authFailure, { topic: ev.topic, reasonCode: ev.reasonCode, reason: ev.reasonText });
     });
+    uplink.on("connectFailed", (error, code) => this.reportUplinkRefused(error, code));
+    uplink.on("connected", () => { this.lastRefusal = null; });
     uplink.start();
 
     const normalizer = new Normalizer(config, clock);
@@ -246,6 +250,21 @@ export class Gateway {
     const closed = await sessions.setIdentity(next.signer, Buffer.from(to.raw));
     if (rotated) await audit.setSigner(next.signer);
     this.log.info({ serial: to.serialNumber, rotated, sessionsClosed: closed, ...report }, rotated ? "identity rotated" : "identity renewed");
+  }
+
+  /**
+   * The broker refused the uplink's connection (a TLS alert such as a revoked certificate, or a CONNACK
+   * failure): audited as `uplink.refused`, once per reason until a connection succeeds again. Network
+   * failures (broker down) are not refusals and are not audited.
+   */
+  reportUplinkRefused(error: string, code: string | number | undefined): void {
+    const refusal = (typeof code === "number" && code >= 0x80) || /CERT|ALERT|HANDSHAKE/i.test(String(code ?? "")) || /certificate|alert|not authori[sz]ed|bad user name/i.test(error);
+    if (!refusal) return;
+    const reason = String(code ?? error);
+    if (reason === this.lastRefusal) return;
+    this.lastRefusal = reason;
+    this.log.error({ reason, error }, "the broker refused the connection");
+    this.auditSafe(AUDIT_EVENTS.uplinkRefused, { reason, detail: error.slice(0, 300) });
   }
 
   /** Audits a failed renewal or identity switch (IdentityWatch); the identity in use stays. */

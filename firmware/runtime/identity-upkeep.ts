@@ -42,9 +42,15 @@ export function watchIdentity(o: { gateway: Gateway; identity: GatewayIdentity; 
   const r = o.config.identity.renewal;
   const { configFile, otgw } = o;
   const canRenew = o.config.identity.est !== undefined && configFile !== undefined && otgw !== undefined;
+  // A TPM identity's TLS runs in its sidecar: its refusals reach the gateway this way (audited).
+  const listen = (id: GatewayIdentity): void => id.onTlsError?.((error, code) => o.gateway.reportUplinkRefused(error, code));
+  listen(o.identity);
   const watch = new IdentityWatch({
     identity: o.identity, files: identityFiles(o.config), renewAt: r.at, pollMs: r.checkEveryMs, logger: o.logger,
-    apply: (next) => o.gateway.switchIdentity(next),
+    apply: async (next) => {
+      await o.gateway.switchIdentity(next);
+      listen(next);
+    },
     ...(canRenew ? { renew: () => runIdentityCommand(otgw, configFile, r.mode) } : {}),
     onFailure: (stage, err) => o.gateway.reportIdentityFailure(stage, err),
   });

@@ -20,6 +20,12 @@ export interface GatewayIdentity {
    * the uplink can switch make-before-break. Throws IdentityError when the files do not fit together.
    */
   reload: () => Promise<GatewayIdentity>;
+  /**
+   * TPM identities: calls `listener` when the sidecar's TLS to the broker fails (e.g. the broker refuses
+   * the certificate), which the uplink cannot see through the sidecar's socket. Software identities
+   * have no sidecar: the uplink reports TLS failures itself.
+   */
+  onTlsError?: (listener: (error: string, code: string | undefined) => void) => void;
 }
 
 /** The TCTI of a TPM identity: identity.tpm.tcti, default the kernel resource manager. */
@@ -59,6 +65,7 @@ export async function openIdentity(config: GatewayConfig): Promise<GatewayIdenti
       let closed = false;
       return {
         signer: t.signer, tls: { ca, cert: t.certPem, key: t.keyPem, ...(t.sidecar ? { via: t.sidecar.socketPath } : {}) }, reload: load,
+        onTlsError: (f) => t.sidecar?.onUpstreamError(f),
         close: async () => {
           if (closed) return;
           closed = true;

@@ -228,7 +228,12 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
 
   /** Connection events of the current connection; those of a replaced one are ignored by generation. */
   private wire(c: MqttClient, gen: number): void {
-    c.on("error", (err) => { if (gen === this.gen) this.log.warn({ err: errorText(err), code: (err as { code?: unknown }).code }, "connection error"); });
+    c.on("error", (err) => {
+      if (gen !== this.gen) return;
+      const code = (err as { code?: string | number }).code;
+      this.log.warn({ err: errorText(err), code }, "connection error");
+      if (!this.connected) this.emit("connectFailed", errorText(err), code);
+    });
     c.on("disconnect", (packet) => {
       if (gen === this.gen) this.log.warn({ reasonCode: packet.reasonCode }, "broker sent DISCONNECT");
     });

@@ -19,6 +19,8 @@ export interface RefusedEvent {
 export interface UplinkEvents {
   /** CONNACK received; publishing (re)starts from the oldest unacked item. */
   connected: [];
+  /** A connection attempt failed before CONNACK (TLS refused, CONNACK error, network): the error in words and its code. */
+  connectFailed: [error: string, code: string | number | undefined];
   /** switchTo() adopted the new identity's connection (publishing continues there) and closed the old one. */
   switched: [];
   /** The connection is gone (reason in words); a reconnect is scheduled unless stopping. */

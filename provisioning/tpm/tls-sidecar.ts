@@ -26,6 +26,11 @@ export interface SidecarConfig {
 export interface TlsSidecar {
   readonly socketPath: string;
   readonly daysLeft: number;
+  /**
+   * Calls `listener` with each upstream TLS failure (e.g. the broker refusing the certificate): the
+   * uplink itself only sees its local socket close, so this is how the gateway learns why.
+   */
+  onUpstreamError(listener: (error: string, code: string | undefined) => void): void;
   close(): Promise<void>;
 }
 
@@ -56,9 +61,24 @@ export function startTlsSidecar(c: SidecarConfig): Promise<TlsSidecar> {
       p.stdout.off("data", onData);
       const r = JSON.parse(line) as { ready: boolean; daysLeft?: number; code?: string; message?: string };
       if (!r.ready) { reject(new IdentityError(r.code ?? "SIDECAR_FAILED", r.message ?? "TPM TLS sidecar failed")); return; }
+      // After "ready" the sidecar prints one JSON line per upstream TLS failure.
+      const listeners: Array<(error: string, code: string | undefined) => void> = [];
+      let rest = out.slice(out.indexOf(line) + line.length + 1);
+      p.stdout.on("data", (chunk: Buffer) => {
+        rest += chunk.toString();
+        const lines = rest.split("\n");
+        rest = lines.pop() ?? "";
+        for (const l of lines) {
+          try {
+            const e = JSON.parse(l) as { upstreamError?: string; code?: string };
+            if (typeof e.upstreamError === "string") for (const f of listeners) f(e.upstreamError, e.code);
+          } catch { /* not a report line */ }
+        }
+      });
       resolve({
         socketPath: c.socketPath,
         daysLeft: r.daysLeft ?? 0,
+        onUpstreamError: (f) => { listeners.push(f); },
         async close() { p.stdin.end(); const t = setTimeout(() => p.kill("SIGKILL"), 5000); await exited; clearTimeout(t); },
       });
     };

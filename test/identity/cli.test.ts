@@ -166,5 +166,15 @@ void describe("technician CLI: ca init/serve, provision, check, run, identity sh
     assert.equal(check2.code, 0, check2.out);
     const after = perGateway["gw-tpm-2"] ?? 0;
     await waitFor("gw-tpm-2 flowing after the broker reload", () => (perGateway["gw-tpm-2"] ?? 0) >= after + 3, 90_000);
+    // The revoked gateway's own next connection (restarted): refused at the handshake, and its audit
+    // log records why (the sidecar reports the TLS alert to the gateway).
+    await gateway?.stop();
+    gateway = otgwBackground(me, ["run", "-c", cfg()]);
+    const auditFile = join(dir, "gw", "state", "audit.jsonl");
+    const refusals = (): Array<{ data: { reason: string; detail: string } }> => readFileSync(auditFile, "utf8").trim().split("\n")
+      .map((l) => JSON.parse(l) as { type: string; data: { reason: string; detail: string } }).filter((e) => e.type === "uplink.refused");
+    const gw = gateway;
+    await waitFor("uplink.refused in the revoked gateway's audit log", () => refusals().length > 0, 90_000).catch((e: Error) => { throw new Error(`${e.message}:\n${gw.output().slice(-3000)}`); });
+    assert.match(JSON.stringify(refusals()[0]?.data), /revoked/i);
   });
 });
