@@ -15,6 +15,8 @@ const MESSAGES = Number(process.env.OTGW_ROTATION_MESSAGES ?? 50_000);
 /** Certificate lifetime: renewal at 30% of it, so the identity changes every few seconds. */
 const LIFETIME_S = 15;
 const ID = "gw-rot";
+/** The run lasts until at least this many switches happened (and MESSAGES readings were sealed), however fast the machine. */
+const MIN_SWITCHES = 8;
 
 /**
  * Make-before-break on a running gateway with its key in a TPM (swtpm behind tpm2-abrmd): short-lived
@@ -35,7 +37,7 @@ void describe(`rotation of a running TPM gateway: ${MESSAGES} messages while the
   after(async () => { await fleet?.stop(); });
 
   void it("zero lost, zero accepted twice, no reconnect, every switch audited", async () => {
-    const { gateway, identity, config, limit } = await fleet.gateway(cfg, MESSAGES);
+    const { gateway, identity, config } = await fleet.gateway(cfg, Number.MAX_SAFE_INTEGER);
     const t0 = Date.now();
     await gateway.start();
     const watch = watchIdentity({ gateway, identity, config, configFile: cfg, otgw: cliArgs(me), logger: silentLogger() });
@@ -53,8 +55,9 @@ void describe(`rotation of a running TPM gateway: ${MESSAGES} messages while the
         }
       }
     })();
-    await limit;
     await rotating;
+    // Not a time limit: the run goes on until both counts are reached (the bound only stops a hang).
+    await waitFor(`${MESSAGES} readings and ${MIN_SWITCHES} switches`, () => gateway.stats.sealed >= MESSAGES && watch.switches >= MIN_SWITCHES, 1_800_000);
     // Let the last rotation be picked up before stopping (the watch checks every 200 ms).
     await waitFor("the last rotation in use", () => watch.switches > 0 && new X509Certificate(watch.identity.tls.cert).publicKey.equals(new X509Certificate(readFileSync(config.identity.certFile)).publicKey), 60_000);
     await watch.stop();
@@ -71,7 +74,7 @@ void describe(`rotation of a running TPM gateway: ${MESSAGES} messages while the
     assert.equal(c.events.SEQUENCE_GAP ?? 0, 0, "no gap in any session");
     const telemetry = (store.db.prepare("SELECT count(*) AS n FROM verified WHERE stream <> 'audit'").get() as { n: number }).n;
     assert.equal(telemetry, gateway.stats.sealed, `all ${gateway.stats.sealed} readings verified`);
-    assert.equal(gateway.stats.sealed, MESSAGES);
+    assert.ok(gateway.stats.sealed >= MESSAGES);
     assertExactlyOnceInOrder(fleet.receiver);
 
     // Every switch is in the gateway's audit log; the log verifies and its checkpoints moved to the new keys.
@@ -84,7 +87,7 @@ void describe(`rotation of a running TPM gateway: ${MESSAGES} messages while the
     assert.equal(count("uplink.switched"), watch.switches);
     assert.ok(entries.filter((e) => e.type === "uplink.switched").every((e) => e.data.madeBeforeBreak === true), "every switch made the new connection first");
     assert.equal(rotated, rotateAt.length, "both CLI rotations picked up");
-    assert.ok(renewed >= 5, `renewed every few seconds (${renewed})`);
+    assert.ok(renewed >= MIN_SWITCHES - rotateAt.length, `renewed automatically (${renewed})`);
     const v = verifyAuditFile(join(config.gateway.stateDir, "audit.jsonl"));
     assert.equal(v.ok, true, JSON.stringify(v));
     if (v.ok) assert.equal(v.signers.length, rotateAt.length + 1, "checkpoints signed by each key in turn");
@@ -95,6 +98,6 @@ void describe(`rotation of a running TPM gateway: ${MESSAGES} messages while the
     const certs = new Set((store.db.prepare("SELECT detail FROM events WHERE kind = 'SESSION_OPENED'").all() as Array<{ detail: string }>).map((r) => r.detail));
     assert.ok(certs.size >= watch.switches + 1, `sessions carried ${certs.size} certificates`);
     assert.equal(gateway.uplinkCounters()?.reconnects, 0, "no connection was broken before its successor was up");
-    console.log(`rotation test: ${MESSAGES} readings (${c.verified} frames with audit) in ${elapsedS.toFixed(1)} s; ${watch.switches} switches (${renewed} renewals, ${rotated} key rotations at ${rotations.map((ms) => `${(ms / 1000).toFixed(1)} s`).join(", ")}); ${certs.size} certificates on sessions; 0 lost, 0 twice`);
+    console.log(`rotation test: ${gateway.stats.sealed} readings (${c.verified} frames with audit) in ${elapsedS.toFixed(1)} s; ${watch.switches} switches (${renewed} renewals, ${rotated} key rotations at ${rotations.map((ms) => `${(ms / 1000).toFixed(1)} s`).join(", ")}); ${certs.size} certificates on sessions; 0 lost, 0 twice`);
   });
 });
