@@ -43,7 +43,7 @@ export const AUDIT_EVENTS = {
   identityRotated: "identity.rotated",
   /** Renewing or switching to a new identity failed; the current one stays in use: { stage: renew|load|connect, error }. */
   identityFailed: "identity.failed",
-  /** The uplink moved to a connection made with the new certificate, then closed the old one: { serial, clientId, drainMs, carriedOver }. */
+  /** The uplink moved to a connection made with the new certificate, then closed the old one: { serial, clientId, drainMs, carriedOver, madeBeforeBreak }. */
   uplinkSwitched: "uplink.switched",
   /** The broker refused the uplink's connection (TLS or CONNACK): { reason, detail }; recorded once per reason in a row. */
   uplinkRefused: "uplink.refused",

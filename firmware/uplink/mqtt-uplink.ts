@@ -141,6 +141,11 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
     try {
       const clientId = this.clientId === this.opts.clientId ? `${this.opts.clientId}${ALT_SUFFIX}` : this.opts.clientId;
       const made = await this.open(tls, clientId);
+      if (!this.running) {
+        // stop() came while the new connection was being made: it is not wanted any more.
+        this.endGracefully(made.client);
+        return { clientId: this.clientId, drainMs: 0, carriedOver: 0, madeBeforeBreak: false };
+      }
       const t0 = Date.now();
       this.quiescing = true;
       if (this.connected && this.inflight.size > 0) {
@@ -150,6 +155,10 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
         });
       }
       const drainMs = Date.now() - t0;
+      if (!this.running) {
+        this.endGracefully(made.client);
+        return { clientId: this.clientId, drainMs, carriedOver: 0, madeBeforeBreak: false };
+      }
       const carriedOver = this.inflight.size; // republished on the new connection (the receiver deduplicates)
       const old = this.client;
       clearTimeout(this.reconnectTimer);
