@@ -65,6 +65,11 @@ export class IngestService extends EventEmitter {
       clean: false,
       properties: { sessionExpiryInterval: 3600 },
       reconnectPeriod: 1000,
+      // Our own subscribe on every connect (below) must reach the broker. With MQTT.js's default
+      // (resubscribe: true) it remembers the topic and silently skips a repeated subscribe, and after a
+      // reconnect with sessionPresent it resubscribes nothing itself: a restarted mosquitto, which
+      // restores the session without its $share subscription, then delivers nothing, forever.
+      resubscribe: false,
       ...buildTlsOptions(opts.tls),
     });
     this.client = client;

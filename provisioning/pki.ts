@@ -69,9 +69,12 @@ function newSerial(): string {
 
 function validity(days: number): { notBefore: Date; notAfter: Date } {
   if (!Number.isFinite(days) || days <= 0) throw new IdentityError("PKI_VALIDITY", `certificate validity must be a positive number of days, got ${days}`);
-  // Back-date a little so a gateway whose clock lags the CA's by a few minutes still accepts it.
+  // Back-date a little so a gateway whose clock lags the CA's by a few minutes still accepts it, but by
+  // at most a tenth of the lifetime: a short-lived certificate would otherwise start most of its life
+  // already spent, and renewal (at a fraction of the lifetime) would fire at once.
   const now = Date.now();
-  return { notBefore: new Date(now - 5 * 60_000), notAfter: new Date(now + days * DAY_MS) };
+  const backdate = Math.min(5 * 60_000, (days * DAY_MS) / 10);
+  return { notBefore: new Date(now - backdate), notAfter: new Date(now + days * DAY_MS) };
 }
 
 function cnName(cn: string): string {

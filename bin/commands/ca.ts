@@ -40,7 +40,7 @@ export async function caRevokeCommand(gatewayId: string, o: { dir: string; forge
   const serials = await ca.revoke(gatewayId, { forget: o.forget ?? false });
   createLogger().child({ module: "ca" }).info({ event: "identity.revoked", gatewayId, serials }, "gateway revoked");
   console.log(`revoked ${serials.length} certificate(s) of ${gatewayId}: ${serials.join(", ") || "(none active)"}`);
-  console.log(`CRL published at ${ca.crlFile}: reload the broker (systemctl reload mosquitto) and receivers pick it up on their next check`);
+  console.log(`CRL published at ${ca.crlFile}: reload the broker (systemctl reload mosquitto, i.e. SIGHUP: mosquitto re-reads the CRL, no restart) so the gateway's next handshake is refused; receivers pick it up on their next check`);
   return 0;
 }
 

@@ -7,6 +7,7 @@ import { keyDirOf, tctiOf } from "../../firmware/runtime/identity.js";
 import { keyId } from "../../provisioning/ca/inventory.js";
 import { attestAndEnroll } from "../../provisioning/attest/enroll.js";
 import { crlFileOf, replaceFile } from "../../provisioning/attest/files.js";
+import { lockIdentity } from "../../provisioning/attest/lock.js";
 import { EstClient } from "../../provisioning/est/client.js";
 import { buildCsr } from "../../provisioning/est/csr.js";
 import type { KeyStore } from "../../provisioning/keystore.js";
@@ -54,6 +55,7 @@ function estFor(config: GatewayConfig, keyPem: string): EstClient {
 export async function identityRenewCommand(configFile: string, mode: "renew" | "rotate"): Promise<number> {
   const { config } = loadConfig(configFile);
   if (config.identity.keystore === "tpm" && !providerRequested()) return reexecWithProvider(tctiOf(config));
+  const unlock = lockIdentity(config.identity.certFile);
   const store = storeOf(config);
   const name = config.identity.keyName;
   try {
@@ -80,9 +82,10 @@ export async function identityRenewCommand(configFile: string, mode: "renew" | "
     } catch { /* the CRL refresh is best effort here; `otgw check` reports staleness */ }
     const cert = new X509Certificate(certPem);
     console.log(`${mode === "renew" ? "renewed" : "rotated"} ${config.gateway.id}: serial ${old.serialNumber} -> ${cert.serialNumber}, valid until ${cert.validTo}`);
-    console.log("a running gateway picks up the new identity on restart (systemctl restart otgw); see docs/identity.md");
+    console.log("a running gateway switches to it within identity.renewal.checkEveryMs, make-before-break (docs/identity.md)");
     return 0;
   } finally {
+    unlock();
     await store.close?.();
   }
 }

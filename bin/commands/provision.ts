@@ -1,8 +1,10 @@
-import { X509Certificate } from "node:crypto";
+import { createHash, X509Certificate } from "node:crypto";
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { parse as parseYaml, stringify as toYaml } from "yaml";
 import { IdentityError } from "../../firmware/core/errors.js";
+import { systemClock } from "../../firmware/core/clock.js";
+import { AuditLog, AUDIT_EVENTS } from "../../firmware/audit/audit-log.js";
 import { loadConfig } from "../../firmware/config/load.js";
 import { attestAndEnroll, type EnrollStep } from "../../provisioning/attest/enroll.js";
 import { crlFileOf, handOverTo, replaceFile } from "../../provisioning/attest/files.js";
@@ -66,6 +68,15 @@ export async function provisionCommand(o: ProvisionOptions): Promise<number> {
     replaceFile(certFile, certPem);
     replaceFile(caFile, caPem);
     replaceFile(crlFileOf(certFile), await est.crl());
+    // The gateway's audit log starts with its enrollment, checkpointed by the new TPM key itself.
+    const issued = new X509Certificate(certPem);
+    const audit = AuditLog.open(join(stateDir, "audit.jsonl"), { signer, clock: systemClock, checkpointEvery: 100 });
+    audit.append(AUDIT_EVENTS.identityProvisioned, {
+      gatewayId: o.id, serial: issued.serialNumber, notAfter: new Date(issued.validTo).toISOString(), tcti: o.tcti,
+      keyId: createHash("sha256").update(signer.publicKey().export({ type: "spki", format: "der" })).digest("hex"),
+      est: o.est, fleetCaSha256: new X509Certificate(caPem).fingerprint256,
+    });
+    await audit.close();
 
     step(`write the gateway config ${out}`);
     Object.assign(section("gateway"), { id: o.id, stateDir });
@@ -83,7 +94,7 @@ export async function provisionCommand(o: ProvisionOptions): Promise<number> {
     // The config appears last and atomically: `otgw service` starts the gateway as soon as it sees it,
     // so by then every file it names must be complete and readable by the service user.
     writeFileSync(`${out}.tmp`, /\.ya?ml$/.test(out) ? toYaml(template) : `${JSON.stringify(template, null, 2)}\n`);
-    handOverTo(dirname(out), [keyDir, idDir, `${out}.tmp`]);
+    handOverTo(dirname(out), [keyDir, idDir, join(stateDir, "audit.jsonl"), `${out}.tmp`]);
     renameSync(`${out}.tmp`, out);
     loadConfig(out);
     const cert = new X509Certificate(certPem);

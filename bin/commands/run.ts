@@ -5,6 +5,7 @@ import { loadConfig, activeOverrides } from "../../firmware/config/load.js";
 import { parseFrame } from "../../firmware/envelope/parse.js";
 import { openIdentity } from "../../firmware/runtime/identity.js";
 import { Gateway, type GatewayDeps } from "../../firmware/runtime/gateway.js";
+import { watchIdentity } from "../../firmware/runtime/identity-upkeep.js";
 import { createSources } from "../../hal/registry.js";
 
 export interface RunOptions {
@@ -48,6 +49,8 @@ export async function runCommand(configFile: string, o: RunOptions = {}): Promis
     ...(o.commitLog !== undefined ? { onCommitted: commitLogger(o.commitLog) } : {}),
   });
   await gw.start();
+  // Renewal/rotation while running: the same CLI, started as a child (process.argv[1] is this otgw).
+  const watch = watchIdentity({ gateway: gw, identity, config, configFile, otgw: [...process.execArgv, process.argv[1] ?? ""], logger });
   o.onStarted?.();
   await Promise.race([
     limited,
@@ -57,7 +60,9 @@ export async function runCommand(configFile: string, o: RunOptions = {}): Promis
     }),
   ]);
   o.onStopping?.();
+  await watch.stop();
   await gw.stop(o.maxRecords !== undefined ? 600_000 : 10_000);
+  await watch.identity.close?.();
   logger.info({ ...gw.stats }, "gateway exited");
   return 0;
 }

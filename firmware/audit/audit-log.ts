@@ -41,7 +41,8 @@ interface Tail {
 export class AuditLog {
   private readonly log: Logger;
   private readonly listeners = new Set<AuditListener>();
-  private readonly publicKey: string;
+  private publicKey: string;
+  private signer: Signer;
   private sinceCheckpoint = 0;
   private inflight: Promise<void> | null = null;
   private closed = false;
@@ -55,6 +56,7 @@ export class AuditLog {
     private readonly opts: AuditLogOptions,
   ) {
     this.log = child(opts.logger ?? silentLogger(), "audit");
+    this.signer = opts.signer;
     this.publicKey = spkiBase64(opts.signer.publicKey());
   }
 
@@ -107,6 +109,21 @@ export class AuditLog {
     while (this.inflight) await this.inflight;
   }
 
+  /**
+   * Hands checkpoint signing to a new key (identity rotation). Everything written so far — the
+   * `identity.rotated` entry naming the new key included — is first covered by a checkpoint of the old
+   * key, so the handover itself is signed by the key being replaced (docs/audit-log.md).
+   */
+  async setSigner(signer: Signer): Promise<void> {
+    await this.flush();
+    if (!this.closed && this.seq > 0 && this.lastType !== AUDIT_EVENTS.checkpoint) {
+      this.startCheckpoint();
+      await this.flush();
+    }
+    this.signer = signer;
+    this.publicKey = spkiBase64(signer.publicKey());
+  }
+
   /** Writes a final signed checkpoint covering every entry, then closes the file. Idempotent. */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -126,10 +143,11 @@ export class AuditLog {
     const upTo = this.seq;
     const hash = this.hash;
     this.sinceCheckpoint = 0;
-    const p = this.opts.signer
+    const publicKey = this.publicKey;
+    const p = this.signer
       .sign(Buffer.from(hash, "hex"))
       .then((sig) => {
-        const data: CheckpointData = { upTo, hash, sig: sig.toString("base64"), publicKey: this.publicKey };
+        const data: CheckpointData = { upTo, hash, sig: sig.toString("base64"), publicKey };
         this.write(AUDIT_EVENTS.checkpoint, { ...data });
       })
       .catch((err: unknown) => {

@@ -35,6 +35,18 @@ export const AUDIT_EVENTS = {
   modelPromoted: "model.promoted",
   /** A lower version was installed under models.allowRollback: { from, to, highest, reason }. */
   modelRollbackOverride: "model.rollback_override",
+  /** This gateway's identity was enrolled (otgw provision): { gatewayId, serial, notAfter, keyId, tcti, est, fleetCaSha256 }. */
+  identityProvisioned: "identity.provisioned",
+  /** A new certificate for the same key is in use (running gateway): { serialFrom, serialTo, notAfter, keyId }. */
+  identityRenewed: "identity.renewed",
+  /** A new TPM key and its certificate are in use (running gateway): { serialFrom, serialTo, notAfter, keyFrom, keyTo }. */
+  identityRotated: "identity.rotated",
+  /** Renewing or switching to a new identity failed; the current one stays in use: { stage: renew|load|connect, error }. */
+  identityFailed: "identity.failed",
+  /** The uplink moved to a connection made with the new certificate, then closed the old one: { serial, clientId, drainMs, carriedOver, madeBeforeBreak }. */
+  uplinkSwitched: "uplink.switched",
+  /** The broker refused the uplink's connection (TLS or CONNACK): { reason, detail }; recorded once per reason in a row. */
+  uplinkRefused: "uplink.refused",
   /** The active model was re-verified and loaded at start: { name, version, digest, signer }. */
   modelLoaded: "model.loaded",
 } as const;

@@ -30,6 +30,15 @@ export const IdentitySection = Type.Object({
   tpm: Type.Optional(Type.Object({ tcti: Type.String({ minLength: 1, default: "device:/dev/tpmrm0" }) }, strict)),
   /** The fleet's EST server (renewal, rotation, CRL); its certificate chains to caFile (docs/identity.md). */
   est: Type.Optional(Type.Object({ url: Type.String({ pattern: "^https://\\S+$" }) }, strict)),
+  /** Automatic renewal of a running gateway through identity.est (docs/identity.md "Rotation of a running gateway"). */
+  renewal: Type.Object({
+    /** Renew once this fraction of the certificate's lifetime has passed. */
+    at: Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1, default: 0.66 }),
+    /** renew: new certificate, same TPM key; rotate: a new attested TPM key every time. */
+    mode: Type.Union([Type.Literal("renew"), Type.Literal("rotate")], { default: "renew" }),
+    /** How often the identity files and the certificate's age are checked (ms). */
+    checkEveryMs: Type.Integer({ minimum: 50, default: 10_000 }),
+  }, { ...strict, default: {} }),
 }, strict);
 
 export const ReceiverSection = Type.Object({ publicKeyFile: Path }, strict);

@@ -1,4 +1,4 @@
-import { createPublicKey, X509Certificate, type KeyObject } from "node:crypto";
+import { createHash, createPublicKey, X509Certificate, type KeyObject } from "node:crypto";
 import { readFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Clock } from "../core/clock.js";
@@ -12,7 +12,7 @@ import type { Signer } from "../../provisioning/keystore.js";
 import { isTamperReporter, type Source, type RawReading } from "../../hal/source.js";
 import type { Queue } from "../queue/queue.js";
 import { SqliteQueue } from "../queue/sqlite-queue.js";
-import { MqttUplink } from "../uplink/mqtt-uplink.js";
+import { MqttUplink, type UplinkCounters } from "../uplink/mqtt-uplink.js";
 import { AuditLog, AUDIT_EVENTS, type AuditEntry } from "../audit/audit-log.js";
 import { Normalizer } from "../pipeline/normalize.js";
 import { Validator } from "../pipeline/validate.js";
@@ -85,6 +85,10 @@ export class Gateway {
   private accepting = false;
   private readonly unsubscribers: Array<() => void> = [];
   private limitHit = false;
+  /** The last refusal audited; cleared by a successful connection (uplink.refused is recorded once per reason in a row). */
+  private lastRefusal: string | null = null;
+  /** The certificate in use (it changes with switchIdentity). */
+  private cert: X509Certificate | null = null;
   private readonly dataIds = new Set<number>();
   readonly stats: GatewayStats = { readings: 0, sealed: 0, quarantined: 0, publishedData: 0, publishedFrames: 0, refused: 0, queueDepth: 0, dropped: 0 };
 
@@ -107,7 +111,8 @@ export class Gateway {
     const stateDir = config.gateway.stateDir;
     mkdirSync(stateDir, { recursive: true, mode: 0o700 });
     const gatewayId = config.gateway.id;
-    const certDer = Buffer.from(new X509Certificate(this.d.tls.cert).raw);
+    this.cert = new X509Certificate(this.d.tls.cert);
+    const certDer = Buffer.from(this.cert.raw);
     const recipientPublicKey: KeyObject = createPublicKey(readFileSync(config.receiver.publicKeyFile, "utf8"));
     const priorities = new Map(config.streams.map((s) => [s.id, s.priority] as const));
     if (config.models) priorities.set(PREDICTIONS_STREAM, config.models.priority);
@@ -164,7 +169,7 @@ export class Gateway {
       signer, clock, checkpointEvery: config.audit.checkpointEveryEntries, logger: this.d.logger,
     });
     this.audit.onEntry((e: AuditEntry) => this.sessions?.submit(AUDIT_STREAM, Buffer.from(JSON.stringify(e)), AUDIT_SCHEMA_ID, BigInt(e.tsNs)));
-    this.audit.append(AUDIT_EVENTS.gatewayStart, { gatewayId, mode: config.gateway.mode, signer: signer.kind });
+    this.audit.append(AUDIT_EVENTS.gatewayStart, { gatewayId, mode: config.gateway.mode, signer: signer.kind, certSerial: this.cert.serialNumber, keyId: keyIdOf(this.cert) });
     // Production safeguards the config overrides are evidence: each is recorded with its reason.
     this.audit.append(AUDIT_EVENTS.configLoaded, { digest: this.d.configDigest, overrides: activeOverrides(config) });
     if (sqlite.recovery) {
@@ -180,6 +185,8 @@ export class Gateway {
       this.stats.refused++;
       this.auditSafe(AUDIT_EVENTS.authFailure, { topic: ev.topic, reasonCode: ev.reasonCode, reason: ev.reasonText });
     });
+    uplink.on("connectFailed", (error, code) => this.reportUplinkRefused(error, code));
+    uplink.on("connected", () => { this.lastRefusal = null; });
     uplink.start();
 
     const normalizer = new Normalizer(config, clock);
@@ -221,9 +228,58 @@ export class Gateway {
     this.log.info({ gatewayId, sources: this.d.sources.length, streams: config.streams.length }, "gateway started");
   }
 
+  /**
+   * Moves the running gateway to a renewed (same key) or rotated (new key) identity, make-before-break
+   * (docs/identity.md "Rotation of a running gateway"): the uplink connects with the new certificate and
+   * only then closes the old connection (if the new one fails, nothing changes and this throws); then
+   * every envelope session is closed and the next ones are signed by the new key and carry the new
+   * certificate; after a rotation the audit log's checkpoints move to the new key. Audited.
+   */
+  async switchIdentity(next: { signer: Signer; tls: GatewayDeps["tls"] }): Promise<void> {
+    const { uplink, sessions, audit, cert: from } = this;
+    if (!uplink || !sessions || !audit || !from) throw new Error("the gateway is not running");
+    const to = new X509Certificate(next.tls.cert);
+    const rotated = !to.publicKey.equals(from.publicKey);
+    // If the new connection fails this throws and nothing has changed (the caller reports it).
+    const report = await uplink.switchTo(next.tls);
+    this.cert = to;
+    const ids = { serialFrom: from.serialNumber, serialTo: to.serialNumber, notAfter: new Date(to.validTo).toISOString() };
+    if (rotated) this.auditSafe(AUDIT_EVENTS.identityRotated, { ...ids, keyFrom: keyIdOf(from), keyTo: keyIdOf(to) });
+    else this.auditSafe(AUDIT_EVENTS.identityRenewed, { ...ids, keyId: keyIdOf(to) });
+    this.auditSafe(AUDIT_EVENTS.uplinkSwitched, { serial: to.serialNumber, clientId: report.clientId, drainMs: report.drainMs, carriedOver: report.carriedOver, madeBeforeBreak: report.madeBeforeBreak });
+    const closed = await sessions.setIdentity(next.signer, Buffer.from(to.raw));
+    if (rotated) await audit.setSigner(next.signer);
+    this.log.info({ serial: to.serialNumber, rotated, sessionsClosed: closed, ...report }, rotated ? "identity rotated" : "identity renewed");
+  }
+
+  /**
+   * The broker refused the uplink's connection (a TLS alert such as a revoked certificate, or a CONNACK
+   * failure): audited as `uplink.refused`, once per reason until a connection succeeds again. Network
+   * failures (broker down) are not refusals and are not audited.
+   */
+  reportUplinkRefused(error: string, code: string | number | undefined): void {
+    const refusal = (typeof code === "number" && code >= 0x80) || /CERT|ALERT|HANDSHAKE/i.test(String(code ?? "")) || /certificate|alert|not authori[sz]ed|bad user name/i.test(error);
+    if (!refusal) return;
+    const reason = String(code ?? error);
+    if (reason === this.lastRefusal) return;
+    this.lastRefusal = reason;
+    this.log.error({ reason, error }, "the broker refused the connection");
+    this.auditSafe(AUDIT_EVENTS.uplinkRefused, { reason, detail: error.slice(0, 300) });
+  }
+
+  /** Audits a failed renewal or identity switch (IdentityWatch); the identity in use stays. */
+  reportIdentityFailure(stage: string, err: unknown): void {
+    this.auditSafe(AUDIT_EVENTS.identityFailed, { stage, error: errorText(err) });
+  }
+
   /** Predictions and drift reports travel sealed on their own, more urgent stream (docs/model-bundle.md). */
   private submitModelOutputs(outputs: readonly ModelOutput[]): void {
     for (const o of outputs) this.sessions?.submit(PREDICTIONS_STREAM, o.bytes, o.schemaId, o.tsNs);
+  }
+
+  /** The uplink's counters (reconnects, switches, ...), while running. */
+  uplinkCounters(): UplinkCounters | undefined {
+    return this.uplink?.counters();
   }
 
   /** Frames still waiting for a PUBACK (queue) or for their signature (outbox). */
@@ -264,4 +320,9 @@ export class Gateway {
     this.quarantine?.close();
     this.log.info({ ...this.stats }, "gateway stopped");
   }
+}
+
+/** SHA-256 of a certificate's public key (SPKI DER), hex: how audit entries name keys. */
+function keyIdOf(cert: X509Certificate): string {
+  return createHash("sha256").update(cert.publicKey.export({ type: "spki", format: "der" })).digest("hex");
 }

@@ -1,3 +1,4 @@
+import { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { IdentityError } from "../core/errors.js";
@@ -5,13 +6,26 @@ import type { GatewayConfig } from "../config/schema.js";
 import type { Signer } from "../../provisioning/keystore.js";
 import { SoftwareKeyStore } from "../../provisioning/software-keystore.js";
 import { openTpmIdentity } from "../../provisioning/tpm/runtime-identity.js";
+import { TpmKeyStore } from "../../provisioning/tpm/tpm-keystore.js";
 
 /** The gateway's identity as the runtime uses it: a signer and the TLS credentials of the uplink. */
 export interface GatewayIdentity {
   signer: Signer;
   tls: { ca: string; cert: string; key: string; via?: string };
-  /** Releases the TPM connection (TPM identities); absent for software keys. */
+  /** Releases this identity's TLS sidecar, and the TPM connection with the last identity (TPM identities); absent for software keys. */
   close?: () => Promise<void>;
+  /**
+   * Loads the key and certificate files as they are now (after `otgw identity renew|rotate`) as a second,
+   * independent identity — for a TPM key with its own TLS sidecar — while this one keeps working, so
+   * the uplink can switch make-before-break. Throws IdentityError when the files do not fit together.
+   */
+  reload: () => Promise<GatewayIdentity>;
+  /**
+   * TPM identities: calls `listener` when the sidecar's TLS to the broker fails (e.g. the broker refuses
+   * the certificate), which the uplink cannot see through the sidecar's socket. Software identities
+   * have no sidecar: the uplink reports TLS failures itself.
+   */
+  onTlsError?: (listener: (error: string, code: string | undefined) => void) => void;
 }
 
 /** The TCTI of a TPM identity: identity.tpm.tcti, default the kernel resource manager. */
@@ -39,15 +53,42 @@ export async function openIdentity(config: GatewayConfig): Promise<GatewayIdenti
     } catch (err) {
       throw new IdentityError("IDENTITY_FILE", `cannot read uplink CA ${config.uplink.caFile}: ${(err as Error).message}; provision the gateway first`);
     }
-    const t = await openTpmIdentity({
-      keyDir: keyDirOf(config), keyName: id.keyName, tcti: tctiOf(config), certFile: id.certFile,
-      uplink: { url: config.uplink.url, caPem: ca, runDir: join(config.gateway.stateDir, "run") },
-    });
-    return { signer: t.signer, tls: { ca, cert: t.certPem, key: t.keyPem, ...(t.sidecar ? { via: t.sidecar.socketPath } : {}) }, close: () => t.close() };
+    // One TPM connection shared by the identity in use and the one being switched to; closed with the last.
+    const store = new TpmKeyStore(keyDirOf(config), tctiOf(config));
+    let users = 0;
+    const load = async (): Promise<GatewayIdentity> => {
+      const t = await openTpmIdentity({
+        keyDir: keyDirOf(config), keyName: id.keyName, tcti: tctiOf(config), certFile: id.certFile, store,
+        uplink: { url: config.uplink.url, caPem: ca, runDir: join(config.gateway.stateDir, "run") },
+      });
+      users++;
+      let closed = false;
+      return {
+        signer: t.signer, tls: { ca, cert: t.certPem, key: t.keyPem, ...(t.sidecar ? { via: t.sidecar.socketPath } : {}) }, reload: load,
+        onTlsError: (f) => t.sidecar?.onUpstreamError(f),
+        close: async () => {
+          if (closed) return;
+          closed = true;
+          await t.close();
+          if (--users === 0) await store.close();
+        },
+      };
+    };
+    try {
+      return await load();
+    } catch (err) {
+      await store.close();
+      throw err;
+    }
   }
   if (config.gateway.mode === "production" && !config.overrides.allowSoftwareKeys) {
     throw new IdentityError("SOFTWARE_KEY_REFUSED", "production mode refuses software keys: provision a TPM identity, or set overrides.allowSoftwareKeys.reason (audited)");
   }
+  return openSoftwareIdentity(config);
+}
+
+async function openSoftwareIdentity(config: GatewayConfig): Promise<GatewayIdentity> {
+  const id = config.identity;
   const dir = keyDirOf(config);
   const signer = await new SoftwareKeyStore(dir).open(id.keyName);
   const read = (f: string, what: string): string => {
@@ -57,8 +98,13 @@ export async function openIdentity(config: GatewayConfig): Promise<GatewayIdenti
       throw new IdentityError("IDENTITY_FILE", `cannot read ${what} ${f}: ${(err as Error).message}; provision the gateway first`);
     }
   };
+  const cert = read(id.certFile, "gateway certificate");
+  if (!new X509Certificate(cert).publicKey.equals(signer.publicKey())) {
+    throw new IdentityError("CERT_KEY_MISMATCH", "the gateway certificate is not for the gateway key (a certificate from another gateway or an earlier key): run `otgw identity renew` to get one for this key");
+  }
   return {
     signer,
-    tls: { ca: read(config.uplink.caFile, "uplink CA"), cert: read(id.certFile, "gateway certificate"), key: read(join(dir, `${id.keyName}.key.pem`), "gateway key") },
+    tls: { ca: read(config.uplink.caFile, "uplink CA"), cert, key: read(join(dir, `${id.keyName}.key.pem`), "gateway key") },
+    reload: () => openSoftwareIdentity(config),
   };
 }

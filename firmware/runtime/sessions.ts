@@ -60,6 +60,27 @@ export class StreamSessions {
     }
   }
 
+  /**
+   * The gateway's identity changed (renewal or key rotation): every open session is closed with a final
+   * checkpoint signed by the key that opened it, and the next record of each stream opens a new session
+   * signed by `signer` and carrying `certDer`. Sessions never span two certificates, so each session
+   * verifies against exactly the certificate it names, also at a receiver that checks validity "now".
+   * Returns the number of sessions closed.
+   */
+  async setIdentity(signer: SessionsOptions["signer"], certDer: Buffer): Promise<number> {
+    await this.settle();
+    this.o.signer = signer;
+    this.o.certDer = certDer;
+    let closed = 0;
+    for (const [stream, st] of this.streams) {
+      if (!st.sealer) continue;
+      this.checkpoint(stream, st.sealer, true);
+      st.sealer = null;
+      closed++;
+    }
+    return closed;
+  }
+
   /** Resolves when no session is being opened (every record submitted so far is sealed). */
   async settle(): Promise<void> {
     for (;;) {

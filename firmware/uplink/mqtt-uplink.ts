@@ -6,9 +6,12 @@ import type { QueueItem } from "../queue/queue.js";
 import { backoffDelay, type BackoffOptions } from "./backoff.js";
 import { reasonText, refusalCode } from "./reason.js";
 import { buildTlsOptions, type UplinkTlsOptions } from "./tls.js";
-import type { MqttUplinkOptions, UplinkCounters, UplinkEvents } from "./types.js";
+import type { MqttUplinkOptions, SwitchReport, UplinkCounters, UplinkEvents } from "./types.js";
 
-export type { MqttUplinkOptions, RefusedEvent, UplinkCounters, UplinkEvents } from "./types.js";
+export type { MqttUplinkOptions, RefusedEvent, SwitchReport, UplinkCounters, UplinkEvents } from "./types.js";
+
+/** The alternate client id's suffix: a switch connects under the other id, so both can be up at once. */
+export const ALT_SUFFIX = ".b";
 
 /**
  * Moves queue items to the broker: MQTT v5, QoS 1, mutual TLS. The queue, not MQTT.js, is the
@@ -37,7 +40,14 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
   private reconnectTimer: NodeJS.Timeout | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
   private drainWaiters: (() => void)[] = [];
-  private readonly stats = { published: 0, refused: 0, reconnects: 0 };
+  private readonly stats = { published: 0, refused: 0, reconnects: 0, switches: 0 };
+  /** The TLS material of the next connection; replaced by switchTo() (identity renewal/rotation). */
+  private tls: MqttUplinkOptions["tls"];
+  /** Client id of the current connection: the gateway id, or its alternate during a switch (switchTo). */
+  private clientId: string;
+  /** True while switchTo() lets the old connection's in-flight publishes finish: nothing new is sent on it. */
+  private quiescing = false;
+  private switching = false;
 
   /** Does nothing but remember its collaborators; start() connects. */
   constructor(private readonly opts: MqttUplinkOptions) {
@@ -45,6 +55,8 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
     this.log = child(opts.logger, "uplink");
     this.window = opts.window ?? 256;
     this.backoff = opts.backoff ?? { minMs: 500, maxMs: 30_000 };
+    this.tls = opts.tls;
+    this.clientId = opts.clientId;
   }
 
   /** Current counters. */
@@ -100,40 +112,153 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
     this.log.info({ ...this.counters() }, "uplink stopped");
   }
 
-  private connect(): void {
-    const gen = ++this.gen;
-    const options: IClientOptions & UplinkTlsOptions = {
+  /**
+   * Make-before-break move to new TLS material (a renewed or rotated identity; docs/identity.md):
+   *  1. make: a second connection with the new certificate, under the alternate client id (so the
+   *     broker does not take the first one over), up to CONNACK;
+   *  2. quiesce: nothing new is sent on the old connection; its in-flight publishes get up to
+   *     `drainMs` for their PUBACKs (acked ones leave the queue);
+   *  3. switch: publishing continues on the new connection from the oldest unacked queue item;
+   *  4. break: the old connection is closed with a DISCONNECT.
+   * If the new connection fails, the old one keeps going and the error is thrown (nothing changes).
+   * With no connection up, the material is simply used by the next (immediate) connect.
+   */
+  async switchTo(tls: MqttUplinkOptions["tls"], o: { drainMs?: number } = {}): Promise<SwitchReport> {
+    if (this.switching) throw new Error("an uplink switch is already in progress");
+    const previous = this.tls;
+    if (!this.running || !this.connected) {
+      this.tls = tls;
+      if (this.running) {
+        // Whatever connection attempt is pending was made with the old material: start over now.
+        clearTimeout(this.reconnectTimer);
+        this.dropConnection();
+        this.attempt = 0;
+        this.connect();
+      }
+      return { clientId: this.clientId, drainMs: 0, carriedOver: 0, madeBeforeBreak: false };
+    }
+    this.switching = true;
+    try {
+      const clientId = this.clientId === this.opts.clientId ? `${this.opts.clientId}${ALT_SUFFIX}` : this.opts.clientId;
+      const made = await this.open(tls, clientId);
+      if (!this.running) {
+        // stop() came while the new connection was being made: it is not wanted any more.
+        this.endGracefully(made.client);
+        return { clientId: this.clientId, drainMs: 0, carriedOver: 0, madeBeforeBreak: false };
+      }
+      const t0 = Date.now();
+      this.quiescing = true;
+      if (this.connected && this.inflight.size > 0) {
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, o.drainMs ?? 5000);
+          this.drainWaiters.push(() => { clearTimeout(t); resolve(); });
+        });
+      }
+      const drainMs = Date.now() - t0;
+      if (!this.running) {
+        this.endGracefully(made.client);
+        return { clientId: this.clientId, drainMs, carriedOver: 0, madeBeforeBreak: false };
+      }
+      const carriedOver = this.inflight.size; // republished on the new connection (the receiver deduplicates)
+      const old = this.client;
+      clearTimeout(this.reconnectTimer);
+      this.dropConnection(false);
+      this.quiescing = false;
+      this.tls = tls;
+      this.clientId = clientId;
+      const gen = this.gen;
+      this.client = made.client;
+      this.wire(made.client, gen);
+      this.stats.switches += 1;
+      this.onConnect(made.connack, true);
+      if (old) this.endGracefully(old);
+      this.log.info({ clientId, drainMs, carriedOver }, "switched to the new identity's connection; old connection closed");
+      return { clientId, drainMs, carriedOver, madeBeforeBreak: true };
+    } catch (err) {
+      this.tls = previous;
+      throw err;
+    } finally {
+      this.quiescing = false;
+      this.switching = false;
+      if (this.connected) this.kick();
+    }
+  }
+
+  /** A connection not yet adopted: resolves at CONNACK, rejects if it closes or fails first. */
+  private open(tls: MqttUplinkOptions["tls"], clientId: string): Promise<{ client: MqttClient; connack: IConnackPacket }> {
+    const c = mqtt.connect(this.opts.url, this.clientOptions(tls, clientId));
+    return new Promise((resolve, reject) => {
+      // Only our own listeners come off: MQTT.js listens to its own connect/close events internally.
+      const off = (): void => { c.off("connect", onConnect); c.off("error", onError); c.off("close", onClose); };
+      const onConnect = (connack: IConnackPacket): void => { off(); resolve({ client: c, connack }); };
+      const fail = (why: string): void => {
+        off();
+        c.on("error", () => undefined);
+        c.end(true);
+        reject(new Error(`the new identity's connection failed: ${why}`));
+      };
+      const onError = (err: Error): void => fail(errorText(err));
+      const onClose = (): void => fail("connection closed before CONNACK");
+      c.on("connect", onConnect);
+      c.on("error", onError);
+      c.on("close", onClose);
+    });
+  }
+
+  /** Ends a replaced connection (its events are already ignored by generation) with a DISCONNECT, forced after a second. */
+  private endGracefully(c: MqttClient): void {
+    c.on("error", () => undefined);
+    const t = setTimeout(() => c.end(true), 1000);
+    c.endAsync(false).then(() => clearTimeout(t), () => clearTimeout(t));
+  }
+
+  private clientOptions(tls: MqttUplinkOptions["tls"], clientId: string): IClientOptions & UplinkTlsOptions {
+    return {
       protocolVersion: 5,
-      clientId: this.opts.clientId,
+      clientId,
       clean: true,
       keepalive: this.opts.keepaliveS ?? 30,
       reconnectPeriod: 0, // reconnects are ours: backoff with jitter, and a fresh client each time
       connectTimeout: 15_000,
       queueQoSZero: false,
       resubscribe: false,
-      ...buildTlsOptions(this.opts.tls),
+      ...buildTlsOptions(tls),
     };
+  }
+
+  private connect(): void {
+    const gen = ++this.gen;
     this.log.debug({ url: this.opts.url, attempt: this.attempt }, "connecting");
-    const c = mqtt.connect(this.opts.url, options);
+    const c = mqtt.connect(this.opts.url, this.clientOptions(this.tls, this.clientId));
     this.client = c;
     c.on("connect", (packet: IConnackPacket) => { if (gen === this.gen) this.onConnect(packet); });
-    c.on("error", (err) => { if (gen === this.gen) this.log.warn({ err: errorText(err), code: (err as { code?: unknown }).code }, "connection error"); });
+    this.wire(c, gen);
+  }
+
+  /** Connection events of the current connection; those of a replaced one are ignored by generation. */
+  private wire(c: MqttClient, gen: number): void {
+    c.on("error", (err) => {
+      if (gen !== this.gen) return;
+      const code = (err as { code?: string | number }).code;
+      this.log.warn({ err: errorText(err), code }, "connection error");
+      if (!this.connected) this.emit("connectFailed", errorText(err), code);
+    });
     c.on("disconnect", (packet) => {
       if (gen === this.gen) this.log.warn({ reasonCode: packet.reasonCode }, "broker sent DISCONNECT");
     });
     c.on("close", () => { if (gen === this.gen) this.onClose("connection closed"); });
   }
 
-  private onConnect(packet: IConnackPacket): void {
+  private onConnect(packet: IConnackPacket, switched = false): void {
     this.connected = true;
-    if (this.everConnected) this.stats.reconnects += 1;
+    if (this.everConnected && !switched) this.stats.reconnects += 1;
     this.everConnected = true;
     this.attempt = 0;
     const receiveMax = packet.properties?.receiveMaximum ?? 65_535;
     this.effectiveWindow = Math.max(1, Math.min(this.window, receiveMax));
     this.cursor = new Map(); // republish everything unacked, most urgent class first, oldest first
     this.log.info({ url: this.opts.url, window: this.effectiveWindow, depth: this.opts.queue.depth().count }, "connected");
-    this.emit("connected");
+    this.emit(switched ? "switched" : "connected");
     this.pump();
   }
 
@@ -151,7 +276,7 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
   }
 
   /** Forgets the current connection; its late callbacks are ignored by generation. */
-  private dropConnection(): void {
+  private dropConnection(end = true): void {
     this.flushAcks(); // PUBACKs already received are real deliveries: record them
     this.connected = false;
     this.inflight.clear();
@@ -160,13 +285,13 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
     this.client = undefined;
     this.gen += 1;
     clearTimeout(this.idleTimer);
-    if (c && this.running) c.end(true);
+    if (c && this.running && end) c.end(true);
   }
 
   /** Fills the window from the queue (urgent classes first, id order inside a class), past what this connection already sent. */
   private pump(): void {
     const c = this.client;
-    if (!this.connected || !this.running || !c) return;
+    if (!this.connected || !this.running || !c || this.quiescing) return;
     clearTimeout(this.idleTimer);
     const gen = this.gen;
     try {

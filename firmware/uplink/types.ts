@@ -19,6 +19,10 @@ export interface RefusedEvent {
 export interface UplinkEvents {
   /** CONNACK received; publishing (re)starts from the oldest unacked item. */
   connected: [];
+  /** A connection attempt failed before CONNACK (TLS refused, CONNACK error, network): the error in words and its code. */
+  connectFailed: [error: string, code: string | number | undefined];
+  /** switchTo() adopted the new identity's connection (publishing continues there) and closed the old one. */
+  switched: [];
   /** The connection is gone (reason in words); a reconnect is scheduled unless stopping. */
   disconnected: [reason: string];
   /** `count` items were PUBACKed and deleted from the queue. */
@@ -62,4 +66,18 @@ export interface UplinkCounters {
   reconnects: number;
   /** Publishes awaiting PUBACK right now. */
   inflight: number;
+  /** Make-before-break moves to a new identity's connection (switchTo). */
+  switches: number;
+}
+
+/** What one switchTo() did. */
+export interface SwitchReport {
+  /** Client id of the new connection (the gateway id or its alternate). */
+  clientId: string;
+  /** How long the old connection was given to finish its in-flight publishes (ms). */
+  drainMs: number;
+  /** Publishes still unacknowledged on the old connection, resent on the new one (the receiver deduplicates). */
+  carriedOver: number;
+  /** False when no connection was up: the new material is simply used by the next connect. */
+  madeBeforeBreak: boolean;
 }

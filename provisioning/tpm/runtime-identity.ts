@@ -19,6 +19,9 @@ export interface TpmIdentity {
   close(): Promise<void>;
 }
 
+/** Sidecars started by this process: each gets its own socket (a new identity runs beside the old one). */
+let sidecars = 0;
+
 /** The uplink a sidecar should connect to. */
 export interface SidecarTarget {
   /** `mqtts://host:port`. */
@@ -34,8 +37,10 @@ export interface SidecarTarget {
  * certificate is this key's and valid, and with `uplink` starts the TLS sidecar, whose own start-up
  * self-test proves the tpm2 provider signs with the key.
  */
-export async function openTpmIdentity(o: { keyDir: string; keyName: string; tcti: string; certFile: string; uplink?: SidecarTarget }): Promise<TpmIdentity> {
-  const store = new TpmKeyStore(o.keyDir, o.tcti);
+export async function openTpmIdentity(o: { keyDir: string; keyName: string; tcti: string; certFile: string; uplink?: SidecarTarget; store?: TpmKeyStore }): Promise<TpmIdentity> {
+  // A store passed in is shared (identity reloads on a running gateway) and stays open on close().
+  const owned = o.store === undefined;
+  const store = o.store ?? new TpmKeyStore(o.keyDir, o.tcti);
   try {
     const signer = await store.open(o.keyName);
     const keyPem = readFileSync(store.keyFile(o.keyName), "utf8");
@@ -58,15 +63,15 @@ export async function openTpmIdentity(o: { keyDir: string; keyName: string; tcti
       const host = u.hostname.replace(/^\[|\]$/g, "");
       sidecar = await startTlsSidecar({
         tcti: o.tcti, keyPem, certPem: cert.toString(), publicKeyPem: signer.publicKey().export({ type: "spki", format: "pem" }).toString(), caPem: o.uplink.caPem,
-        host, port: Number(u.port || 8883), ...(/^[0-9.:]+$/.test(host) ? {} : { servername: host }), socketPath: join(o.uplink.runDir, `uplink-${process.pid}.sock`),
+        host, port: Number(u.port || 8883), ...(/^[0-9.:]+$/.test(host) ? {} : { servername: host }), socketPath: join(o.uplink.runDir, `uplink-${process.pid}-${++sidecars}.sock`),
       });
     }
     return {
       signer, keyPem, certPem: cert.toString(), daysLeft, store, ...(sidecar ? { sidecar } : {}),
-      async close() { await sidecar?.close(); await store.close(); },
+      async close() { await sidecar?.close(); if (owned) await store.close(); },
     };
   } catch (err) {
-    await store.close();
+    if (owned) await store.close();
     throw err;
   }
 }

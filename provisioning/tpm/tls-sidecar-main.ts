@@ -22,7 +22,12 @@ async function main(): Promise<void> {
     const remote = connect({ host: c.host, port: c.port, servername: c.servername, secureContext, rejectUnauthorized: true, minVersion: "TLSv1.3" });
     const close = (): void => { local.destroy(); remote.destroy(); };
     remote.once("secureConnect", () => { local.pipe(remote); remote.pipe(local); });
-    remote.once("error", (err) => { process.stderr.write(`${JSON.stringify({ level: 40, module: "tls-sidecar", msg: "upstream TLS failed", err: errorText(err) })}\n`); close(); });
+    remote.once("error", (err: NodeJS.ErrnoException) => {
+      process.stderr.write(`${JSON.stringify({ level: 40, module: "tls-sidecar", msg: "upstream TLS failed", err: errorText(err) })}\n`);
+      // The gateway reads this from our stdout: its MQTT client only sees the local socket close.
+      process.stdout.write(`${JSON.stringify({ upstreamError: errorText(err), code: err.code })}\n`);
+      close();
+    });
     local.once("error", close);
     remote.once("close", close);
     local.once("close", close);
