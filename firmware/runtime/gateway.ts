@@ -115,6 +115,7 @@ export class Gateway {
 
     const sqlite = SqliteQueue.open(join(stateDir, "queue.db"), {
       clock, maxBytes: config.queue.maxBytes, durability: config.queue.durability,
+      minFreeBytes: config.queue.minFreeBytes, reserveBytes: config.queue.reserveBytes,
       onDrop: (reports) => {
         for (const r of reports) {
           this.drops.record(r.stream, r.reason, r.count, r.bytes);

@@ -2,35 +2,15 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { test } from "node:test";
 import { join } from "node:path";
-import { closeSync, existsSync, openSync, rmSync, writeSync } from "node:fs";
+import { existsSync, rmSync } from "node:fs";
 import { QueueError } from "../../firmware/core/errors.js";
 import type { DropReport, NewQueueItem } from "../../firmware/queue/queue.js";
 import { integrityProblem } from "../../firmware/queue/salvage.js";
 import { SqliteQueue } from "../../firmware/queue/sqlite-queue.js";
-import { freeBytes, mountSmallFs } from "./fs.js";
+import { fillDisk, freeBytes, mountSmallFs } from "./fs.js";
 
 const frame = randomBytes(480);
 const batch = (stream: string, priority: number, n: number): NewQueueItem[] => Array.from({ length: n }, () => ({ stream, topic: `otgw/v1/gw/${stream}`, priority, payload: frame }));
-
-/** Fills the filesystem under `dir` to its last block with a file; returns its path. */
-function fillDisk(dir: string): string {
-  const path = join(dir, "filler");
-  const fd = openSync(path, "w");
-  const chunk = Buffer.alloc(64 * 1024);
-  try {
-    for (let size = chunk.length; size >= 512; ) {
-      try {
-        writeSync(fd, chunk, 0, size);
-      } catch (err) {
-        if ((err as { code?: string }).code !== "ENOSPC") throw err;
-        size = size / 2;
-      }
-    }
-  } finally {
-    closeSync(fd);
-  }
-  return path;
-}
 
 void test("queue on a full disk: drops by policy (least urgent, oldest), stays consistent, recovers when space returns", () => {
   const fs = mountSmallFs("8m");
