@@ -27,6 +27,21 @@ import type { ModelOutput, ModelStage } from "../models/stage.js";
 import { DropLedger } from "./drops.js";
 import { QueueWriter } from "./queue-writer.js";
 
+/**
+ * Most records and frames the gateway holds in memory (waiting for a session to open, or sealed and
+ * waiting for a checkpoint's signature before the ready prefix goes into the queue). Past it, new
+ * readings are dropped, counted and audited (reason "memory"): backpressure goes to the disk queue,
+ * never into unbounded RAM (a hung signer must not exhaust memory).
+ */
+export const MAX_IN_MEMORY = 16_384;
+
+/**
+ * V8 heap limits the gateway process is meant to run with (`node <flags> dist/bin/otgw.js run`, e.g.
+ * in its service unit; docs/queue.md "Memory"). Without them V8 lets garbage pile up to several
+ * hundred MB before collecting; with them the bench's gateway stays near 130 MB at full throughput.
+ */
+export const GATEWAY_NODE_FLAGS = ["--max-old-space-size=48", "--max-semi-space-size=4"] as const;
+
 /** The audit log travels upstream as its own sealed stream. */
 export const AUDIT_STREAM = "audit";
 export const AUDIT_SCHEMA_ID = "otgw.audit/1";
@@ -207,6 +222,11 @@ export class Gateway {
           return;
         }
         const bytes = encodeRecord(rec);
+        if (this.inMemory() >= MAX_IN_MEMORY) {
+          // Never sealed, so the receiver sees no gap for it: the count and the audit entry are the evidence.
+          this.drops.record(rec.stream, "memory", 1, bytes.length);
+          return;
+        }
         this.sessions?.submit(rec.stream, bytes, READING_SCHEMA_ID, BigInt(rec.sourceTsNs));
         if (this.models) this.submitModelOutputs(this.models.observe(rec, bytes));
         this.stats.sealed++;
@@ -225,6 +245,11 @@ export class Gateway {
   /** Predictions and drift reports travel sealed on their own, more urgent stream (docs/model-bundle.md). */
   private submitModelOutputs(outputs: readonly ModelOutput[]): void {
     for (const o of outputs) this.sessions?.submit(PREDICTIONS_STREAM, o.bytes, o.schemaId, o.tsNs);
+  }
+
+  /** Records and frames held in memory: not yet sealed (session opening) or not yet in the queue. */
+  inMemory(): number {
+    return (this.sessions?.waiting ?? 0) + (this.outbox?.pending ?? 0) + (this.writer?.pending ?? 0);
   }
 
   /** Frames still waiting for a PUBACK (queue) or for their signature (outbox). */

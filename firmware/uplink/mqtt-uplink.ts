@@ -10,6 +10,9 @@ import type { MqttUplinkOptions, UplinkCounters, UplinkEvents } from "./types.js
 
 export type { MqttUplinkOptions, RefusedEvent, UplinkCounters, UplinkEvents } from "./types.js";
 
+/** Longest a received PUBACK waits before it is committed to the queue (see scheduleFlush). */
+const ACK_DELAY_MS = 5;
+
 /**
  * Moves queue items to the broker: MQTT v5, QoS 1, mutual TLS. The queue, not MQTT.js, is the
  * durable store: each connection uses a fresh client with `clean: true`, and after a reconnect
@@ -33,6 +36,7 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
   private readonly inflight = new Set<number>();
   private pendingAcks: number[] = [];
   private flushScheduled = false;
+  private ackTimer: NodeJS.Timeout | undefined;
   private pumpScheduled = false;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
@@ -217,9 +221,19 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
     this.scheduleFlush();
   }
 
-  /** Acks are batched: all PUBACKs of one socket read are committed in one transaction. */
+  /**
+   * A PUBACK frees its window slot at once (the refill does not wait for the commit), while acks are
+   * committed in batches: half a window, or whatever arrived within ACK_DELAY_MS, in one transaction.
+   * Fewer, larger transactions; a crash may lose those few acks, whose items are then sent again
+   * (at-least-once; the receiver deduplicates).
+   */
   private scheduleFlush(): void {
+    this.kick();
     if (this.flushScheduled) return;
+    if (this.inflight.size > 0 && this.pendingAcks.length < Math.max(1, this.effectiveWindow >> 1)) {
+      this.ackTimer ??= setTimeout(() => { this.ackTimer = undefined; this.scheduleFlush(); }, ACK_DELAY_MS).unref();
+      return;
+    }
     this.flushScheduled = true;
     setImmediate(() => {
       this.flushScheduled = false;
