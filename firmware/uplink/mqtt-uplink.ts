@@ -250,6 +250,10 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
     try {
       this.opts.queue.ack(ids);
     } catch (err) {
+      // Delivered is delivered: keep the ids and commit them later (e.g. once a full disk has room).
+      // Once stopped, they are simply sent again by the next run (the receiver deduplicates).
+      if (this.running) this.pendingAcks = ids.concat(this.pendingAcks);
+      if (this.running) this.ackTimer ??= setTimeout(() => { this.ackTimer = undefined; this.scheduleFlush(); }, 250).unref();
       this.fail(err);
       return;
     }
