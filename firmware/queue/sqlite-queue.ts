@@ -4,7 +4,7 @@ import { dirname } from "node:path";
 import { systemClock, type Clock } from "../core/clock.js";
 import { QueueError, errorText } from "../core/errors.js";
 import type { DeadLetter, DropReason, DropReport, DropTotals, NewQueueItem, PeekCursor, Queue, QueueDepth, QueueItem } from "./queue.js";
-import { integrityProblem, moveAside, salvageRows, type RecoveryReport } from "./salvage.js";
+import { integrityProblem, moveAside, salvageInto, type RecoveryReport } from "./salvage.js";
 import { ROW_COLUMNS, migrate, type Row } from "./sqlite-schema.js";
 import { DiskSpace, type DiskSpaceOptions } from "./disk-space.js";
 import { evictInTx, prepareEvict, type EvictStatements } from "./sqlite-evict.js";
@@ -139,7 +139,7 @@ export class SqliteQueue implements Queue {
       db.pragma("journal_size_limit = 4194304");
       migrate(db, file);
       const q = new SqliteQueue(file, db, opts, clock);
-      if (moved !== null && problem !== null) q.recovery = q.salvage(moved, problem);
+      if (moved !== null && problem !== null) q.recovery = salvageInto(db, file, moved, problem);
       q.loadDepth();
       q.disk.makeReserve();
       return q;
@@ -148,26 +148,6 @@ export class SqliteQueue implements Queue {
       if (err instanceof QueueError) throw err;
       throw new QueueError("QUEUE_OPEN", `cannot open queue file ${file}: ${errorText(err)}. If it is damaged, move it aside (the gateway starts a new queue) and keep it for analysis`, { cause: err });
     }
-  }
-
-  private salvage(moved: string, problem: string): RecoveryReport {
-    const db = this.live("open");
-    const report: RecoveryReport = { file: this.file, movedTo: moved, problem, salvaged: 0, salvagedBytes: 0, unreadable: 0 };
-    const ins = db.prepare<[number, string, string, number, number, number, Buffer]>(`INSERT OR IGNORE INTO queue (${ROW_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`);
-    const copy = db.transaction((rows: Row[]) => {
-      for (const r of rows) {
-        if (!Buffer.isBuffer(r.payload) || typeof r.stream !== "string" || typeof r.topic !== "string") { report.unreadable++; continue; }
-        ins.run(r.id, r.stream, r.topic, r.priority, r.control, r.enqueued_ms, r.payload);
-        report.salvaged++;
-        report.salvagedBytes += r.payload.length;
-      }
-    });
-    const { unreadable, maxId } = salvageRows(moved, copy);
-    report.unreadable += unreadable;
-    // Ids are never reused, not even those of items lost with the damaged pages.
-    db.prepare("UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = 'queue'").run(maxId);
-    db.prepare("INSERT INTO sqlite_sequence (name, seq) SELECT 'queue', ? WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'queue')").run(maxId);
-    return report;
   }
 
   private recountClasses(): void {

@@ -22,7 +22,7 @@ void test("gateway whose queue lives on a filling disk: drops counted and audite
     await service.start();
     const stateDir = join(fs.dir, "state");
     const gw = await stack.addGateway("gw-diskfull", SIM_EXAMPLE(), (cfg) => {
-      for (const s of cfg.sources as Array<Record<string, unknown>>) s.rateHz = 100;
+      for (const s of cfg.sources as Array<Record<string, unknown>>) s.rateHz = 25;
       (cfg.gateway as Record<string, unknown>).stateDir = stateDir;
       cfg.queue = { maxBytes: 64 * MIB, minFreeBytes: 4 * MIB, reserveBytes: 2 * MIB };
     });
@@ -33,13 +33,13 @@ void test("gateway whose queue lives on a filling disk: drops counted and audite
     await g.start();
     await waitFor(() => g.stats.publishedData > 300, "traffic before the outage");
 
-    // The broker goes away (the backlog builds up) and something else fills the disk but ~3 MiB: the
-    // queue reaches its free-space margin within seconds and must drop by policy, while readings keep coming.
+    // The broker goes away (the backlog builds up) and something else fills the disk to 5 MiB free (1 MiB above the
+    // queue's margin): the queue reaches its margin within seconds and must drop by policy, while readings keep coming.
     await stack.broker.stop();
-    const filler = fillDisk(fs.dir, 7 * MIB);
+    const filler = fillDisk(fs.dir, 5 * MIB);
     const sealedAtFull = g.stats.sealed;
     await waitFor(() => (g.drops.byStream.get("temperature")?.byReason["disk-full"] ?? 0) > 500, "disk-full drops of the least urgent streams", 300_000);
-    assert.ok(g.stats.sealed - sealedAtFull > 2000, "readings kept being sealed while the disk was full");
+    assert.ok(g.stats.sealed - sealedAtFull > 1000, "readings kept being sealed while the disk was full");
     assert.ok(freeBytes(fs.dir) < 6 * MIB, `the filesystem stayed nearly full (${freeBytes(fs.dir)} B free)`);
     // Policy: the less urgent streams (priority 2) go before vibration (1) and the audit stream (0).
     assert.equal(g.drops.byStream.get("audit")?.count ?? 0, 0, "no audit frame dropped while telemetry could be");
@@ -49,7 +49,9 @@ void test("gateway whose queue lives on a filling disk: drops counted and audite
     // Space returns, then the broker: the backlog drains.
     rmSync(filler);
     await stack.broker.restart();
-    await waitFor(() => g.backlog() < 100, "the backlog to drain after space and the broker return", 600_000);
+    await waitFor(() => g.backlog() < 100, "the backlog to drain after space and the broker return", 600_000).catch((err: unknown) => {
+      throw new Error(`${String(err)}: backlog ${g.backlog()}, in memory ${g.inMemory()}, stats ${JSON.stringify(g.stats)}, ${freeBytes(fs.dir)} B free`);
+    });
     await g.stop(120_000);
     gateway = undefined;
     assert.equal(g.stats.queueDepth, 0, "everything not dropped was delivered");
