@@ -227,11 +227,11 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
    * Fewer, larger transactions; a crash may lose those few acks, whose items are then sent again
    * (at-least-once; the receiver deduplicates).
    */
-  private scheduleFlush(): void {
+  private scheduleFlush(force = false): void {
     this.kick();
     if (this.flushScheduled) return;
-    if (this.inflight.size > 0 && this.pendingAcks.length < Math.max(1, this.effectiveWindow >> 1)) {
-      this.ackTimer ??= setTimeout(() => { this.ackTimer = undefined; this.scheduleFlush(); }, ACK_DELAY_MS).unref();
+    if (!force && this.inflight.size > 0 && this.pendingAcks.length < Math.max(1, this.effectiveWindow >> 1)) {
+      this.ackTimer ??= setTimeout(() => { this.ackTimer = undefined; this.scheduleFlush(true); }, ACK_DELAY_MS).unref();
       return;
     }
     this.flushScheduled = true;
@@ -253,7 +253,7 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
       // Delivered is delivered: keep the ids and commit them later (e.g. once a full disk has room).
       // Once stopped, they are simply sent again by the next run (the receiver deduplicates).
       if (this.running) this.pendingAcks = ids.concat(this.pendingAcks);
-      if (this.running) this.ackTimer ??= setTimeout(() => { this.ackTimer = undefined; this.scheduleFlush(); }, 250).unref();
+      if (this.running) this.ackTimer ??= setTimeout(() => { this.ackTimer = undefined; this.scheduleFlush(true); }, 250).unref();
       this.fail(err);
       return;
     }
