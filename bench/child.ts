@@ -5,11 +5,11 @@ import { fileURLToPath } from "node:url";
  * Runs a sibling bench script in its own Node process (so its peak RSS is its own) and returns the
  * JSON it prints as its last stdout line. Works from source (tsx) and from dist/ alike.
  */
-export function runChild<T>(name: string, args: string[]): Promise<T> {
+export function runChild<T>(name: string, args: string[], nodeFlags: readonly string[] = []): Promise<T> {
   const here = import.meta.url;
   const ts = here.endsWith(".ts");
   const script = fileURLToPath(new URL(`./${name}.${ts ? "ts" : "js"}`, here));
-  const argv = [...(ts ? ["--import", "tsx"] : []), script, ...args];
+  const argv = [...nodeFlags, ...(ts ? ["--import", "tsx"] : []), script, ...args];
   return new Promise((resolve, reject) => {
     const p = spawn(process.execPath, argv, { stdio: ["ignore", "pipe", "pipe"] });
     let out = "";

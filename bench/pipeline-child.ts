@@ -78,7 +78,9 @@ async function pipeline(configFile: string, n: number, trials: number): Promise<
     await gw.stop();
     if (t > 0) rates.push(n / s); // trial 0 warms up (JIT, TLS, SQLite cache)
   }
-  console.log(JSON.stringify({ rates, maxRssMb: rssMb(), frameBytes: Math.round(frameBytes / Math.max(1, frames)) }));
+  const m = process.memoryUsage();
+  const mb = (n: number): number => Math.round(n / 2 ** 20);
+  console.log(JSON.stringify({ rates, maxRssMb: rssMb(), frameBytes: Math.round(frameBytes / Math.max(1, frames)), mem: { heapTotal: mb(m.heapTotal), heapUsed: mb(m.heapUsed), external: mb(m.external), arrayBuffers: mb(m.arrayBuffers), rss: mb(m.rss) } }));
 }
 
 async function raw(configFile: string, n: number, trials: number, bytes: number): Promise<void> {

@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { repoRoot } from "../firmware/core/paths.js";
 import { createDevStack } from "../provisioning/dev-stack.js";
+import { GATEWAY_NODE_FLAGS } from "../firmware/runtime/gateway.js";
 import { runChild } from "./child.js";
 import type { BenchFigure } from "./figure.js";
 import { rateFigure } from "./stats.js";
@@ -29,7 +30,8 @@ export async function benchPipeline(opts: { quick: boolean }): Promise<BenchFigu
     const gw = await stack.addGateway("gw-bench-1", join(repoRoot(), "config", "examples", "sim-plant.yaml"));
     const n = opts.quick ? 10_000 : 100_000;
     const trials = opts.quick ? 3 : 5;
-    const p = await runChild<ChildResult>("pipeline-child", ["pipeline", gw.file, String(n), String(trials)]);
+    // The gateway process runs with the heap limits it is deployed with (GATEWAY_NODE_FLAGS).
+    const p = await runChild<ChildResult>("pipeline-child", ["pipeline", gw.file, String(n), String(trials)], GATEWAY_NODE_FLAGS);
     const bytes = p.frameBytes ?? 256;
     const r = await runChild<ChildResult>("pipeline-child", ["raw", gw.file, String(n), String(trials), String(bytes)]);
     const backlogN = opts.quick ? 20_000 : 1_000_000;
@@ -40,7 +42,7 @@ export async function benchPipeline(opts: { quick: boolean }): Promise<BenchFigu
     return [
       pipe,
       raw,
-      { id: "rss-mb", unit: "MB", value: p.maxRssMb, note: "peak RSS of the gateway process during pipeline-msgs" },
+      { id: "rss-mb", unit: "MB", value: p.maxRssMb, note: `peak RSS of the gateway process during pipeline-msgs (node ${GATEWAY_NODE_FLAGS.join(" ")})` },
       { ...rateFigure("backlog-drain-msgs", "msg/s", b.rates), note: `${backlogN} queued frames of 300 B drained into the broker after an outage` },
     ];
   } finally {

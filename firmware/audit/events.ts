@@ -15,7 +15,7 @@ export const AUDIT_EVENTS = {
   authFailure: "auth.failure",
   /** A record failed validation and was quarantined: { point, stream, reason, quarantineId? }. */
   recordQuarantined: "record.quarantined",
-  /** The queue dropped data frames to stay within its byte bound or a full disk: { stream, count, bytes, reason: "bound" | "disk-full" }. */
+  /** Data dropped to stay within the queue's byte bound, a full disk, or the gateway's in-memory bound: { stream, count, bytes, reason: "bound" | "disk-full" | "memory" }. */
   queueDropped: "queue.dropped",
   /** The queue file was damaged at start-up, moved aside and salvaged: { movedTo, problem, salvaged, unreadable }. */
   queueRecovered: "queue.recovered",

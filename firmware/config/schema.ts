@@ -62,6 +62,10 @@ export const QueueSection = Type.Object({
   maxBytes: Type.Integer({ minimum: 65_536, default: 64 * 1024 * 1024 }),
   /** normal: a power cut may lose the last commits (never corrupts); full: fsync per commit (docs/queue.md). */
   durability: Type.Union([Type.Literal("normal"), Type.Literal("full")], { default: "normal" }),
+  /** Free space kept on the queue's filesystem; below it the queue drops by policy instead of growing (docs/queue.md). */
+  minFreeBytes: Type.Integer({ minimum: 0, default: 8 * 1024 * 1024 }),
+  /** Ballast file released when the disk is full anyway, so acks and drops can still commit (docs/queue.md). */
+  reserveBytes: Type.Integer({ minimum: 0, default: 2 * 1024 * 1024 }),
 }, strict);
 
 export const AuditSection = Type.Object({

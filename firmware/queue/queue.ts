@@ -51,8 +51,11 @@ export interface QueueDepth {
   bytes: number;
 }
 
-/** Why items were dropped: the configured byte bound, or the disk itself is full. */
-export type DropReason = "bound" | "disk-full";
+/**
+ * Why data was dropped: the configured byte bound, the disk itself is full, or (before sealing, in the
+ * gateway) more records waited in memory than its bound while the queue could not take them.
+ */
+export type DropReason = "bound" | "disk-full" | "memory";
 
 /** Data frames of one stream dropped in one go (one enqueue). */
 export interface DropReport {

@@ -130,3 +130,25 @@ function padToHeaderSize(file: string): void {
   const want = head.readUInt32BE(28) * pageSize;
   if (want > statSync(file).size && want < 2 ** 40) truncateSync(file, want);
 }
+
+/**
+ * Copies every readable item of the damaged file `moved` into the fresh queue `db`, with its id, and
+ * makes sure ids are never reused (not even those lost with the damaged pages).
+ */
+export function salvageInto(db: Database.Database, file: string, moved: string, problem: string): RecoveryReport {
+  const report: RecoveryReport = { file, movedTo: moved, problem, salvaged: 0, salvagedBytes: 0, unreadable: 0 };
+  const ins = db.prepare<[number, string, string, number, number, number, Buffer]>(`INSERT OR IGNORE INTO queue (${ROW_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`);
+  const copy = db.transaction((rows: Row[]) => {
+    for (const r of rows) {
+      if (!Buffer.isBuffer(r.payload) || typeof r.stream !== "string" || typeof r.topic !== "string") { report.unreadable++; continue; }
+      ins.run(r.id, r.stream, r.topic, r.priority, r.control, r.enqueued_ms, r.payload);
+      report.salvaged++;
+      report.salvagedBytes += r.payload.length;
+    }
+  });
+  const { unreadable, maxId } = salvageRows(moved, copy);
+  report.unreadable += unreadable;
+  db.prepare("UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = 'queue'").run(maxId);
+  db.prepare("INSERT INTO sqlite_sequence (name, seq) SELECT 'queue', ? WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'queue')").run(maxId);
+  return report;
+}

@@ -41,6 +41,13 @@ export class StreamSessions {
 
   constructor(private readonly o: SessionsOptions) {}
 
+  /** Records waiting in memory for their stream's session to open. */
+  get waiting(): number {
+    let n = 0;
+    for (const st of this.streams.values()) n += st.pending.length;
+    return n;
+  }
+
   /** Seals one record into its stream's session (opening one first if needed). */
   submit(stream: string, plaintext: Buffer, schemaId: string, sourceTsNs: bigint): void {
     if (this.closed) return;

@@ -13,6 +13,9 @@ export type { MqttUplinkOptions, RefusedEvent, SwitchReport, UplinkCounters, Upl
 /** The alternate client id's suffix: a switch connects under the other id, so both can be up at once. */
 export const ALT_SUFFIX = ".b";
 
+/** Longest a received PUBACK waits before it is committed to the queue (see scheduleFlush). */
+const ACK_DELAY_MS = 5;
+
 /**
  * Moves queue items to the broker: MQTT v5, QoS 1, mutual TLS. The queue, not MQTT.js, is the
  * durable store: each connection uses a fresh client with `clean: true`, and after a reconnect
@@ -36,6 +39,7 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
   private readonly inflight = new Set<number>();
   private pendingAcks: number[] = [];
   private flushScheduled = false;
+  private ackTimer: NodeJS.Timeout | undefined;
   private pumpScheduled = false;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
@@ -342,9 +346,19 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
     this.scheduleFlush();
   }
 
-  /** Acks are batched: all PUBACKs of one socket read are committed in one transaction. */
-  private scheduleFlush(): void {
+  /**
+   * A PUBACK frees its window slot at once (the refill does not wait for the commit), while acks are
+   * committed in batches: half a window, or whatever arrived within ACK_DELAY_MS, in one transaction.
+   * Fewer, larger transactions; a crash may lose those few acks, whose items are then sent again
+   * (at-least-once; the receiver deduplicates).
+   */
+  private scheduleFlush(force = false): void {
+    this.kick();
     if (this.flushScheduled) return;
+    if (!force && this.inflight.size > 0 && this.pendingAcks.length < Math.max(1, this.effectiveWindow >> 1)) {
+      this.ackTimer ??= setTimeout(() => { this.ackTimer = undefined; this.scheduleFlush(true); }, ACK_DELAY_MS).unref();
+      return;
+    }
     this.flushScheduled = true;
     setImmediate(() => {
       this.flushScheduled = false;
@@ -361,6 +375,10 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
     try {
       this.opts.queue.ack(ids);
     } catch (err) {
+      // Delivered is delivered: keep the ids and commit them later (e.g. once a full disk has room).
+      // Once stopped, they are simply sent again by the next run (the receiver deduplicates).
+      if (this.running) this.pendingAcks = ids.concat(this.pendingAcks);
+      if (this.running) this.ackTimer ??= setTimeout(() => { this.ackTimer = undefined; this.scheduleFlush(true); }, 250).unref();
       this.fail(err);
       return;
     }

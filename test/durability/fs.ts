@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { closeSync, mkdtempSync, statfsSync, openSync, rmSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -31,6 +31,31 @@ export function mountSmallFs(size: string): { dir: string; unmount: () => void }
 
 /** Free bytes on the filesystem holding `dir`. */
 export function freeBytes(dir: string): number {
-  const out = execFileSync("df", ["-B1", "--output=avail", dir], { encoding: "utf8" });
-  return Number(out.trim().split("\n").at(-1));
+  const st = statfsSync(dir);
+  return st.bavail * st.bsize;
+}
+
+/**
+ * Fills the filesystem under `dir` with one file until only `leave` bytes (rounded down to 512) are
+ * free, as another process would; returns its path (remove it to give the space back).
+ */
+export function fillDisk(dir: string, leave = 0): string {
+  const path = join(dir, "filler");
+  const fd = openSync(path, "w");
+  const chunk = Buffer.alloc(64 * 1024);
+  try {
+    for (let size = chunk.length; size >= 512; ) {
+      const room = freeBytes(dir) - leave;
+      if (room < 512) break;
+      try {
+        writeSync(fd, chunk, 0, Math.min(size, room - (room % 512)));
+      } catch (err) {
+        if ((err as { code?: string }).code !== "ENOSPC") throw err;
+        size = size / 2;
+      }
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return path;
 }

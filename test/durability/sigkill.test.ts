@@ -73,6 +73,13 @@ void test(`gateway SIGKILLed at least ${KILLS} times while ${TARGET} messages fl
       return m;
     };
     await waitFor(() => store.counts().verified >= wantTotal, "every accepted message at the receiver", 300_000);
+    // The total alone can be reached early (a log line torn by SIGKILL undercounts a session): wait
+    // until every session has all its accepted messages, or the receiver may still be catching up.
+    const perSession = store.db.prepare("SELECT session_id AS s, count(*) AS n FROM verified GROUP BY session_id");
+    await waitFor(() => {
+      const n = new Map((perSession.all() as Array<{ s: string; n: number }>).map((r) => [r.s, r.n]));
+      return [...want].every(([s, last]) => (n.get(s) ?? 0) >= Number(last));
+    }, "every session's accepted messages at the receiver", 300_000);
     const got = have();
     for (const [session, last] of want) {
       const seqs = got.get(session) ?? [];

@@ -2,11 +2,12 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { test } from "node:test";
 import { join } from "node:path";
+import { existsSync, rmSync } from "node:fs";
 import { QueueError } from "../../firmware/core/errors.js";
 import type { DropReport, NewQueueItem } from "../../firmware/queue/queue.js";
 import { integrityProblem } from "../../firmware/queue/salvage.js";
 import { SqliteQueue } from "../../firmware/queue/sqlite-queue.js";
-import { freeBytes, mountSmallFs } from "./fs.js";
+import { fillDisk, freeBytes, mountSmallFs } from "./fs.js";
 
 const frame = randomBytes(480);
 const batch = (stream: string, priority: number, n: number): NewQueueItem[] => Array.from({ length: n }, () => ({ stream, topic: `otgw/v1/gw/${stream}`, priority, payload: frame }));
@@ -55,6 +56,31 @@ void test("queue on a full disk: drops by policy (least urgent, oldest), stays c
     assert.equal((dropped.bulk?.count ?? 0) + (dropped.alarm?.count ?? 0), drops.reduce((n, d) => n + d.count, 0), "persisted totals match the reports");
     assert.equal(q.depth().count, waiting.length);
 
+    // Something else fills the disk to the last byte: SQLite itself now hits SQLITE_FULL. Acks (the
+    // deletes that make room) must still commit, and new alarms still get in by pushing out bulk.
+    const filler = fillDisk(fs.dir);
+    assert.equal(freeBytes(fs.dir), 0, "the filler took every free block");
+    const head = q.peek(300);
+    q.ack(head.map((h) => h.id));
+    const ackedIds = new Set(head.map((h) => h.id));
+    assert.equal(q.peek(100_000).filter((w) => ackedIds.has(w.id)).length, 0, "acks committed on a full disk");
+    const bulkBefore = (q.dropped().bulk?.count ?? 0);
+    let fullOnFullDisk = 0;
+    for (let i = 0; i < 40; i++) {
+      try {
+        alarms.push(...q.enqueue(batch("alarm", 0, 10)));
+        q.enqueue(batch("bulk", 5, 50));
+      } catch (err) {
+        assert.ok(err instanceof QueueError && err.code === "QUEUE_FULL", `only QUEUE_FULL may surface, got ${String(err)}`);
+        assert.match(err.message, /free space on/);
+        fullOnFullDisk++;
+      }
+    }
+    assert.ok((q.dropped().bulk?.count ?? 0) > bulkBefore, "bulk made room for alarms on the full disk");
+    const reserveReleased = !existsSync(`${file}.reserve`);
+    assert.deepEqual(violations, []);
+    rmSync(filler);
+
     // Space returns (the uplink delivers): everything drains and new items are stored again, no drops.
     for (;;) {
       const got = q.peek(500);
@@ -71,7 +97,8 @@ void test("queue on a full disk: drops by policy (least urgent, oldest), stays c
     assert.equal(q.depth().count, 1000);
     assert.equal(q.recovery, null);
     q.close();
-    console.log(`disk-full queue: ${fullErrors} QUEUE_FULL surfaced, ${diskFull.reduce((n, d) => n + d.count, 0)} bulk frames dropped for the full disk`);
+    assert.ok(existsSync(`${file}.reserve`), "the reserve is back once space returned");
+    console.log(`disk-full queue: ${fullErrors} QUEUE_FULL below the margin, ${fullOnFullDisk} on the filled disk (reserve released: ${reserveReleased}); ${diskFull.reduce((n, d) => n + d.count, 0)} frames dropped for the full disk, then ${drops.length} drop reports in all`);
   } finally {
     q?.close();
     fs.unmount();
