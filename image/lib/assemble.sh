@@ -14,7 +14,8 @@ mkdir -p "$in" "$esp" "$work/genimage-out" "$work/empty"
 
 kver=$(basename "$(ls -d "$rootfs"/usr/lib/modules/* | head -1)")
 [ -f "$rootfs/boot/vmlinuz-$kver" ] && [ -f "$rootfs/boot/initrd.img-$kver" ] || fail "kernel or initramfs for $kver missing in the tree"
-cmdline="root=PARTUUID=$OTGW_PARTUUID_ROOT rootfstype=squashfs ro rootwait panic=10 $CFG_KERNEL_ARGS"
+# systemd.gpt_auto=0: the boot partition stays unmounted (nothing on the running gateway needs it).
+cmdline="root=PARTUUID=$OTGW_PARTUUID_ROOT rootfstype=squashfs ro rootwait panic=10 systemd.gpt_auto=0 $CFG_KERNEL_ARGS"
 if [ "$OTGW_ARCH" = amd64 ]; then
   efi="$rootfs/usr/lib/systemd/boot/efi/systemd-bootx64.efi"
   [ -f "$efi" ] || fail "systemd-bootx64.efi missing (package systemd-boot-efi)"
@@ -50,7 +51,7 @@ for d in "$rootfs" "$work/var" "$esp"; do
   find "$d" -newermt "@$SOURCE_DATE_EPOCH" -print0 | xargs -0r touch -h -d "@$SOURCE_DATE_EPOCH"
 done
 
-mksquashfs "$rootfs" "$in/root.squashfs" -noappend -comp zstd -Xcompression-level 15 -b 256K \
+mksquashfs "$rootfs" "$in/root.squashfs" -noappend -comp zstd -Xcompression-level 6 -b 256K \
   -no-progress -quiet >&2   # SOURCE_DATE_EPOCH (exported) sets the fs time and clamps file times
 E2FSPROGS_FAKE_TIME=$SOURCE_DATE_EPOCH mkfs.ext4 -q -F -L otgw-data -U "$OTGW_FSUUID_DATA" \
   -E "hash_seed=$OTGW_FSUUID_DATA,root_owner=0:0" -d "$work/var" "$in/data.ext4" "${CFG_DATA_MIB}M" >&2

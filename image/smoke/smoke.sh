@@ -66,4 +66,11 @@ systemctl is-active -q systemd-timesyncd.service && ok time-sync "systemd-timesy
 jdir="/var/log/journal/$(cat /etc/machine-id)"
 [ -d "$jdir" ] && ok journal-persistent "$jdir" || ko journal-persistent "no $jdir"
 
+failed_units=$(systemctl --failed --no-legend --plain | awk '{print $1}' | tr '\n' ' ')
+if [ -z "${failed_units// /}" ]; then ok no-failed-units "systemctl --failed is empty"
+else
+  ko no-failed-units "$failed_units"
+  for u in $failed_units; do journalctl -b -u "$u" -n 8 --no-pager -o cat 2>&1 | sed "s/^/OTGW-SMOKE LOG $u: /"; done
+fi
+
 echo "OTGW-SMOKE DONE pass=$pass fail=$fail uptime=$(cut -d' ' -f1 /proc/uptime)s"

@@ -16,7 +16,7 @@ import { readSummary, runLogged, sha256File } from "./support.js";
 const SMOKE_CHECKS = [
   "service-active", "service-user", "state-writable", "write-confined", "root-readonly", "var-writable",
   "egress-loaded", "check-unprovisioned", "selftest", "no-compilers", "no-password-login", "ssh", "time-sync",
-  "journal-persistent",
+  "journal-persistent", "no-failed-units",
 ];
 
 test("amd64 image: built with mmdebstrap + genimage, booted with OVMF under QEMU, smoke checks pass", async (t) => {
