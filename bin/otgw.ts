@@ -142,6 +142,18 @@ model.command("list").requiredOption("-c, --config <file>", "gateway config").de
     process.exitCode = modelList(o.config);
   });
 
+const egress = program.command("egress").description("network egress allowlist (nftables; docs/egress.md)");
+egress
+  .command("render")
+  .requiredOption("-c, --config <file>", "gateway config or the integrator's template (YAML or JSON)")
+  .option("--out <file>", "write the ruleset here (atomically) instead of stdout")
+  .option("--ssh", "admit inbound SSH on tcp/22 (images built with key-only SSH)")
+  .description("render the nftables ruleset (table inet otgw_egress); exit 1 naming each bad field")
+  .action(async (o: import("../firmware/egress/command.js").EgressRenderOptions) => {
+    const { egressRenderCommand } = await import("../firmware/egress/command.js");
+    process.exitCode = egressRenderCommand(o);
+  });
+
 program
   .command("demo")
   .description("throwaway CA, a locked-down mosquitto, the receiver and a gateway on the simulated plant")
@@ -215,11 +227,22 @@ program
   });
 program
   .command("check")
-  .requiredOption("-c, --config <file>", "gateway config")
-  .description("TPM, key, certificate, chain, CRL, broker, clock, disk, queue: OK or what to do")
-  .action(async (o: { config: string }) => {
+  .option("-c, --config <file>", "gateway config", "/var/lib/otgw/config.yaml")
+  .option("--template <file>", "the integrator's template (for the `otgw provision` hint)", "/etc/otgw/config.yaml")
+  .description("TPM, key, certificate, chain, CRL, broker, clock, disk, queue: OK or what to do; exit 2 when unprovisioned")
+  .action(async (o: { config: string; template: string }) => {
     const { checkCommand } = await import("./commands/check.js");
-    process.exitCode = await checkCommand(o.config);
+    process.exitCode = await checkCommand(o.config, o.template);
+  });
+program
+  .command("service")
+  .option("-c, --config <file>", "the provisioned config", "/var/lib/otgw/config.yaml")
+  .option("--template <file>", "the integrator's template (for the `otgw provision` hint)", "/etc/otgw/config.yaml")
+  .option("--poll-ms <ms>", "also look for the provisioned config this often", (v) => Number.parseInt(v, 10), 2000)
+  .description("what otgw.service runs: wait while unprovisioned, then run the gateway; sd_notify readiness and watchdog")
+  .action(async (o: import("./commands/service.js").ServiceOptions) => {
+    const { serviceCommand } = await import("./commands/service.js");
+    process.exitCode = await serviceCommand(o);
   });
 const identity = program.command("identity").description("this gateway's identity");
 for (const [name, what] of [["show", "key, certificate and days left"], ["renew", "new certificate for the same key (EST simplereenroll)"], ["rotate", "new TPM key, attested, enrolled; old kept as .prev"]] as const) {

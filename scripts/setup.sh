@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DEB_PACKAGES=(mosquitto mosquitto-clients swtpm swtpm-tools tpm2-tools tpm2-abrmd libtss2-tcti-tabrmd0 dbus libtss2-dev tpm2-openssl
-  libmodbus-dev mbpoll socat build-essential python3 pkg-config)
+  libmodbus-dev mbpoll socat build-essential python3 pkg-config
+  systemd nftables iproute2)  # image tests: systemd-analyze (unit lint), nft + ip (egress rules in network namespaces)
 
 missing=()
 for p in "${DEB_PACKAGES[@]}"; do

@@ -1,16 +1,27 @@
-import { loadConfig } from "../../firmware/config/load.js";
-import { errorText } from "../../firmware/core/errors.js";
+import { resolve } from "node:path";
+import { provisionHint, provisioningState } from "../../firmware/config/provisioned.js";
 import { runChecks } from "../../provisioning/attest/checks.js";
 
-/** `otgw check`: one line per check, OK / WARN / FAIL with what to do; exit 1 on any FAIL. */
-export async function checkCommand(configFile: string): Promise<number> {
-  let config;
-  try {
-    config = loadConfig(configFile).config;
-  } catch (err) {
-    console.log(`FAIL  config          ${errorText(err)}`);
+/**
+ * `otgw check`: one line per check, OK / WARN / FAIL with what to do; exit 1 on any FAIL. A fresh
+ * device (no provisioned config, no identity or no certificate yet) is reported as UNPROVISIONED with
+ * the command to run, exit 2.
+ */
+export async function checkCommand(configFile: string, template: string): Promise<number> {
+  const s = provisioningState(configFile);
+  if (s.state === "unprovisioned") {
+    // Checking the template itself: the completed config goes to the state directory.
+    const out = resolve(configFile) === resolve(template) ? "/var/lib/otgw/config.yaml" : configFile;
+    console.log(`UNPROV config          ${s.reason}`);
+    console.log(`this gateway is unprovisioned; run: ${provisionHint(template, out)}`);
+    return 2;
+  }
+  if (s.state === "invalid") {
+    console.log(`FAIL  config          ${configFile}: ${s.problems.length} problem(s)`);
+    for (const p of s.problems) console.log(`        ${p}`);
     return 1;
   }
+  const { config } = s.loaded;
   console.log(`OK    config          ${configFile} (gateway ${config.gateway.id}, ${config.gateway.mode})`);
   const lines = await runChecks(config);
   for (const l of lines) console.log(`${l.status.padEnd(5)} ${l.name.padEnd(15)} ${l.detail}`);

@@ -12,6 +12,10 @@ export interface RunOptions {
   maxRecords?: number;
   /** Append one line `stream sessionHex seq` per stream after each queue commit (crash tests). */
   commitLog?: string;
+  /** Called once the gateway has started (systemd readiness). */
+  onStarted?: () => void;
+  /** Called when shutdown begins. */
+  onStopping?: () => void;
 }
 
 /**
@@ -44,6 +48,7 @@ export async function runCommand(configFile: string, o: RunOptions = {}): Promis
     ...(o.commitLog !== undefined ? { onCommitted: commitLogger(o.commitLog) } : {}),
   });
   await gw.start();
+  o.onStarted?.();
   await Promise.race([
     limited,
     new Promise<void>((resolve) => {
@@ -51,6 +56,7 @@ export async function runCommand(configFile: string, o: RunOptions = {}): Promis
       process.once("SIGTERM", resolve);
     }),
   ]);
+  o.onStopping?.();
   await gw.stop(o.maxRecords !== undefined ? 600_000 : 10_000);
   logger.info({ ...gw.stats }, "gateway exited");
   return 0;

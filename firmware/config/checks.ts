@@ -1,6 +1,7 @@
 import { Ajv } from "ajv";
 import { errorText } from "../core/errors.js";
 import { SIM_SIGNALS } from "./schema.js";
+import { networkProblems } from "../egress/endpoints.js";
 
 /** Stream ids the gateway uses itself; a configured stream may not take them. */
 export const RESERVED_STREAMS = ["audit"] as const;
@@ -24,6 +25,7 @@ export function crossFieldProblems(data: unknown): string[] {
   const transforms = unique(list(c.transforms), "id", "/transforms", "transform", problems);
   const sources = unique(list(c.sources), "id", "/sources", "source", problems);
   unique(list(c.points), "name", "/points", "point", problems);
+  problems.push(...networkProblems(c));
 
   list(c.streams).forEach((s, i) => {
     const id = str(s.id);

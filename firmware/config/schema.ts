@@ -245,6 +245,21 @@ export const ModelsSection = Type.Object({
   allowRollback: Type.Optional(Reason),
 }, strict);
 
+/**
+ * What the nftables allowlist needs beyond the endpoints already in the config (docs/egress.md).
+ * Addresses are checked as IP literals by the egress renderer (firmware/egress/endpoints.ts).
+ */
+export const NetworkSection = Type.Object({
+  /** DNS servers (IP addresses) the gateway may query on port 53; absent: no DNS at all. */
+  dns: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })),
+  /** NTP servers (IP addresses); absent: udp/123 to any address (pool servers rotate). */
+  ntp: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })),
+  /** Pinned addresses of the host names used in uplink.url, identity.est.url and sources. */
+  hosts: Type.Optional(Type.Record(Type.String({ minLength: 1 }), Type.Array(Type.String({ minLength: 1 }), { minItems: 1 }))),
+  /** Admit DHCP (v4 and v6) so the box can get its address. */
+  dhcp: Type.Boolean({ default: true }),
+}, strict);
+
 export const Overrides = Type.Object({
   allowSoftwareKeys: Type.Optional(Reason),
   allowTrustAll: Type.Optional(Reason),
@@ -266,6 +281,7 @@ export const ConfigSchema = Type.Object({
   points: Type.Array(PointConfig, { minItems: 1 }),
   overrides: Type.Object(Overrides.properties, { ...strict, default: {} }),
   models: Type.Optional(ModelsSection),
+  network: Type.Optional(NetworkSection),
 }, strict);
 
 /** The config as loaded: defaults filled in, relative paths resolved against the file's directory. */
@@ -289,3 +305,4 @@ export type SimSignal = (typeof SIM_SIGNALS)[number];
 export type FaultKind = (typeof FAULT_KINDS)[number];
 export type OverrideName = keyof Static<typeof Overrides>;
 export type ModelsConfig = Static<typeof ModelsSection>;
+export type NetworkConfig = Static<typeof NetworkSection>;
