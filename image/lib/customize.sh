@@ -69,7 +69,7 @@ chroot "$root" systemctl disable apt-daily.timer apt-daily-upgrade.timer dpkg-db
 chroot "$root" systemctl mask systemd-firstboot.service apt-daily.service apt-daily-upgrade.service
 # tmpfiles creates the state directory at boot; make it now too so the data partition starts with it.
 chroot "$root" systemd-tmpfiles --create --prefix=/var/lib/otgw 2>/dev/null || true
-install -d -m 0750 -o "$(chroot "$root" id -u otgw)" -g "$(chroot "$root" id -g otgw)" "$root/var/lib/otgw"
+install -d -m 0700 -o "$(chroot "$root" id -u otgw)" -g "$(chroot "$root" id -g otgw)" "$root/var/lib/otgw"
 install -d -m 2755 -g "$(chroot "$root" getent group systemd-journal | cut -d: -f3)" "$root/var/log/journal"
 
 # No secrets and no per-machine identity in the image: machine-id empty (a transient one per boot on

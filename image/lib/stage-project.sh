@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Stages the project as it is installed at /opt/otgw: dist/ (without tests and benches), package.json,
+# Stages the project as it is installed at /opt/otgw: dist/ (without tests and benches), docs/, package.json,
 # and production node_modules whose native modules are built for the target architecture.
 #   amd64: the host's own node_modules (native modules built by the host's Node 20), pruned to
 #          production dependencies. Same NODE_MODULE_VERSION (115) as trixie's nodejs 20.19.
@@ -19,6 +19,7 @@ cp -a "$repo/dist" "$dst/dist"
 rm -rf "$dst/dist/test" "$dst/dist/bench" "$dst/dist/scripts"
 cp "$repo/package.json" "$repo/package-lock.json" "$dst/"
 cp "$repo/image/lib/selftest.mjs" "$dst/selftest.mjs"
+cp -a "$repo/docs" "$dst/docs"   # the units' Documentation= links point here
 
 case "$arch" in
   amd64)

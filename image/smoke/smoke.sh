@@ -46,7 +46,8 @@ vsrc=$(findmnt -no SOURCE,FSTYPE,OPTIONS /var | tr -s ' ')
 if out=$(nft list table inet otgw_egress 2>&1); then ok egress-loaded "inet otgw_egress has $(echo "$out" | grep -c .) lines"
 else ko egress-loaded "$(echo "$out" | head -3 | tr '\n' '|')"; fi
 
-chk=$(as_otgw otgw check -c /etc/otgw/config.yaml 2>&1)
+# What the technician runs on a fresh device: defaults to the provisioned config in the state dir.
+chk=$(as_otgw otgw check 2>&1)
 if echo "$chk" | grep -qi unprovisioned; then ok check-unprovisioned "$(echo "$chk" | grep -i -m1 unprovisioned)"
 else ko check-unprovisioned "$(echo "$chk" | head -5 | tr '\n' '|')"; fi
 
