@@ -43,8 +43,11 @@ else rm -f /otgw-probe /etc/otgw-probe; ko root-readonly "/ is $fstype ($opts)";
 vsrc=$(findmnt -no SOURCE,FSTYPE,OPTIONS /var | tr -s ' ')
 [[ "$vsrc" == *ext4*rw* ]] && ok var-writable "/var: $vsrc" || ko var-writable "/var: $vsrc"
 
-if out=$(nft list table inet otgw_egress 2>&1); then ok egress-loaded "inet otgw_egress has $(echo "$out" | grep -c .) lines"
-else ko egress-loaded "$(echo "$out" | head -3 | tr '\n' '|')"; fi
+# Loaded, and it is the allowlist rendered from the config, not otgw-egress's fail-closed fallback.
+status=$(cat /run/otgw-egress/status 2>/dev/null)
+if out=$(nft list table inet otgw_egress 2>&1) && [[ "$status" == allowlist:* ]]; then
+  ok egress-loaded "inet otgw_egress, $(echo "$out" | grep -c .) lines ($status)"
+else ko egress-loaded "status '${status:-none}': $(echo "$out" | head -3 | tr '\n' '|')"; fi
 
 # What the technician runs on a fresh device: defaults to the provisioned config in the state dir.
 chk=$(as_otgw otgw check 2>&1)

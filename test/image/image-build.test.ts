@@ -62,7 +62,8 @@ test("amd64 image: built with mmdebstrap + genimage, booted with OVMF under QEMU
   const done = lines.find((l) => /OTGW-SMOKE DONE /.test(l));
   assert.ok(done, `the smoke unit never finished: no DONE line on the serial console (boot log ${bootLog})`);
   const failed = lines.filter((l) => /OTGW-SMOKE FAIL /.test(l));
-  assert.deepEqual(failed, [], `smoke checks failed (boot log ${bootLog})`);
+  const logs = serial.split("\n").filter((l) => l.includes("OTGW-SMOKE LOG ")).join("\n");
+  assert.deepEqual(failed, [], `smoke checks failed (boot log ${bootLog})${logs ? `; journal of the failed units:\n${logs}` : ""}`);
   for (const name of SMOKE_CHECKS) {
     assert.ok(lines.some((l) => l.includes(`OTGW-SMOKE PASS ${name} `) || l.endsWith(`OTGW-SMOKE PASS ${name}`)), `smoke check ${name} did not report PASS`);
   }
