@@ -7,7 +7,7 @@
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 out=${1:?usage: arm64-tree.sh OUT-DIR [SITE-CONFIG]}
-site=${2:-$repo/config/examples/production-tpm.yaml}
+site=${2:-$repo/image/site-config.example.yaml}
 log() { echo "otgw image: $*" >&2; }
 [ "$(id -u)" = 0 ] || { echo "otgw image: ERROR: run as root (mmdebstrap)" >&2; exit 1; }
 bash "$repo/image/setup-host.sh"

@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { repoRoot } from "../../firmware/core/paths.js";
 import { runLogged } from "./support.js";
 
-test("arm64: the project runs on the tree's arm64 node under qemu-aarch64-static (self-test + config check)", async (t) => {
+void test("arm64: the project runs on the tree's arm64 node under qemu-aarch64-static (self-test + config check)", async (t) => {
   const out = mkdtempSync(join(tmpdir(), "otgw-image-arm64-"));
   const log = join(out, "arm64-tree.log");
   t.diagnostic(`arm64 tree log: ${log}`);
