@@ -1,11 +1,11 @@
 import { X509Certificate } from "node:crypto";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { parse as parseYaml, stringify as toYaml } from "yaml";
 import { IdentityError } from "../../firmware/core/errors.js";
 import { loadConfig } from "../../firmware/config/load.js";
 import { attestAndEnroll, type EnrollStep } from "../../provisioning/attest/enroll.js";
-import { crlFileOf, replaceFile } from "../../provisioning/attest/files.js";
+import { crlFileOf, handOverTo, replaceFile } from "../../provisioning/attest/files.js";
 import { EstClient, fetchCaByFingerprint } from "../../provisioning/est/client.js";
 import { TpmKeyStore, type TpmSigner } from "../../provisioning/tpm/tpm-keystore.js";
 
@@ -75,7 +75,11 @@ export async function provisionCommand(o: ProvisionOptions): Promise<number> {
     if (o.uplinkCa) section("uplink").caFile = resolve(o.uplinkCa);
     else if (!existsSync(str(section("uplink").caFile) ?? "")) section("uplink").caFile = caFile;
     if (o.receiverKey) section("receiver").publicKeyFile = resolve(o.receiverKey);
-    writeFileSync(out, /\.ya?ml$/.test(out) ? toYaml(template) : `${JSON.stringify(template, null, 2)}\n`);
+    // The config appears last and atomically: `otgw service` starts the gateway as soon as it sees it,
+    // so by then every file it names must be complete and readable by the service user.
+    writeFileSync(`${out}.tmp`, /\.ya?ml$/.test(out) ? toYaml(template) : `${JSON.stringify(template, null, 2)}\n`);
+    handOverTo(dirname(out), [keyDir, idDir, `${out}.tmp`]);
+    renameSync(`${out}.tmp`, out);
     loadConfig(out);
     const cert = new X509Certificate(certPem);
     console.log("");

@@ -148,7 +148,7 @@ export function planEgress(data: unknown): PlanResult {
       const address = str(a) ?? "";
       const family = isIP(address);
       if (family === 0) return []; // reported by networkProblems
-      return protos.map((proto) => ({ field: `/network/${key}/${i}`, role: key, address, family: family === 6 ? 6 : 4, proto, port }) as Endpoint);
+      return protos.map((proto) => ({ field: `/network/${key}/${i}`, role: key, address, family: family === 6 ? 6 : 4, proto, port }));
     });
   const dns = servers("dns", 53, ["udp", "tcp"]);
   const ntp = Array.isArray(net?.ntp) ? servers("ntp", 123, ["udp"]) : null;

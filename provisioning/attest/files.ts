@@ -1,4 +1,4 @@
-import { copyFileSync, existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { chownSync, copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 
 /** Where a gateway's identity files live, from its config (docs/identity.md "Files"). */
@@ -12,4 +12,22 @@ export function replaceFile(file: string, text: string, mode = 0o644): void {
   if (existsSync(file)) copyFileSync(file, `${file}.prev`);
   writeFileSync(`${file}.tmp`, text, { mode });
   renameSync(`${file}.tmp`, file);
+}
+
+/**
+ * When root provisions into a state directory that the service user owns (on the image:
+ * /var/lib/otgw, otgw:otgw), hands the new files and directories over to that owner, so the
+ * sandboxed service can read its key, certificate and config (docs/service.md "First boot").
+ * A no-op when not root or when the directory belongs to root.
+ */
+export function handOverTo(ownerDir: string, paths: readonly string[]): void {
+  if (process.getuid?.() !== 0 || !existsSync(ownerDir)) return;
+  const { uid, gid } = statSync(ownerDir);
+  if (uid === 0) return;
+  const walk = (p: string): void => {
+    if (!existsSync(p)) return;
+    chownSync(p, uid, gid);
+    if (statSync(p).isDirectory()) for (const f of readdirSync(p)) walk(join(p, f));
+  };
+  paths.forEach(walk);
 }
