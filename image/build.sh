@@ -30,7 +30,11 @@ eval "$(node "$repo/image/lib/config.mjs" "$config")"
 if [ "$arch" = arm64 ] && [ "$(dpkg --print-architecture)" != arm64 ]; then
   # mmdebstrap runs the arm64 maintainer scripts through qemu-user: binfmt must be on.
   [ -d /proc/sys/fs/binfmt_misc ] && { mountpoint -q /proc/sys/fs/binfmt_misc || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc; }
-  update-binfmts --enable qemu-aarch64 >/dev/null 2>&1 || true
+  if [ ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]; then
+    # qemu-user-static ships a systemd-binfmt entry; register it (what systemd-binfmt would do).
+    conf=/usr/lib/binfmt.d/qemu-aarch64.conf
+    [ -f "$conf" ] && cat "$conf" > /proc/sys/fs/binfmt_misc/register
+  fi
   [ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ] || fail "binfmt for qemu-aarch64 is not enabled (package qemu-user-static, binfmt-support)"
 fi
 
