@@ -55,6 +55,16 @@ mksquashfs "$rootfs" "$in/root.squashfs" -noappend -comp zstd -Xcompression-leve
   -no-progress -quiet >&2   # SOURCE_DATE_EPOCH (exported) sets the fs time and clamps file times
 E2FSPROGS_FAKE_TIME=$SOURCE_DATE_EPOCH mkfs.ext4 -q -F -L otgw-data -U "$OTGW_FSUUID_DATA" \
   -E "hash_seed=$OTGW_FSUUID_DATA,root_owner=0:0" -d "$work/var" "$in/data.ext4" "${CFG_DATA_MIB}M" >&2
+# mke2fs -d copies each file's ctime and atime, which no tool can set on the host's copy: pin them
+# in the new file system instead, or two builds of the same inputs differ in the inode tables.
+{
+  for p in / /lost+found; do echo "sif \"$p\" ctime @$SOURCE_DATE_EPOCH"; echo "sif \"$p\" atime @$SOURCE_DATE_EPOCH"; done
+  (cd "$work/var" && find . -mindepth 1 | sed 's|^\.||') | while IFS= read -r p; do
+    echo "sif \"$p\" ctime @$SOURCE_DATE_EPOCH"; echo "sif \"$p\" atime @$SOURCE_DATE_EPOCH"
+  done
+} > "$work/pin-times.debugfs"
+E2FSPROGS_FAKE_TIME=$SOURCE_DATE_EPOCH debugfs -w -f "$work/pin-times.debugfs" "$in/data.ext4" >/dev/null 2>"$work/pin-times.err" \
+  || { cat "$work/pin-times.err" >&2; fail "debugfs could not pin the data partition's timestamps"; }
 
 root_mib=$(( ($(stat -c %s "$in/root.squashfs") + 1048575) / 1048576 ))
 cat > "$work/genimage.cfg" <<CFG
