@@ -1,3 +1,4 @@
+import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { provisionHint, provisioningState } from "../../firmware/config/provisioned.js";
 import { runChecks } from "../../provisioning/attest/checks.js";
@@ -23,9 +24,18 @@ export async function checkCommand(configFile: string, template: string): Promis
   }
   const { config } = s.loaded;
   console.log(`OK    config          ${configFile} (gateway ${config.gateway.id}, ${config.gateway.mode})`);
-  const lines = await runChecks(config);
+  const lines = [...(await runChecks(config)), ...egressLine()];
   for (const l of lines) console.log(`${l.status.padEnd(5)} ${l.name.padEnd(15)} ${l.detail}`);
   const failed = lines.filter((l) => l.status === "FAIL").length;
   console.log(failed === 0 ? "all checks passed" : `${failed} check(s) failed`);
   return failed === 0 ? 0 : 1;
+}
+
+/** On the image, what otgw-egress.service loaded (docs/egress.md "Fail closed"); nothing elsewhere. */
+export function egressLine(file = "/run/otgw-egress/status"): Array<{ status: string; name: string; detail: string }> {
+  if (!existsSync(file)) return [];
+  const text = readFileSync(file, "utf8").trim();
+  return text.startsWith("allowlist:")
+    ? [{ status: "OK", name: "egress", detail: `nftables ${text}` }]
+    : [{ status: "FAIL", name: "egress", detail: `${text}; only loopback passes: fix the field named in \`journalctl -u otgw-egress\`, then reboot or \`systemctl restart otgw-egress\`` }];
 }

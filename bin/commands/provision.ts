@@ -70,6 +70,11 @@ export async function provisionCommand(o: ProvisionOptions): Promise<number> {
     step(`write the gateway config ${out}`);
     Object.assign(section("gateway"), { id: o.id, stateDir });
     const tpmSection: Record<string, unknown> = { tcti: o.tcti };
+    // The egress allowlist is rendered from the template on the read-only root, never from this
+    // config (docs/egress.md "Which config"): endpoints that differ from it will be blocked.
+    const templEst = str((section("identity").est as Record<string, unknown> | undefined)?.url);
+    if (templEst !== o.est) console.log(`    warning: --est ${o.est} differs from the template's identity.est.url (${templEst ?? "unset"}); the egress allowlist only admits the template's`);
+    if (o.uplink && o.uplink !== str(section("uplink").url)) console.log(`    warning: --uplink ${o.uplink} differs from the template's uplink.url; the egress allowlist only admits the template's`);
     Object.assign(section("identity"), { keystore: "tpm", keyName: o.keyName, keyDir, certFile, caFile, tpm: tpmSection, est: { url: o.est } });
     if (o.uplink) section("uplink").url = o.uplink;
     if (o.uplinkCa) section("uplink").caFile = resolve(o.uplinkCa);

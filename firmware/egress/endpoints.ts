@@ -96,13 +96,14 @@ export function planEgress(data: unknown): PlanResult {
   const problems = networkProblems(c);
   const warnings: string[] = [];
   const net = obj(c.network);
-  const hosts = obj(net?.hosts) ?? {};
+  // Host names compare case-insensitively (URL parsing lower-cases them).
+  const hosts = Object.fromEntries(Object.entries(obj(net?.hosts) ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
   const endpoints: Endpoint[] = [];
 
   const addresses = (host: string, field: string): string[] | null => {
     if (isIP(host) !== 0) return [host];
     if (host === "localhost") return []; // loopback is always allowed
-    const pinned = hosts[host];
+    const pinned = hosts[host.toLowerCase()];
     if (Array.isArray(pinned) && pinned.every((a) => isIP(str(a) ?? "") !== 0)) return pinned as string[];
     if (pinned === undefined) {
       problems.push(`${field}: host "${host}" is a name; pin its addresses under network.hosts."${host}" (the allowlist loads before DNS is up) or use an IP address`);

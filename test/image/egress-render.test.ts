@@ -73,7 +73,7 @@ void test("DNS and NTP servers when configured, IPv6 endpoints, SSH by flag, DHC
 void test("host names are allowed through their pinned addresses (network.hosts); nft -c accepts it", async () => {
   requireTool("nft", "nftables");
   const cfg = templateConfig({ cloud: "broker.example.net", plc: "plc7.plant.local", opcua: "10.1.2.5" }, {
-    dns: ["10.1.2.1"], hosts: { "broker.example.net": ["192.0.2.10", "2001:db8::10"], "plc7.plant.local": ["10.1.2.7"] },
+    dns: ["10.1.2.1"], hosts: { "Broker.Example.net": ["192.0.2.10", "2001:db8::10"], "plc7.plant.local": ["10.1.2.7"] },
   });
   const r = await render(cfg);
   assert.equal(r.code, 0, r.stderr);
@@ -116,4 +116,16 @@ void test("the full config loader rejects non-IP addresses in the network sectio
   const { crossFieldProblems } = await import("../../firmware/config/checks.js");
   const problems = crossFieldProblems(templateConfig(peers, { ntp: ["pool.ntp.org"] }));
   assert.ok(problems.some((p) => p.startsWith("/network/ntp/0: ")), problems.join("\n"));
+});
+
+void test("otgw check reports what otgw-egress loaded: the allowlist, or FAIL when it fell back to fail-closed", async () => {
+  const { egressLine } = await import("../../bin/commands/check.js");
+  const status = join(dir, "status");
+  assert.deepEqual(egressLine(join(dir, "absent")), [], "no line off the image");
+  writeFileSync(status, "allowlist: /etc/otgw/config.yaml\n");
+  assert.deepEqual(egressLine(status).map((l) => [l.status, l.name]), [["OK", "egress"]]);
+  writeFileSync(status, "closed: rendering the allowlist from /etc/otgw/config.yaml failed\n");
+  const [line] = egressLine(status);
+  assert.equal(line?.status, "FAIL");
+  assert.match(line?.detail ?? "", /closed: rendering .* only loopback passes: fix the field named in `journalctl -u otgw-egress`/);
 });
