@@ -51,8 +51,11 @@ for d in "$rootfs" "$work/var" "$esp"; do
   find "$d" -newermt "@$SOURCE_DATE_EPOCH" -print0 | xargs -0r touch -h -d "@$SOURCE_DATE_EPOCH"
 done
 
-mksquashfs "$rootfs" "$in/root.squashfs" -noappend -comp zstd -Xcompression-level 6 -b 256K \
-  -no-progress -quiet >&2   # SOURCE_DATE_EPOCH (exported) sets the fs time and clamps file times
+# Every file in the root gets SOURCE_DATE_EPOCH as its time: the project's files carry their checkout
+# time otherwise, which differs between two clones of the same commit. (mksquashfs refuses -all-time
+# while SOURCE_DATE_EPOCH is in its environment.)
+env -u SOURCE_DATE_EPOCH mksquashfs "$rootfs" "$in/root.squashfs" -noappend -comp zstd -Xcompression-level 6 -b 256K \
+  -mkfs-time "$SOURCE_DATE_EPOCH" -all-time "$SOURCE_DATE_EPOCH" -no-progress -quiet >&2
 E2FSPROGS_FAKE_TIME=$SOURCE_DATE_EPOCH mkfs.ext4 -q -F -L otgw-data -U "$OTGW_FSUUID_DATA" \
   -E "hash_seed=$OTGW_FSUUID_DATA,root_owner=0:0" -d "$work/var" "$in/data.ext4" "${CFG_DATA_MIB}M" >&2
 # mke2fs -d copies each file's ctime and atime, which no tool can set on the host's copy: pin them
