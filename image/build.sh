@@ -79,6 +79,7 @@ mmdebstrap --mode=root --variant=minbase --arch="$arch" --format=directory --com
   --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/info/*' \
   --dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt='path-exclude=/usr/share/doc/*' \
   --dpkgopt='path-include=/usr/share/doc/*/copyright' \
+  --dpkgopt='force-confold' \
   --essential-hook="bash '$repo/image/lib/pre-packages.sh' \"\$1\"" \
   --setup-hook='mkdir -p "$1"/var/cache/apt/archives/' \
   --setup-hook="sync-in '$cache' /var/cache/apt/archives/" \

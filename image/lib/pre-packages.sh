@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# mmdebstrap essential hook: settings that must exist before the kernel and firmware packages
+# mmdebstrap essential hook: settings that must exist before the kernel and firmware packages (kept
+# over the packages' own conffiles by --dpkgopt=force-confold in build.sh),
 # install, so their hooks build the initramfs and the Pi boot files once, right.
 set -euo pipefail
 root=$1
