@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# mmdebstrap essential hook: settings that must exist before the kernel and firmware packages (kept
-# over the packages' own conffiles by --dpkgopt=force-confold in build.sh),
-# install, so their hooks build the initramfs and the Pi boot files once, right.
+# mmdebstrap essential hook: settings that must exist before the kernel and firmware packages
+# install, so their hooks build the initramfs and the Pi boot files once, right. (build.sh passes
+# --dpkgopt=force-confold so these stay when a package ships the same file as a conffile.)
 set -euo pipefail
 root=$1
 # The root is squashfs: its module must be in the initramfs that mounts it.
