@@ -20,6 +20,11 @@ const files = [];
     else if (name.endsWith(".test.js") && (filter.length === 0 || filter.some((f) => p.includes(f)))) files.push(p);
   }
 })(dir);
+// The image build and boot (~10 min, mostly waiting on mmdebstrap and QEMU) starts first so it overlaps
+// every other test at --test-concurrency=2 instead of running alone at the end; the arm64 tree next.
+const firsts = ["/image/image-build.test.js", "/image/arm64.test.js"];
+const rank = (p) => { const i = firsts.findIndex((f) => p.endsWith(f)); return i < 0 ? firsts.length : i; };
+files.sort((a, b) => rank(a) - rank(b));
 if (files.length === 0) {
   console.error("run-tests: no test files found");
   process.exit(2);
