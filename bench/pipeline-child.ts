@@ -9,6 +9,7 @@
  * Prints one JSON line: { rates, maxRssMb, frameBytes? }.
  */
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import mqtt from "mqtt";
 import { systemClock } from "../firmware/core/clock.js";
@@ -52,7 +53,16 @@ class BurstSource implements Source {
   health(): SourceHealth { return { state: "running", detail: null, readings: this.sent, errors: 0 }; }
 }
 
-const rssMb = (): number => process.resourceUsage().maxRSS / 1024;
+/**
+ * Peak RSS of this process in MB. VmHWM belongs to this process image; getrusage's maxRSS does not:
+ * Linux carries it across fork and exec, so a child of a bench that had grown to 400 MB reported
+ * 400 MB whatever the gateway itself used.
+ */
+function rssMb(): number {
+  const m = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync("/proc/self/status", "utf8"));
+  if (!m?.[1]) throw new Error("bench: /proc/self/status has no VmHWM line (Linux only)");
+  return Number(m[1]) / 1024;
+}
 
 async function pipeline(configFile: string, n: number, trials: number): Promise<void> {
   const { config, digest } = loadConfig(configFile);
