@@ -24,7 +24,7 @@ import { connectTcp } from "../hal/modbus/transport.js";
 import { OpcuaSource, TrustStore } from "../hal/opcua/index.js";
 import type { RawReading, Source } from "../hal/source.js";
 import { makeWorld } from "../test/envelope/helpers.js";
-import { fieldConfig, pointsFor } from "../test/hal/field-config.js";
+import { fieldConfig, pointsFor } from "../provisioning/dev-plant/field-config.js";
 import { freePort, startTcpServer } from "../provisioning/dev-plant/modbus-peers.js";
 import { startOpcuaServer } from "../provisioning/dev-plant/opcua-server.js";
 import type { BenchFigure } from "./figure.js";

@@ -6,7 +6,7 @@ import { silentLogger } from "../../firmware/core/log.js";
 import { createSources } from "../../hal/registry.js";
 import { FakeGpioChip, GpioSource, isTamperReporter, sharedFakeChip, type TamperEvent } from "../../hal/gpio/index.js";
 import type { RawReading } from "../../hal/source.js";
-import { fieldConfig, fieldConfigProblems, pointsFor } from "./field-config.js";
+import { fieldConfig, fieldConfigProblems, pointsFor } from "../../provisioning/dev-plant/field-config.js";
 import { sourceContract } from "./source-contract.js";
 
 const line = (n: number, over: Record<string, unknown> = {}) => ({ line: n, edge: "both" as const, debounceMs: 20, activeLow: false, tamper: false, ...over });

@@ -15,7 +15,7 @@ import { createSources } from "../../hal/registry.js";
 import { createModbusRtuSource } from "../../hal/modbus/index.js";
 import type { RawReading } from "../../hal/source.js";
 import type { ModbusRtuSourceConfig } from "../../firmware/config/schema.js";
-import { fieldConfig, pointsFor } from "./field-config.js";
+import { fieldConfig, pointsFor } from "../../provisioning/dev-plant/field-config.js";
 import { startPtyPair, startRtuSlave, type Peer } from "../../provisioning/dev-plant/modbus-peers.js";
 import { sourceContract } from "./source-contract.js";
 import { until } from "../support/until.js";

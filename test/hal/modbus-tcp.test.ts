@@ -15,7 +15,7 @@ import { createSources } from "../../hal/registry.js";
 import { ModbusSource } from "../../hal/modbus/source.js";
 import { connectTcp, createModbusTcpSource } from "../../hal/modbus/index.js";
 import type { RawReading } from "../../hal/source.js";
-import { fieldConfig, pointsFor } from "./field-config.js";
+import { fieldConfig, pointsFor } from "../../provisioning/dev-plant/field-config.js";
 import { freePort, mbpoll, startTcpServer, type Peer } from "../../provisioning/dev-plant/modbus-peers.js";
 import { sourceContract } from "./source-contract.js";
 import { until } from "../support/until.js";

@@ -10,7 +10,7 @@ import type { RawReading } from "../../hal/source.js";
 import { createSources } from "../../hal/registry.js";
 import { freePort } from "../../provisioning/dev-plant/modbus-peers.js";
 import { startOpcuaServer, type TestOpcuaServer } from "../../provisioning/dev-plant/opcua-server.js";
-import { fieldConfig, pointsFor } from "./field-config.js";
+import { fieldConfig, pointsFor } from "../../provisioning/dev-plant/field-config.js";
 
 // Pump1.Temperature alternates between 41.5 and 42.5 every 20 ms on the test server.
 const TEMP = "ns=1;s=Pump1.Temperature";

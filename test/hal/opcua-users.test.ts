@@ -11,7 +11,7 @@ import type { RawReading, Source } from "../../hal/source.js";
 import { createSources } from "../../hal/registry.js";
 import { freePort } from "../../provisioning/dev-plant/modbus-peers.js";
 import { startOpcuaServer, type TestOpcuaServer } from "../../provisioning/dev-plant/opcua-server.js";
-import { fieldConfig, pointsFor } from "./field-config.js";
+import { fieldConfig, pointsFor } from "../../provisioning/dev-plant/field-config.js";
 import { until } from "../support/until.js";
 
 const VIB = "ns=1;s=Pump1.Vibration";

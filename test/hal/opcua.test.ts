@@ -16,7 +16,7 @@ import { createSources } from "../../hal/registry.js";
 import { OpcuaSource, TrustStore, thumbprintOf } from "../../hal/opcua/index.js";
 import type { RawReading } from "../../hal/source.js";
 import { trustOpcuaCommand } from "../../bin/commands/trust.js";
-import { fieldConfig, pointsFor } from "./field-config.js";
+import { fieldConfig, pointsFor } from "../../provisioning/dev-plant/field-config.js";
 import { freePort } from "../../provisioning/dev-plant/modbus-peers.js";
 import { startOpcuaServer, VIB_PICOSECONDS, VIB_TS_MS, type TestOpcuaServer } from "../../provisioning/dev-plant/opcua-server.js";
 import { sourceContract } from "./source-contract.js";

@@ -1,3 +1,5 @@
+// Field-adapter configs around given sources and points, for the adapter tests and the adapter bench
+// (development mode, software keys; never a deployment config).
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
