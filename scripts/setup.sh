@@ -9,20 +9,8 @@ DEB_PACKAGES=(mosquitto mosquitto-clients swtpm swtpm-tools tpm2-tools tpm2-abrm
   libmodbus-dev mbpoll socat build-essential python3 pkg-config
   systemd nftables iproute2)  # image tests: systemd-analyze (unit lint), nft + ip (egress rules in network namespaces)
 
-missing=()
-for p in "${DEB_PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  if [ "$(id -u)" -ne 0 ]; then
-    echo "otgw setup: missing Debian packages: ${missing[*]}; run as root or: sudo apt-get install ${missing[*]}" >&2
-    exit 1
-  fi
-  echo "otgw setup: installing Debian packages: ${missing[*]}" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
-fi
+. "$(dirname "${BASH_SOURCE[0]}")/apt-ensure.sh"
+apt_ensure "otgw setup" "${DEB_PACKAGES[@]}"
 # The Debian mosquitto package starts a system broker on 1883; otgw never uses it (tests and demo run
 # their own locked-down brokers on free ports), so leave it alone rather than fight init systems.
 

@@ -36,8 +36,8 @@ import { QueueWriter } from "./queue-writer.js";
 export const MAX_IN_MEMORY = 16_384;
 
 /**
- * V8 heap limits the gateway process is meant to run with (`node <flags> dist/bin/otgw.js run`, e.g.
- * in its service unit; docs/queue.md "Memory"). Without them V8 lets garbage pile up to several
+ * V8 heap limits the gateway process is meant to run with (`node <flags> dist/bin/otgw.js run`;
+ * docs/queue.md "Memory"; the image's service unit gives old space 96 MB, since node-opcua alone needs ~37). Without them V8 lets garbage pile up to several
  * hundred MB before collecting; with them the bench's gateway stays near 130 MB at full throughput.
  */
 export const GATEWAY_NODE_FLAGS = ["--max-old-space-size=48", "--max-semi-space-size=4"] as const;
