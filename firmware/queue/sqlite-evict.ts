@@ -21,9 +21,9 @@ export function prepareEvict(db: Database.Database): EvictStatements {
 /**
  * Deletes at least `need` payload bytes of data frames (never control frames), least urgent class
  * first, oldest first, never from a class more urgent than `minPriority`; adds them to the persisted
- * per-stream totals. Runs inside the caller's transaction. `onClass(p)` is told of each deleted item.
+ * per-stream totals. Runs inside the caller's transaction. `onRemoved(p, id)` is told of each deleted item.
  */
-export function evictInTx(s: EvictStatements, need: number, reason: DropReason, minPriority: number, onClass: (priority: number) => void): DropReport[] {
+export function evictInTx(s: EvictStatements, need: number, reason: DropReason, minPriority: number, onRemoved: (priority: number, id: number) => void): DropReport[] {
   const by = new Map<string, DropReport>();
   let freed = 0;
   while (freed < need) {
@@ -38,7 +38,7 @@ export function evictInTx(s: EvictStatements, need: number, reason: DropReason, 
       r.count++;
       r.bytes += v.n;
       r.ids.push(v.id);
-      onClass(p);
+      onRemoved(p, v.id);
     }
   }
   for (const r of by.values()) s.addDropped.run(r.stream, r.count, r.bytes);

@@ -8,6 +8,8 @@ import { integrityProblem, moveAside, salvageInto, type RecoveryReport } from ".
 import { ROW_COLUMNS, migrate, type Row } from "./sqlite-schema.js";
 import { DiskSpace, type DiskSpaceOptions } from "./disk-space.js";
 import { evictInTx, prepareEvict, type EvictStatements } from "./sqlite-evict.js";
+import { HotTail } from "./hot-tail.js";
+import { BackgroundCheckpointer } from "./checkpointer.js";
 
 export type { RecoveryReport } from "./salvage.js";
 
@@ -25,9 +27,22 @@ export interface SqliteQueueOptions extends DiskSpaceOptions {
   onDrop?: (reports: DropReport[]) => void;
   /** Move a damaged file aside and salvage what it holds (default true); false: throw QUEUE_OPEN. */
   recover?: boolean;
+  /**
+   * Payload bytes of the newest items kept in memory, so peeks need no SQLite read (default 4 MiB;
+   * 0 turns it off). See HotTail and docs/queue.md "Reads".
+   */
+  hotBytes?: number;
+  /** Checkpoint the WAL from a worker thread (default true; see BackgroundCheckpointer). */
+  backgroundCheckpoint?: boolean;
 }
 
+/** Default HotTail bound: ~7,000 frames of ~570 B, 28 windows of 256. */
+export const DEFAULT_HOT_BYTES = 4 * 2 ** 20;
+
 interface Removed { count: number; bytes: number; byClass: Map<number, number> }
+
+/** What one enqueue transaction did: the new ids, its drops and every (class, id) it deleted. */
+interface Enqueued { ids: number[]; drops: DropReport[]; nowMs: number; removed: Array<[number, number]> }
 
 const isFull = (err: unknown): boolean => (err as { code?: unknown }).code === "SQLITE_FULL";
 
@@ -47,14 +62,23 @@ export class SqliteQueue implements Queue {
   private readonly maxBytes: number;
   private readonly s;
   private readonly ev: EvictStatements;
-  private readonly enqueueTx: (items: readonly NewQueueItem[], mostUrgent: number, budget: number) => { ids: number[]; drops: DropReport[] };
+  private readonly enqueueTx: (items: readonly NewQueueItem[], mostUrgent: number, budget: number) => Enqueued;
   private readonly ackTx: (ids: readonly number[]) => Removed;
+  private readonly ackKnownTx: (ids: readonly number[]) => void;
+  /** The newest items of each class, in memory (see HotTail); kept in step with every commit. */
+  private hot: HotTail;
+  /** Highest id assigned so far (ids only grow). */
+  private lastId = 0;
+  /** Null when checkpoints stay on this thread (backgroundCheckpoint: false). */
+  readonly checkpointer: BackgroundCheckpointer | null;
   private readonly deadTx: (id: number, reason: string) => Removed;
 
   private constructor(readonly file: string, db: Database.Database, private readonly opts: SqliteQueueOptions, private readonly clock: Clock) {
     this.db = db;
     this.maxBytes = opts.maxBytes ?? Number.POSITIVE_INFINITY;
     this.disk = new DiskSpace(file, opts);
+    this.hot = new HotTail(0, 0); // replaced in loadDepth(), once the last id is known
+    this.checkpointer = opts.backgroundCheckpoint === false ? null : new BackgroundCheckpointer(file, opts.durability === "full" ? "FULL" : "NORMAL");
     this.ev = prepareEvict(db);
     this.s = {
       insert: db.prepare<[string, string, number, number, number, Buffer]>("INSERT INTO queue (stream, topic, priority, control, enqueued_ms, payload) VALUES (?, ?, ?, ?, ?, ?)"),
@@ -65,10 +89,13 @@ export class SqliteQueue implements Queue {
         "SELECT id, stream, topic, priority, enqueued_ms, payload, ?, ? FROM queue WHERE id = ?"),
       listDead: db.prepare<[number], Row & { reason: string; dead_ms: number }>("SELECT *, 0 AS control FROM dead_letter ORDER BY id LIMIT ?"),
     };
-    const evict = (need: number, reason: DropReason, minPriority: number): DropReport[] => evictInTx(this.ev, need, reason, minPriority, (p) => this.classDelta(p, -1));
-    this.enqueueTx = db.transaction((items: readonly NewQueueItem[], mostUrgent: number, budget: number) => {
+    let removed: Array<[number, number]> = [];
+    const evict = (need: number, reason: DropReason, minPriority: number): DropReport[] =>
+      evictInTx(this.ev, need, reason, minPriority, (p, id) => { this.classDelta(p, -1); removed.push([p, id]); });
+    this.enqueueTx = db.transaction((items: readonly NewQueueItem[], mostUrgent: number, budget: number): Enqueued => {
       const now = this.clock.nowMs();
       const ids: number[] = [];
+      removed = [];
       let added = 0;
       for (const it of items) added += it.payload.length;
       // A commit on a short disk never pushes out anything more urgent than its own most urgent data frame.
@@ -94,11 +121,14 @@ export class SqliteQueue implements Queue {
       for (const d of drops) freed += d.bytes;
       const over = this.bytes - freed + added - this.maxBytes;
       if (over > 0) drops.push(...evict(over, "bound", 0));
-      return { ids, drops };
+      return { ids, drops, nowMs: now, removed };
     });
     // One statement per ack batch (the ids as a JSON array), not one per id: the uplink acks
     // hundreds at a time and the per-call overhead dominated.
     const delMany = db.prepare<[string], { n: number; priority: number }>("DELETE FROM queue WHERE id IN (SELECT value FROM json_each(?)) RETURNING length(payload) AS n, priority");
+    // Acks of items the HotTail holds: their sizes and classes are known, so nothing comes back.
+    const delKnown = db.prepare<[string]>("DELETE FROM queue WHERE id IN (SELECT value FROM json_each(?))");
+    this.ackKnownTx = db.transaction((ids: readonly number[]) => { delKnown.run(JSON.stringify(ids)); });
     this.ackTx = db.transaction((ids: readonly number[]) => {
       const removed: Removed = { count: 0, bytes: 0, byClass: new Map() };
       for (const r of delMany.all(JSON.stringify(ids))) take(removed, r.priority, r.n);
@@ -164,6 +194,9 @@ export class SqliteQueue implements Queue {
       this.bytes += r.b;
     }
     for (const r of db.prepare<[], { stream: string; p: number }>("SELECT stream, max(priority) AS p FROM queue GROUP BY stream").all()) this.streamClass.set(r.stream, r.p);
+    this.lastId = db.prepare<[], { m: number | null }>("SELECT max(id) AS m FROM queue").get()?.m ?? 0;
+    // What is on disk at start-up is read from disk; only what is committed from now on is cached.
+    this.hot = new HotTail(this.opts.hotBytes ?? DEFAULT_HOT_BYTES, this.lastId);
   }
 
   private classDelta(p: number, d: number): void {
@@ -208,7 +241,7 @@ export class SqliteQueue implements Queue {
       if (!it.control) mostUrgent = Math.min(mostUrgent, it.priority);
     }
     const db = this.live("enqueue");
-    const attempt = (): { ids: number[]; drops: DropReport[] } => {
+    const attempt = (): Enqueued => {
       const before = new Map(this.classes);
       try {
         return this.wrap("enqueue", () => this.enqueueTx(items, mostUrgent, this.disk.budget(added, db)));
@@ -217,7 +250,7 @@ export class SqliteQueue implements Queue {
         throw err;
       }
     };
-    let res: { ids: number[]; drops: DropReport[] };
+    let res: Enqueued;
     try {
       res = attempt();
     } catch (err) {
@@ -239,8 +272,20 @@ export class SqliteQueue implements Queue {
     }
     this.count += items.length;
     this.bytes += added;
-    if (this.recount) this.recountClasses();
+    this.lastId = Math.max(this.lastId, res.ids[res.ids.length - 1] ?? 0);
+    if (this.recount) {
+      this.recountClasses();
+      this.hot.reset(this.lastId); // rows changed class: read them from disk
+    } else {
+      this.hot.add(items.map((it, i) => {
+        const q: QueueItem = { id: res.ids[i]!, stream: it.stream, topic: it.topic, priority: it.priority, payload: it.payload, enqueuedMs: res.nowMs };
+        if (it.control) q.control = true;
+        return q;
+      }));
+      for (const [p, id] of res.removed) this.hot.remove(p, id);
+    }
     this.disk.committed(added);
+    this.checkpointer?.wrote(added * 1.5);
     if (this.disk.tight) {
       // Short of space: keep the WAL fully copied into the file, so its blocks are reused, never added.
       try {
@@ -273,7 +318,9 @@ export class SqliteQueue implements Queue {
       const out: QueueItem[] = [];
       for (const p of [...this.classes.keys()].sort((a, b) => a - b)) {
         const from = typeof after === "number" ? after : (after.get(p) ?? 0);
-        for (const r of this.s.peekClass.all(p, from, limit - out.length)) out.push(toItem(r));
+        if (!this.hot.peek(p, from, limit - out.length, out)) {
+          for (const r of this.s.peekClass.all(p, from, limit - out.length)) out.push(toItem(r));
+        }
         if (out.length >= limit) break;
       }
       return out;
@@ -282,10 +329,33 @@ export class SqliteQueue implements Queue {
 
   ack(ids: readonly number[]): void {
     if (ids.length === 0) return;
-    this.applyRemoved(this.retryFull("ack", () => this.ackTx(ids)));
+    const known: QueueItem[] = [];
+    for (const id of ids) {
+      const it = this.hot.find(id);
+      if (!it) break;
+      known.push(it);
+    }
+    if (known.length === ids.length) {
+      // All cached, so all stored: delete without reading anything back, then account from memory.
+      this.retryFull("ack", () => this.ackKnownTx(ids));
+      const r: Removed = { count: 0, bytes: 0, byClass: new Map() };
+      for (const k of known) {
+        const it = this.hot.remove(k.priority, k.id); // undefined for an id listed twice
+        if (it) take(r, it.priority, it.payload.length);
+      }
+      this.applyRemoved(r);
+      return;
+    }
+    const r = this.retryFull("ack", () => this.ackTx(ids));
+    for (const id of ids) {
+      const it = this.hot.find(id);
+      if (it) this.hot.remove(it.priority, id);
+    }
+    this.applyRemoved(r);
   }
 
   private applyRemoved(r: Removed): void {
+    this.checkpointer?.wrote(r.bytes * 1.5); // deleting rows rewrites their pages
     this.count -= r.count;
     this.bytes -= r.bytes;
     for (const [p, n] of r.byClass) this.classDelta(p, -n);
@@ -293,12 +363,18 @@ export class SqliteQueue implements Queue {
 
   deadLetter(id: number, reason: string): boolean {
     const r = this.retryFull("deadLetter", () => this.deadTx(id, reason));
+    for (const p of r.byClass.keys()) this.hot.remove(p, id);
     this.applyRemoved(r);
     return r.count > 0;
   }
 
   deadLetters(limit = 1000): DeadLetter[] {
     return this.wrap("deadLetters", () => this.s.listDead.all(limit).map((r) => ({ ...toItem(r), reason: r.reason, deadMs: r.dead_ms })));
+  }
+
+  /** Payload bytes the in-memory tail holds (tests, memory figures). */
+  get hotHeldBytes(): number {
+    return this.hot.heldBytes;
   }
 
   depth(): QueueDepth {
@@ -318,6 +394,7 @@ export class SqliteQueue implements Queue {
     const db = this.db;
     if (!db) return;
     this.db = undefined;
+    this.checkpointer?.close();
     db.close();
   }
 }

@@ -303,6 +303,11 @@ export class Gateway {
     return this.uplink?.counters();
   }
 
+  /** True while the uplink has a broker connection. */
+  uplinkConnected(): boolean {
+    return this.uplink?.isConnected() ?? false;
+  }
+
   /** Records and frames held in memory: not yet sealed (session opening) or not yet in the queue. */
   inMemory(): number {
     return (this.sessions?.waiting ?? 0) + (this.outbox?.pending ?? 0) + (this.writer?.pending ?? 0);
