@@ -131,7 +131,12 @@ export class Gateway {
     const recipientPublicKey: KeyObject = createPublicKey(readFileSync(config.receiver.publicKeyFile, "utf8"));
     const priorities = new Map(config.streams.map((s) => [s.id, s.priority] as const));
     if (config.models) priorities.set(PREDICTIONS_STREAM, config.models.priority);
-    const topicFor = (stream: string): string => `otgw/v1/${gatewayId}/${stream}`;
+    const topics = new Map<string, string>(); // one string per stream, not one per message
+    const topicFor = (stream: string): string => {
+      let t = topics.get(stream);
+      if (t === undefined) topics.set(stream, (t = `otgw/v1/${gatewayId}/${stream}`));
+      return t;
+    };
 
     const sqlite = SqliteQueue.open(join(stateDir, "queue.db"), {
       clock, maxBytes: config.queue.maxBytes, durability: config.queue.durability,

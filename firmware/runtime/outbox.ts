@@ -13,7 +13,14 @@ export interface OutboxItem {
   payload: Buffer;
 }
 
-type Slot = { item: Omit<OutboxItem, "payload">; payload: Buffer | null; failed: unknown };
+/** A frame whose payload (a signature) is still being produced. Ready frames sit in the slots as they are. */
+class PendingSlot {
+  payload: Buffer | null = null;
+  failed: unknown = undefined;
+  constructor(readonly item: Omit<OutboxItem, "payload">) {}
+}
+
+type Slot = OutboxItem | PendingSlot;
 
 export interface OutboxOptions {
   /** Persist a ready batch (one transaction). Throwing keeps the batch for the next flush. */
@@ -36,14 +43,13 @@ export class Outbox {
 
   /** Adds a frame that is ready now. */
   push(item: OutboxItem): void {
-    const { payload, ...meta } = item;
-    this.slots.push({ item: meta, payload, failed: undefined });
+    this.slots.push(item);
     this.schedule();
   }
 
   /** Reserves the next position for a frame still being produced (a signature in flight). */
   pushPending(meta: Omit<OutboxItem, "payload">, frame: Promise<Buffer>): void {
-    const slot: Slot = { item: meta, payload: null, failed: undefined };
+    const slot = new PendingSlot(meta);
     this.slots.push(slot);
     frame.then(
       (buf) => {
@@ -85,13 +91,15 @@ export class Outbox {
       let i = this.head;
       while (i < this.slots.length && batch.length < max) {
         const s = this.slots[i]!;
-        if (s.failed !== undefined) {
-          this.opts.onFailure(s.item, s.failed);
-          i++;
-          continue;
-        }
-        if (s.payload === null) break;
-        batch.push({ ...s.item, payload: s.payload });
+        if (s instanceof PendingSlot) {
+          if (s.failed !== undefined) {
+            this.opts.onFailure(s.item, s.failed);
+            i++;
+            continue;
+          }
+          if (s.payload === null) break;
+          batch.push({ ...s.item, payload: s.payload });
+        } else batch.push(s);
         i++;
       }
       if (batch.length > 0) {

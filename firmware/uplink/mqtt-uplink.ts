@@ -13,6 +13,9 @@ export type { MqttUplinkOptions, RefusedEvent, SwitchReport, UplinkCounters, Upl
 /** The alternate client id's suffix: a switch connects under the other id, so both can be up at once. */
 export const ALT_SUFFIX = ".b";
 
+/** Publish options of every item (one object, not one per message; MQTT.js copies what it needs). */
+const QOS1 = { qos: 1 } as const;
+
 /** Longest a received PUBACK waits before it is committed to the queue (see scheduleFlush). */
 const ACK_DELAY_MS = 5;
 
@@ -317,7 +320,7 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
   private send(c: MqttClient, gen: number, item: QueueItem): void {
     this.cursor.set(item.priority, item.id);
     this.inflight.add(item.id);
-    c.publish(item.topic, item.payload, { qos: 1 }, (err) => {
+    c.publish(item.topic, item.payload, QOS1, (err) => {
       if (gen !== this.gen) return; // that connection is gone; the item is republished from the queue
       this.inflight.delete(item.id);
       if (!err) {
