@@ -1,11 +1,11 @@
 import { EventEmitter } from "node:events";
-import mqtt, { type IClientOptions, type IConnackPacket, type MqttClient } from "mqtt";
+import mqtt, { type IConnackPacket, type MqttClient } from "mqtt";
 import { errorText } from "../core/errors.js";
 import { child, type Logger } from "../core/log.js";
 import type { QueueItem } from "../queue/queue.js";
 import { backoffDelay, type BackoffOptions } from "./backoff.js";
 import { reasonText, refusalCode } from "./reason.js";
-import { buildTlsOptions, type UplinkTlsOptions } from "./tls.js";
+import { clientOptions, endGracefully, openConnection } from "./connection.js";
 import type { MqttUplinkOptions, SwitchReport, UplinkCounters, UplinkEvents } from "./types.js";
 
 export type { MqttUplinkOptions, RefusedEvent, SwitchReport, UplinkCounters, UplinkEvents } from "./types.js";
@@ -147,10 +147,10 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
     this.switching = true;
     try {
       const clientId = this.clientId === this.opts.clientId ? `${this.opts.clientId}${ALT_SUFFIX}` : this.opts.clientId;
-      const made = await this.open(tls, clientId);
+      const made = await openConnection(this.opts.url, clientOptions(tls, clientId, this.opts.keepaliveS));
       if (!this.running) {
         // stop() came while the new connection was being made: it is not wanted any more.
-        this.endGracefully(made.client);
+        endGracefully(made.client);
         return { clientId: this.clientId, drainMs: 0, carriedOver: 0, madeBeforeBreak: false };
       }
       const t0 = Date.now();
@@ -163,7 +163,7 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
       }
       const drainMs = Date.now() - t0;
       if (!this.running) {
-        this.endGracefully(made.client);
+        endGracefully(made.client);
         return { clientId: this.clientId, drainMs, carriedOver: 0, madeBeforeBreak: false };
       }
       const carriedOver = this.inflight.size; // republished on the new connection (the receiver deduplicates)
@@ -178,7 +178,7 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
       this.wire(made.client, gen);
       this.stats.switches += 1;
       this.onConnect(made.connack, true);
-      if (old) this.endGracefully(old);
+      if (old) endGracefully(old);
       this.log.info({ clientId, drainMs, carriedOver }, "switched to the new identity's connection; old connection closed");
       return { clientId, drainMs, carriedOver, madeBeforeBreak: true };
     } catch (err) {
@@ -191,52 +191,10 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
     }
   }
 
-  /** A connection not yet adopted: resolves at CONNACK, rejects if it closes or fails first. */
-  private open(tls: MqttUplinkOptions["tls"], clientId: string): Promise<{ client: MqttClient; connack: IConnackPacket }> {
-    const c = mqtt.connect(this.opts.url, this.clientOptions(tls, clientId));
-    return new Promise((resolve, reject) => {
-      // Only our own listeners come off: MQTT.js listens to its own connect/close events internally.
-      const off = (): void => { c.off("connect", onConnect); c.off("error", onError); c.off("close", onClose); };
-      const onConnect = (connack: IConnackPacket): void => { off(); resolve({ client: c, connack }); };
-      const fail = (why: string): void => {
-        off();
-        c.on("error", () => undefined);
-        c.end(true);
-        reject(new Error(`the new identity's connection failed: ${why}`));
-      };
-      const onError = (err: Error): void => fail(errorText(err));
-      const onClose = (): void => fail("connection closed before CONNACK");
-      c.on("connect", onConnect);
-      c.on("error", onError);
-      c.on("close", onClose);
-    });
-  }
-
-  /** Ends a replaced connection (its events are already ignored by generation) with a DISCONNECT, forced after a second. */
-  private endGracefully(c: MqttClient): void {
-    c.on("error", () => undefined);
-    const t = setTimeout(() => c.end(true), 1000);
-    c.endAsync(false).then(() => clearTimeout(t), () => clearTimeout(t));
-  }
-
-  private clientOptions(tls: MqttUplinkOptions["tls"], clientId: string): IClientOptions & UplinkTlsOptions {
-    return {
-      protocolVersion: 5,
-      clientId,
-      clean: true,
-      keepalive: this.opts.keepaliveS ?? 30,
-      reconnectPeriod: 0, // reconnects are ours: backoff with jitter, and a fresh client each time
-      connectTimeout: 15_000,
-      queueQoSZero: false,
-      resubscribe: false,
-      ...buildTlsOptions(tls),
-    };
-  }
-
   private connect(): void {
     const gen = ++this.gen;
     this.log.debug({ url: this.opts.url, attempt: this.attempt }, "connecting");
-    const c = mqtt.connect(this.opts.url, this.clientOptions(this.tls, this.clientId));
+    const c = mqtt.connect(this.opts.url, clientOptions(this.tls, this.clientId, this.opts.keepaliveS));
     this.client = c;
     c.on("connect", (packet: IConnackPacket) => { if (gen === this.gen) this.onConnect(packet); });
     this.wire(c, gen);
