@@ -2,6 +2,7 @@
  * Whole-pipeline figures against the same broker in the same run (mosquitto, mTLS, TLS 1.3, MQTT v5):
  *  - pipeline-msgs: the real Gateway, readings in → sealed frames PUBACKed, messages/s
  *  - mqtt-raw-msgs: MQTT.js alone publishing same-size payloads, QoS 1, same window (the baseline)
+ *  - pipeline-cpu-us, mqtt-raw-cpu-us: CPU time of each process per message (all its threads)
  *  - rss-mb: peak RSS of the gateway process during pipeline-msgs
  *  - backlog-drain-msgs: a backlog of 1,000,000 queued frames (20,000 with --quick) drained after an
  *    outage, through the uplink into the broker
@@ -19,6 +20,8 @@ import { rateFigure } from "./stats.js";
 
 interface ChildResult {
   rates: number[];
+  /** CPU time of the process (all threads) per message, per trial, µs. */
+  cpuUs?: number[];
   maxRssMb: number;
   frameBytes?: number;
 }
@@ -39,9 +42,15 @@ export async function benchPipeline(opts: { quick: boolean }): Promise<BenchFigu
     const raw = { ...rateFigure("mqtt-raw-msgs", "msg/s", r.rates), note: `MQTT.js QoS 1, ${bytes} B payloads, window ${gw.config.uplink.window}, mTLS` };
     const pipe = { ...rateFigure("pipeline-msgs", "msg/s", p.rates), note: `${n} readings per trial, sealed frames of ~${bytes} B`, baseline: raw.id, ratio: 0 };
     pipe.ratio = pipe.value / raw.value;
+    // CPU per message moves less with the machine's load than a rate does: where the time goes.
+    const rawCpu = { ...rateFigure("mqtt-raw-cpu-us", "us/msg", r.cpuUs ?? []), note: "CPU time (all threads) of the raw MQTT.js process per message" };
+    const pipeCpu = { ...rateFigure("pipeline-cpu-us", "us/msg", p.cpuUs ?? []), note: "CPU time (all threads) of the gateway process per message", baseline: rawCpu.id, ratio: 0 };
+    pipeCpu.ratio = pipeCpu.value / rawCpu.value;
     return [
       pipe,
       raw,
+      pipeCpu,
+      rawCpu,
       { id: "rss-mb", unit: "MB", value: p.maxRssMb, note: `peak RSS of the gateway process during pipeline-msgs (node ${GATEWAY_NODE_FLAGS.join(" ")})` },
       { ...rateFigure("backlog-drain-msgs", "msg/s", b.rates), note: `${backlogN} queued frames of 300 B drained into the broker after an outage` },
     ];
