@@ -244,23 +244,5 @@ export function encodeEndToBeSigned(e: EndFields): Buffer {
   return buf;
 }
 
-/**
- * What a queue commit needs to know about a frame, read from fixed offsets without a full parse:
- * its type, session id (hex), the seq it brings the session to (data: its seq; session-open:
- * firstSeq − 1), and whether it is a final checkpoint. Undefined if the bytes are too short to say.
- */
-export function frameHead(b: Buffer): { type: number; sessionIdHex: string; seq?: bigint; final: boolean } | undefined {
-  if (b.length < 26) return undefined;
-  const type = b[5] ?? 0;
-  const sessionIdHex = b.toString("hex", 8, 24);
-  const p = 26 + (b[24] ?? 0) + (b[25 + (b[24] ?? 0)] ?? 0);
-  const final = type === FrameType.CHECKPOINT && ((b[6] ?? 0) & FLAG_FINAL) !== 0;
-  if ((type === FrameType.DATA || type === FrameType.OPEN) && b.length >= p + 8) {
-    const v = b.readBigUInt64BE(p);
-    return { type, sessionIdHex, seq: type === FrameType.DATA ? v : v - 1n, final };
-  }
-  return { type, sessionIdHex, final };
-}
-
 /** Data header length after the prefix, excluding the schema id bytes: seq, two timestamps, schema length byte, ctLen. */
 export const DATA_FIXED_LEN = 8 + 8 + 8 + 1 + 4;

@@ -11,7 +11,7 @@ import type { Clock } from "../core/clock.js";
 import type { Logger } from "../core/log.js";
 import { errorText } from "../core/errors.js";
 import type { Signer } from "../../provisioning/keystore.js";
-import { FrameType, frameHead } from "../envelope/format.js";
+import { FLAG_FINAL, FrameType } from "../envelope/format.js";
 import { signSessionEnd } from "../envelope/sealer.js";
 import type { MarkUpdate, NewQueueItem, Queue } from "../queue/queue.js";
 
@@ -31,33 +31,53 @@ export function parseSessionMark(name: string): { stream: string; sessionIdHex: 
 /**
  * The mark changes a batch of sealed frames brings: session-open → firstSeq − 1, data → its seq (the
  * last one wins: seqs rise inside a session), final checkpoint → delete (a closed session needs none).
+ * On the sealing path (every commit): a few fixed-offset reads per frame, a string only per session run.
  */
 export function sessionMarks(batch: ReadonlyArray<{ stream: string; payload: Buffer }>): MarkUpdate | undefined {
-  let set: Map<string, bigint> | undefined;
-  let del: string[] | undefined;
-  let lastName = "";
-  let lastSid = "";
-  let lastStream = "";
+  const set = new Map<string, bigint>();
+  const del: string[] = [];
+  // Per stream (streams interleave in a batch): its current session's id as four words, the mark
+  // name, and the session's last data or open frame so far (its seq is read once, at the end).
+  const runs = new Map<string, Run>();
+  const flush = (r: Run): void => {
+    const b = r.last;
+    if (!b) return;
+    const g = b[24] ?? 0;
+    const v = b.readBigUInt64BE(26 + g + (b[25 + g] ?? 0));
+    set.set(r.name, b[5] === FrameType.DATA ? v : v - 1n);
+    r.last = undefined;
+  };
   for (const it of batch) {
-    const h = frameHead(it.payload);
-    if (!h) continue;
-    if (h.sessionIdHex !== lastSid || it.stream !== lastStream) {
-      lastSid = h.sessionIdHex;
-      lastStream = it.stream;
-      lastName = sessionMarkName(it.stream, h.sessionIdHex);
+    const b = it.payload;
+    if (b.length < 26) continue;
+    let r = runs.get(it.stream);
+    if (!r || b.readUInt32BE(8) !== r.w0 || b.readUInt32BE(12) !== r.w1 || b.readUInt32BE(16) !== r.w2 || b.readUInt32BE(20) !== r.w3) {
+      if (r) flush(r);
+      r = { w0: b.readUInt32BE(8), w1: b.readUInt32BE(12), w2: b.readUInt32BE(16), w3: b.readUInt32BE(20), name: sessionMarkName(it.stream, b.toString("hex", 8, 24)), last: undefined };
+      runs.set(it.stream, r);
     }
-    if (h.final) {
-      set?.delete(lastName);
-      (del ??= []).push(lastName);
-    } else if (h.seq !== undefined && (h.type === FrameType.DATA || h.type === FrameType.OPEN)) {
-      (set ??= new Map()).set(lastName, h.seq);
+    const type = b[5];
+    if (type === FrameType.DATA || type === FrameType.OPEN) {
+      const g = b[24] ?? 0;
+      if (b.length >= 26 + g + (b[25 + g] ?? 0) + 8) r.last = b;
+    } else if (type === FrameType.CHECKPOINT && ((b[6] ?? 0) & FLAG_FINAL) !== 0) {
+      r.last = undefined;
+      set.delete(r.name);
+      del.push(r.name);
     }
   }
-  if (!set && !del) return undefined;
-  const u: MarkUpdate = {};
-  if (set) u.set = set;
-  if (del) u.delete = del;
-  return u;
+  for (const r of runs.values()) flush(r);
+  if (set.size === 0 && del.length === 0) return undefined;
+  return del.length === 0 ? { set } : { set, delete: del };
+}
+
+interface Run {
+  w0: number;
+  w1: number;
+  w2: number;
+  w3: number;
+  name: string;
+  last: Buffer | undefined;
 }
 
 export interface AnnounceOptions {

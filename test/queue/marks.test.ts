@@ -29,7 +29,7 @@ PRAGMA user_version = 2;
 `;
 
 void describe("queue marks", () => {
-  it("are set and deleted in the enqueue's transaction and survive a reopen", () => {
+  void it("are set and deleted in the enqueue's transaction and survive a reopen", () => {
     const file = fresh();
     const q = SqliteQueue.open(file);
     assert.deepEqual(q.marks(), new Map());
@@ -45,7 +45,7 @@ void describe("queue marks", () => {
     r.close();
   });
 
-  it("roll back with the items when the enqueue fails, and refuse values outside 0..2^63-1", () => {
+  void it("roll back with the items when the enqueue fails, and refuse values outside 0..2^63-1", () => {
     const q = SqliteQueue.open(fresh());
     q.enqueue([item("a", 1)], { set: new Map([["m/a", 1n]]) });
     // A non-Buffer payload fails before anything is written: neither the items nor the marks change.
@@ -57,7 +57,7 @@ void describe("queue marks", () => {
     q.close();
   });
 
-  it("a v2 queue file is upgraded in place: items, ids and drop totals kept, marks table added", () => {
+  void it("a v2 queue file is upgraded in place: items, ids and drop totals kept, marks table added", () => {
     const file = fresh();
     mkdirSync(join(file, ".."), { recursive: true });
     const db = new Database(file);
