@@ -50,7 +50,7 @@ export interface VerifiedEvent {
 export class IngestService extends EventEmitter {
   private client: MqttClient | null = null;
   private readonly log: Logger;
-  readonly stats = { frames: 0, verified: 0, quarantined: 0, gaps: 0, checkpoints: 0, checkpointMismatches: 0 };
+  readonly stats = { frames: 0, verified: 0, quarantined: 0, gaps: 0, checkpoints: 0, checkpointMismatches: 0, sessionsEnded: 0, framesMissing: 0 };
 
   constructor(private readonly opts: IngestOptions) {
     super();
@@ -138,6 +138,12 @@ export class IngestService extends EventEmitter {
         this.stats.gaps++;
         store.addEvent({ kind: "SEQUENCE_GAP", gatewayId: r.gatewayId, stream: r.stream, sessionId: r.sessionId, detail: `missing seq ${r.gap.from}..${r.gap.to}` });
       }
+      if (r.afterEnd !== undefined) {
+        // Only a reordering path (e.g. several receivers) gets here: the frame was counted in the
+        // session's FRAMES_MISSING and is received after all; recorded so the count can be corrected.
+        store.addEvent({ kind: "RECEIVED_AFTER_END", gatewayId: r.gatewayId, stream: r.stream, sessionId: r.sessionId,
+          detail: `seq ${r.seq} arrived after the session-end statement (ended at ${r.afterEnd}); reported missing then, received now` });
+      }
       store.addVerified({
         gatewayId: r.gatewayId, stream: r.stream, sessionId: r.sessionId, seq: r.seq, schemaId: r.schemaId,
         sourceTsNs: r.sourceTsNs, gatewayTsNs: r.gatewayTsNs, plaintext: r.plaintext, chainHex: Buffer.from(r.chain).toString("hex"),
@@ -151,9 +157,23 @@ export class IngestService extends EventEmitter {
         this.stats.checkpointMismatches++;
         store.addEvent({ kind: "CHECKPOINT_MISMATCH", gatewayId: r.gatewayId, stream: r.stream, sessionId: r.sessionId, detail: r.mismatch.detail });
       }
+    } else if (r.kind === "session-end") {
+      this.stats.sessionsEnded++;
+      const missing = r.missing ? r.missing.to - r.missing.from + 1n : 0n;
+      store.addEvent({ kind: "SESSION_ENDED", gatewayId: r.gatewayId, stream: r.stream, sessionId: r.sessionId,
+        detail: `gateway statement (cert ${r.certSha256}): ended at committed seq ${r.lastSeq}; received up to ${r.receivedUpTo}; ${r.missing ? `missing seq ${r.missing.from}..${r.missing.to} (${missing})` : "nothing missing"}` });
+      if (r.missing) {
+        this.stats.framesMissing += Number(missing);
+        store.addEvent({ kind: "FRAMES_MISSING", gatewayId: r.gatewayId, stream: r.stream, sessionId: r.sessionId,
+          detail: `${missing} frame(s) committed to the gateway's queue and never received: seq ${r.missing.from}..${r.missing.to}` });
+      }
+      if (r.mismatch) {
+        this.stats.checkpointMismatches++;
+        store.addEvent({ kind: "CHECKPOINT_MISMATCH", gatewayId: r.gatewayId, stream: r.stream, sessionId: r.sessionId, detail: r.mismatch.detail });
+      }
     } else {
-      // A new session while the previous one never closed: the gateway restarted (or the old
-      // session's tail was lost). Say where the old one ended, once, so a gap across sessions is visible.
+      // A new session while the previous one never closed and the gateway never said where it ended
+      // (no session-end statement, e.g. an old gateway or a lost queue file): say what was received, once.
       for (const u of store.unclosedSessions(r.gatewayId, r.stream, r.sessionId)) {
         store.addEvent({ kind: "SESSION_UNCLOSED", gatewayId: r.gatewayId, stream: r.stream, sessionId: u.sessionId,
           detail: `no final checkpoint; last seq received ${u.lastSeq}; superseded by session ${r.sessionId} (gateway restart or lost tail)` });

@@ -91,8 +91,8 @@ export class IngestStore {
   }
 
   /**
-   * Earlier sessions of (gateway, stream) that never received their final checkpoint and were not
-   * reported yet: the gateway restarted or lost power, or the session's tail never arrived.
+   * Earlier sessions of (gateway, stream) that never received their final checkpoint nor a session-end
+   * statement and were not reported yet: the gateway restarted or lost power, or the session's tail never arrived.
    */
   unclosedSessions(gatewayId: string, stream: string, exceptSessionId: string): Array<{ sessionId: string; lastSeq: bigint }> {
     const rows = this.db.prepare(
@@ -102,8 +102,9 @@ export class IngestStore {
     ).all(gatewayId, stream, exceptSessionId) as Array<{ id: string; state: string }>;
     const out: Array<{ sessionId: string; lastSeq: bigint }> = [];
     for (const r of rows) {
-      const st = JSON.parse(r.state) as { closed: boolean; nextSeq: string };
-      if (!st.closed) out.push({ sessionId: r.id, lastSeq: BigInt(st.nextSeq) - 1n });
+      const st = JSON.parse(r.state) as { closed: boolean; nextSeq: string; endSeq?: string };
+      // Ended by the gateway's session-end statement: accounted for exactly (SESSION_ENDED), not "unclosed".
+      if (!st.closed && st.endSeq === undefined) out.push({ sessionId: r.id, lastSeq: BigInt(st.nextSeq) - 1n });
     }
     return out;
   }

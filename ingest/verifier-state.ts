@@ -20,6 +20,8 @@ interface Persisted {
   closed: boolean;
   gaps: Array<{ from: string; to: string }>;
   gapsTrimmedBelow: string;
+  /** Present once a session-end statement was accepted. */
+  endSeq?: string;
 }
 
 /**
@@ -71,18 +73,21 @@ export class SqliteVerifierState implements VerifierState {
 }
 
 function persist(r: SessionRecord): Persisted {
-  return {
+  const p: Persisted = {
     sessionId: r.sessionId, gatewayId: r.gatewayId, stream: r.stream, certSha256: r.certSha256, firstSeq: r.firstSeq.toString(),
     nextSeq: r.nextSeq.toString(), chain: r.chain.toString("hex"), chainBroken: r.chainBroken, lastCheckpointIndex: r.lastCheckpointIndex,
     closed: r.closed, gaps: r.gaps.map((g) => ({ from: g.from.toString(), to: g.to.toString() })), gapsTrimmedBelow: r.gapsTrimmedBelow.toString(),
   };
+  if (r.endSeq !== undefined) p.endSeq = r.endSeq.toString();
+  return p;
 }
 
 function revive(p: Persisted, openFrame: Buffer): SessionRecord {
   const gaps: GapRange[] = p.gaps.map((g) => ({ from: BigInt(g.from), to: BigInt(g.to) }));
-  return {
+  const rec: SessionRecord = {
     sessionId: p.sessionId, gatewayId: p.gatewayId, stream: p.stream, certSha256: p.certSha256, openFrame, firstSeq: BigInt(p.firstSeq),
     nextSeq: BigInt(p.nextSeq), chain: Buffer.from(p.chain, "hex"), chainBroken: p.chainBroken, lastCheckpointIndex: p.lastCheckpointIndex,
     closed: p.closed, gaps, gapsTrimmedBelow: BigInt(p.gapsTrimmedBelow),
   };
+  return p.endSeq === undefined ? rec : { ...rec, endSeq: BigInt(p.endSeq) };
 }

@@ -11,6 +11,8 @@ export const AUDIT_EVENTS = {
   configLoaded: "config.loaded",
   /** A sealed session opened on a stream: { stream, sessionId }. */
   sessionOpened: "session.opened",
+  /** At start, a session the previous run left open was announced to the receiver (signed session-end statement): { stream, sessionId, lastSeq }. */
+  sessionEnded: "session.ended",
   /** The broker refused us (e.g. PUBACK 135 not authorized): { topic, reasonCode, reason }. */
   authFailure: "auth.failure",
   /** A record failed validation and was quarantined: { point, stream, reason, quarantineId? }. */

@@ -2,13 +2,14 @@
  * Envelope v1 byte framing: constants, frame shapes and the encoders. Pure: no keys, no policy
  * (sealing policy lives in sealer.ts, decoding in parse.ts). docs/envelope.md is the normative text.
  */
+import { createHash } from "node:crypto";
 
 /** ASCII "OTGW", bytes 0..3 of every frame. */
 export const MAGIC = Buffer.from("OTGW", "ascii");
 /** The only wire version this code writes and reads. */
 export const VERSION = 1;
 /** Frame type byte (offset 5). */
-export const FrameType = { OPEN: 1, DATA: 2, CHECKPOINT: 3 } as const;
+export const FrameType = { OPEN: 1, DATA: 2, CHECKPOINT: 3, END: 4 } as const;
 /** Numeric frame type. */
 export type FrameTypeCode = (typeof FrameType)[keyof typeof FrameType];
 /** Checkpoint flags bit 0: this checkpoint closes the session. */
@@ -114,8 +115,24 @@ export interface CheckpointFrame extends FramePrefix {
   signedEnd: number;
 }
 
+/**
+ * Decoded session-end statement: the gateway found `sessionId` left open by an earlier run of its
+ * process and states the highest data seq of it that its queue had committed.
+ */
+export interface EndFrame extends FramePrefix {
+  type: 4;
+  /** Highest data seq of the session committed to the gateway's queue (firstSeq − 1 if none). */
+  lastSeq: bigint;
+  createdNs: bigint;
+  certSha256: Buffer;
+  /** Certificate of the key that signed this statement (the gateway's identity now; may differ from the session's). */
+  cert: Buffer;
+  signature: Buffer;
+  signedEnd: number;
+}
+
 /** Any decoded v1 frame. */
-export type Frame = OpenFrame | DataFrame | CheckpointFrame;
+export type Frame = OpenFrame | DataFrame | CheckpointFrame | EndFrame;
 
 /** Encoded length of the common prefix for these ids. */
 export function prefixLength(gatewayId: string, stream: string): number {
@@ -201,6 +218,29 @@ export function encodeCheckpointToBeSigned(c: CheckpointFields): Buffer {
   o = buf.writeBigUInt64BE(c.lastSeq, o);
   o = buf.writeBigUInt64BE(c.createdNs, o);
   c.chain.copy(buf, o);
+  return buf;
+}
+
+/** Session-end statement fields. */
+export interface EndFields {
+  sessionId: Buffer;
+  gatewayId: string;
+  stream: string;
+  lastSeq: bigint;
+  createdNs: bigint;
+  cert: Uint8Array;
+}
+
+/** Encodes a session-end statement without its signature (the bytes the signature covers). */
+export function encodeEndToBeSigned(e: EndFields): Buffer {
+  if (e.cert.length < 1 || e.cert.length > 0xffff) throw new RangeError(`certificate DER is ${e.cert.length} bytes; 1..65535 fit`);
+  const buf = Buffer.alloc(prefixLength(e.gatewayId, e.stream) + 8 + 8 + HASH_LEN + 2 + e.cert.length);
+  let o = writePrefix(buf, { type: FrameType.END, flags: 0, sessionId: e.sessionId, gatewayId: e.gatewayId, stream: e.stream });
+  o = buf.writeBigUInt64BE(e.lastSeq, o);
+  o = buf.writeBigUInt64BE(e.createdNs, o);
+  o += createHash("sha256").update(e.cert).digest().copy(buf, o);
+  o = buf.writeUInt16BE(e.cert.length, o);
+  buf.set(e.cert, o);
   return buf;
 }
 

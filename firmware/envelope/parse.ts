@@ -5,7 +5,7 @@
  */
 import {
   ENC_LEN, FLAG_FINAL, FrameType, HASH_LEN, HPKE_SUITE, MAGIC, SESSION_ID_LEN, SIG_LEN, TAG_LEN, VERSION,
-  WRAPPED_KEY_LEN, type CheckpointFrame, type DataFrame, type Frame, type FramePrefix, type OpenFrame,
+  WRAPPED_KEY_LEN, type CheckpointFrame, type DataFrame, type EndFrame, type Frame, type FramePrefix, type OpenFrame,
 } from "./format.js";
 import { Reason } from "./reasons.js";
 
@@ -21,7 +21,7 @@ class ParseFail extends Error {
   }
 }
 
-const KIND = ["", "session-open", "data", "checkpoint"];
+const KIND = ["", "session-open", "data", "checkpoint", "session-end"];
 
 class Reader {
   o = 0;
@@ -86,8 +86,8 @@ export function parseFrame(input: Uint8Array): ParseResult {
     const version = b[4] ?? 0;
     if (version !== VERSION) return { ok: false, reason: Reason.UNSUPPORTED_VERSION, detail: `frame: version ${version}, this receiver speaks ${VERSION}` };
     const type = b[5] ?? 0;
-    if (type !== FrameType.OPEN && type !== FrameType.DATA && type !== FrameType.CHECKPOINT) {
-      return { ok: false, reason: Reason.MALFORMED, detail: `frame: type ${type} is not 1 (session-open), 2 (data) or 3 (checkpoint)` };
+    if (type !== FrameType.OPEN && type !== FrameType.DATA && type !== FrameType.CHECKPOINT && type !== FrameType.END) {
+      return { ok: false, reason: Reason.MALFORMED, detail: `frame: type ${type} is not 1 (session-open), 2 (data), 3 (checkpoint) or 4 (session-end)` };
     }
     const r = new Reader(b, KIND[type] ?? "");
     const flags = b[6] ?? 0;
@@ -101,6 +101,7 @@ export function parseFrame(input: Uint8Array): ParseResult {
     const prefix: FramePrefix = { type, flags, sessionId, gatewayId, stream };
     if (type === FrameType.OPEN) return { ok: true, frame: parseOpen(r, prefix) };
     if (type === FrameType.DATA) return { ok: true, frame: parseData(r, prefix) };
+    if (type === FrameType.END) return { ok: true, frame: parseEnd(r, prefix) };
     return { ok: true, frame: parseCheckpoint(r, prefix) };
   } catch (err) {
     if (err instanceof ParseFail) return { ok: false, reason: Reason.MALFORMED, detail: err.detail };
@@ -171,4 +172,18 @@ function parseCheckpoint(r: Reader, p: FramePrefix): CheckpointFrame {
   const signature = r.bytes(SIG_LEN, "signature");
   r.end();
   return { ...p, type: 3, final: (p.flags & FLAG_FINAL) !== 0, index, lastSeq, createdNs, chain, signature, signedEnd };
+}
+
+function parseEnd(r: Reader, p: FramePrefix): EndFrame {
+  const lastSeq = r.u64("lastSeq");
+  if (lastSeq >= 1n << 63n) throw new ParseFail(`session-end frame: lastSeq ${lastSeq} is 2^63 or more`);
+  const createdNs = r.u64("createdNs");
+  const certSha256 = r.bytes(HASH_LEN, "certSha256");
+  const certLen = r.u16("cert length");
+  if (certLen === 0) throw new ParseFail("session-end frame: cert length 0");
+  const cert = r.bytes(certLen, "cert");
+  const signedEnd = r.o;
+  const signature = r.bytes(SIG_LEN, "signature");
+  r.end();
+  return { ...p, type: 4, lastSeq, createdNs, certSha256, cert, signature, signedEnd };
 }

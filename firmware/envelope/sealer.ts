@@ -10,7 +10,7 @@ import type { Signer } from "../../provisioning/keystore.js";
 import { chainStart } from "./chain.js";
 import {
   DATA_FIXED_LEN, FrameType, HASH_LEN, MAX_SEQ, MAX_SESSION_MESSAGES, SESSION_ID_LEN, TAG_LEN, encodeCheckpointToBeSigned,
-  encodeOpenHead, encodeOpenToBeSigned, isValidId, isValidSchemaId, prefixLength, topicFor, writePrefix,
+  encodeEndToBeSigned, encodeOpenHead, encodeOpenToBeSigned, isValidId, isValidSchemaId, prefixLength, topicFor, writePrefix,
 } from "./format.js";
 import { DATA_KEY_LEN, NONCE_LEN, deriveSessionKeys, nonceFromFrame, wrapDataKey, type SessionKeys } from "./keys.js";
 import { toLowS } from "./signature.js";
@@ -215,4 +215,33 @@ export class SessionSealer {
     const sig = toLowS(await this.o.signer.sign(tbs));
     return Buffer.concat([tbs, sig]);
   }
+}
+
+/** What {@link signSessionEnd} states about a session an earlier run of the gateway left open. */
+export interface SessionEndStatement {
+  gatewayId: string;
+  stream: string;
+  /** The old session's id, 32 hex characters. */
+  sessionIdHex: string;
+  /** Highest data seq of it committed to the queue (firstSeq − 1 if none). */
+  lastSeq: bigint;
+  /** The gateway's identity now (it signs, and its certificate travels in the frame). */
+  signer: Signer;
+  certDer: Buffer;
+  clock: Clock;
+}
+
+/**
+ * Signs a session-end statement (frame type 4, docs/envelope.md "Session-end"): "session S of this
+ * stream ended at committed seq M". Publish it on the session's topic after the session's queued frames.
+ */
+export async function signSessionEnd(s: SessionEndStatement): Promise<Buffer> {
+  if (!isValidId(s.gatewayId) || !isValidId(s.stream)) throw new EnvelopeError("ENVELOPE_OPTION", "gatewayId and stream must be 1..64 chars of [A-Za-z0-9._-]");
+  if (!/^[0-9a-f]{32}$/.test(s.sessionIdHex)) throw new EnvelopeError("ENVELOPE_OPTION", `session id "${s.sessionIdHex.slice(0, 40)}" is not 32 hex characters`);
+  if (s.lastSeq < 0n || s.lastSeq > MAX_SEQ) throw new EnvelopeError("ENVELOPE_OPTION", `lastSeq ${s.lastSeq} must be in 0..2^63-1`);
+  const tbs = encodeEndToBeSigned({
+    sessionId: Buffer.from(s.sessionIdHex, "hex"), gatewayId: s.gatewayId, stream: s.stream, lastSeq: s.lastSeq, createdNs: s.clock.nowNs(), cert: s.certDer,
+  });
+  const sig = toLowS(await s.signer.sign(tbs));
+  return Buffer.concat([tbs, sig]);
 }

@@ -39,6 +39,11 @@ export interface SessionRecord {
   readonly gaps: readonly GapRange[];
   /** Seqs below this value lost their gap history when ranges were trimmed (0n = nothing trimmed). */
   readonly gapsTrimmedBelow: bigint;
+  /**
+   * Set by an accepted session-end statement: the highest data seq the gateway's queue committed in
+   * this session. Data above it is refused (SESSION_CLOSED); data up to it is still accepted in order.
+   */
+  readonly endSeq?: bigint;
 }
 
 /**

@@ -7,7 +7,7 @@ import { createDecipheriv, createHash, hash, type KeyObject } from "node:crypto"
 import type { Clock } from "../core/clock.js";
 import { chainStart } from "./chain.js";
 import { RecentChain, reconcile } from "./checkpoint.js";
-import { TAG_LEN, parseTopic, type CheckpointFrame, type DataFrame, type Frame, type OpenFrame } from "./format.js";
+import { TAG_LEN, parseTopic, type CheckpointFrame, type DataFrame, type EndFrame, type Frame, type OpenFrame } from "./format.js";
 import { deriveSessionKeys, importRecipientKey, nonceFromFrame, unwrapDataKey, type HpkePrivateKey, type SessionKeys } from "./keys.js";
 import { parseFrame } from "./parse.js";
 import { Reason, type ReasonCode } from "./reasons.js";
@@ -37,8 +37,14 @@ interface Ids {
 /** Result of accepting one frame. On ok results, the verifier has already called state.put. */
 export type VerifyResult =
   | ({ ok: true; kind: "session-open"; certSha256: string; firstSeq: bigint } & Ids)
-  | ({ ok: true; kind: "data"; seq: bigint; schemaId: string; sourceTsNs: bigint; gatewayTsNs: bigint; plaintext: Buffer; chain: Buffer; gap?: { from: bigint; to: bigint } } & Ids)
+  | ({ ok: true; kind: "data"; seq: bigint; schemaId: string; sourceTsNs: bigint; gatewayTsNs: bigint; plaintext: Buffer; chain: Buffer; gap?: { from: bigint; to: bigint };
+      /** Set when the session's end statement was accepted before this frame: the frame arrived after it. */
+      afterEnd?: bigint } & Ids)
   | ({ ok: true; kind: "checkpoint"; index: number; lastSeq: bigint; final: boolean; chain: Buffer; mismatch?: { reason: typeof Reason.CHECKPOINT_MISMATCH; detail: string } } & Ids)
+  | ({ ok: true; kind: "session-end"; lastSeq: bigint; receivedUpTo: bigint; certSha256: string;
+      /** Seqs the gateway's queue committed that this receiver never accepted, when any. */
+      missing?: { from: bigint; to: bigint };
+      mismatch?: { reason: typeof Reason.CHECKPOINT_MISMATCH; detail: string } } & Ids)
   | { ok: false; reason: ReasonCode; detail: string; gatewayId?: string; stream?: string; sessionId?: string };
 
 /** A refusal. */
@@ -71,7 +77,7 @@ export class Verifier {
       if ("ok" in pre) return pre;
       const { f, ids } = pre;
       if (f.type === 1) return await this.acceptOpen(f, frame, ids);
-      if (!this.live.has(ids.sessionId)) {
+      if (f.type !== 4 && !this.live.has(ids.sessionId)) {
         const rec = this.opts.state.get(ids.sessionId);
         if (rec) {
           const restored = await this.restore(rec);
@@ -110,10 +116,12 @@ export class Verifier {
   private acceptSyncParsed(f: Frame, frame: Uint8Array, ids: Ids): VerifyResult {
     if (f.type === 1) return fail(Reason.NEEDS_ASYNC, "session-open frames need accept() (HPKE unwrap is asynchronous)", ids);
     const rec = this.opts.state.get(ids.sessionId);
-    if (!rec) return fail(Reason.UNKNOWN_SESSION, `${f.type === 2 ? "data" : "checkpoint"} frame: session ${ids.sessionId} was never opened here`, ids);
+    if (!rec) return fail(Reason.UNKNOWN_SESSION, `${f.type === 2 ? "data" : f.type === 3 ? "checkpoint" : "session-end"} frame: session ${ids.sessionId} was never opened here`, ids);
     if (rec.gatewayId !== f.gatewayId || rec.stream !== f.stream) {
       return fail(Reason.GATEWAY_MISMATCH, `session ${ids.sessionId} belongs to ${rec.gatewayId}/${rec.stream}, frame says ${f.gatewayId}/${f.stream}`, ids);
     }
+    // A session-end statement carries and is checked against its own certificate: no session keys needed.
+    if (f.type === 4) return this.acceptEnd(f, frame, ids, rec);
     const live = this.live.get(ids.sessionId);
     if (!live) return fail(Reason.NEEDS_ASYNC, `keys of session ${ids.sessionId} are not in memory (receiver restarted): call accept()`, ids);
     if (this.trust.revoked(live.serialHex, f.gatewayId)) return fail(Reason.REVOKED, `certificate ${live.serialHex} of ${f.gatewayId} is revoked`, ids);
@@ -177,6 +185,9 @@ export class Verifier {
       return fail(Reason.REPLAY, `data frame seq ${seq} was already accepted`, ids);
     }
     if (rec.closed) return fail(Reason.SESSION_CLOSED, `data frame seq ${seq}: session ${ids.sessionId} was closed by its final checkpoint`, ids);
+    if (rec.endSeq !== undefined && seq > rec.endSeq) {
+      return fail(Reason.SESSION_CLOSED, `data frame seq ${seq}: the gateway stated that session ${ids.sessionId} ended at committed seq ${rec.endSeq}`, ids);
+    }
     let next: SessionRecord;
     let gap: { from: bigint; to: bigint } | undefined;
     const chain = chainStep(rec.chain, b);
@@ -190,6 +201,7 @@ export class Verifier {
     this.opts.state.put(next);
     const ok: VerifyResult = { ok: true, kind: "data", ...ids, seq, schemaId: f.schemaId, sourceTsNs: f.sourceTsNs, gatewayTsNs: f.gatewayTsNs, plaintext, chain };
     if (gap) ok.gap = gap;
+    if (rec.endSeq !== undefined) ok.afterEnd = rec.endSeq;
     return ok;
   }
 
@@ -205,6 +217,34 @@ export class Verifier {
     this.opts.state.put(r.record);
     const ok: VerifyResult = { ok: true, kind: "checkpoint", ...ids, index: f.index, lastSeq: f.lastSeq, final: f.final, chain: Buffer.from(f.chain) };
     if (r.mismatch !== undefined) ok.mismatch = { reason: Reason.CHECKPOINT_MISMATCH, detail: r.mismatch };
+    return ok;
+  }
+
+  /**
+   * Session-end statement: the gateway's current key (its certificate travels in the frame, checked
+   * like a session-open's) says where a session left open by an earlier run ended in its queue. Never
+   * refused for disagreeing with what was received: the disagreement is returned as evidence.
+   */
+  private acceptEnd(f: EndFrame, frame: Uint8Array, ids: Ids, rec: SessionRecord): VerifyResult {
+    const certHash = createHash("sha256").update(f.cert).digest();
+    if (!certHash.equals(f.certSha256)) return fail(Reason.MALFORMED, "session-end frame: certSha256 is not the SHA-256 of cert", ids);
+    const certSha256 = certHash.toString("hex");
+    const at = this.trust.validityAt === "now" ? this.opts.clock.nowMs() : Number(f.createdNs / 1_000_000n);
+    const t = this.trust.check(f.cert, certSha256, f.gatewayId, at);
+    if (!t.ok) return fail(t.reason, `session-end frame: ${t.detail}`, ids);
+    const b = Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength);
+    if (!verifyEs256(t.publicKey, b.subarray(0, f.signedEnd), f.signature)) {
+      return fail(Reason.BAD_SIGNATURE, `session-end frame: signature does not verify under certificate ${t.serialHex}`, ids);
+    }
+    if (rec.closed) return fail(Reason.SESSION_CLOSED, `session-end frame: session ${ids.sessionId} was closed by its final checkpoint`, ids);
+    if (rec.endSeq !== undefined) return fail(Reason.REPLAY, `session-end frame: session ${ids.sessionId} already ended at seq ${rec.endSeq}`, ids);
+    const receivedUpTo = rec.nextSeq - 1n;
+    this.opts.state.put({ ...rec, endSeq: f.lastSeq });
+    const ok: VerifyResult = { ok: true, kind: "session-end", ...ids, lastSeq: f.lastSeq, receivedUpTo, certSha256 };
+    if (f.lastSeq > receivedUpTo) ok.missing = { from: receivedUpTo + 1n, to: f.lastSeq };
+    else if (f.lastSeq < receivedUpTo) {
+      ok.mismatch = { reason: Reason.CHECKPOINT_MISMATCH, detail: `session-end statement says the gateway committed up to seq ${f.lastSeq}, but the receiver accepted up to ${receivedUpTo}: the gateway lost commits it had already sent (power cut), or its queue file was replaced` };
+    }
     return ok;
   }
 

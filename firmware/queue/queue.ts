@@ -80,6 +80,16 @@ export interface DropTotals {
 export type PeekCursor = ReadonlyMap<number, number>;
 
 /**
+ * Changes to the queue's named marks, committed in the same transaction as an enqueue's items: after
+ * a crash a mark says exactly what its items' commit said (docs/queue.md "Marks"). Names are the
+ * caller's (1..200 chars); values are integers in 0..2^63-1. A name in both lists is deleted.
+ */
+export interface MarkUpdate {
+  set?: ReadonlyMap<string, bigint>;
+  delete?: readonly string[];
+}
+
+/**
  * Durable, priority-ordered store of sealed frames. Synchronous on purpose: the sealing path must not
  * pay an `await` per message, and SQLite in WAL mode commits a batch in well under a millisecond.
  */
@@ -89,9 +99,12 @@ export interface Queue {
    * Either all items are stored or none (throws QueueError; code QUEUE_FULL when the disk is full and
    * nothing less urgent could be dropped to make room). If the byte bound is exceeded, data frames are
    * dropped in the same transaction, least urgent class first, oldest first (possibly items of this
-   * very batch), and reported to the queue's drop listener.
+   * very batch), and reported to the queue's drop listener. `marks` are applied in the same
+   * transaction (also when `items` is empty).
    */
-  enqueue(items: readonly NewQueueItem[]): number[];
+  enqueue(items: readonly NewQueueItem[], marks?: MarkUpdate): number[];
+  /** The named marks as committed (see {@link MarkUpdate}). */
+  marks(): Map<string, bigint>;
   /**
    * Returns up to `limit` unacknowledged items, most urgent class first and in id order inside a
    * class, skipping what `after` says was already taken (a number: every id up to it; a cursor: per

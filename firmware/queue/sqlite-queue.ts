@@ -3,7 +3,7 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { systemClock, type Clock } from "../core/clock.js";
 import { QueueError, errorText } from "../core/errors.js";
-import type { DeadLetter, DropReason, DropReport, DropTotals, NewQueueItem, PeekCursor, Queue, QueueDepth, QueueItem } from "./queue.js";
+import type { DeadLetter, DropReason, DropReport, DropTotals, MarkUpdate, NewQueueItem, PeekCursor, Queue, QueueDepth, QueueItem } from "./queue.js";
 import { integrityProblem, moveAside, salvageInto, type RecoveryReport } from "./salvage.js";
 import { ROW_COLUMNS, migrate, type Row } from "./sqlite-schema.js";
 import { DiskSpace, type DiskSpaceOptions } from "./disk-space.js";
@@ -62,7 +62,7 @@ export class SqliteQueue implements Queue {
   private readonly maxBytes: number;
   private readonly s;
   private readonly ev: EvictStatements;
-  private readonly enqueueTx: (items: readonly NewQueueItem[], mostUrgent: number, budget: number) => Enqueued;
+  private readonly enqueueTx: (items: readonly NewQueueItem[], mostUrgent: number, budget: number, marks: MarkUpdate | undefined) => Enqueued;
   private readonly ackTx: (ids: readonly number[]) => Removed;
   private readonly ackKnownTx: (ids: readonly number[]) => void;
   /** The newest items of each class, in memory (see HotTail); kept in step with every commit. */
@@ -88,11 +88,14 @@ export class SqliteQueue implements Queue {
         "INSERT INTO dead_letter (id, stream, topic, priority, enqueued_ms, payload, reason, dead_ms) " +
         "SELECT id, stream, topic, priority, enqueued_ms, payload, ?, ? FROM queue WHERE id = ?"),
       listDead: db.prepare<[number], Row & { reason: string; dead_ms: number }>("SELECT *, 0 AS control FROM dead_letter ORDER BY id LIMIT ?"),
+      setMark: db.prepare<[string, bigint]>("INSERT INTO marks (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value"),
+      delMark: db.prepare<[string]>("DELETE FROM marks WHERE name = ?"),
+      listMarks: db.prepare<[], { name: string; value: bigint }>("SELECT name, value FROM marks ORDER BY name").safeIntegers(true),
     };
     let removed: Array<[number, number]> = [];
     const evict = (need: number, reason: DropReason, minPriority: number): DropReport[] =>
       evictInTx(this.ev, need, reason, minPriority, (p, id) => { this.classDelta(p, -1); removed.push([p, id]); });
-    this.enqueueTx = db.transaction((items: readonly NewQueueItem[], mostUrgent: number, budget: number): Enqueued => {
+    this.enqueueTx = db.transaction((items: readonly NewQueueItem[], mostUrgent: number, budget: number, marks: MarkUpdate | undefined): Enqueued => {
       const now = this.clock.nowMs();
       const ids: number[] = [];
       removed = [];
@@ -121,6 +124,9 @@ export class SqliteQueue implements Queue {
       for (const d of drops) freed += d.bytes;
       const over = this.bytes - freed + added - this.maxBytes;
       if (over > 0) drops.push(...evict(over, "bound", 0));
+      // Marks describe this commit's items, so they commit (or roll back) with them.
+      if (marks?.set) for (const [name, value] of marks.set) this.s.setMark.run(name, value);
+      if (marks?.delete) for (const name of marks.delete) this.s.delMark.run(name);
       return { ids, drops, nowMs: now, removed };
     });
     // One statement per ack batch (the ids as a JSON array), not one per id: the uplink acks
@@ -230,8 +236,9 @@ export class SqliteQueue implements Queue {
     }
   }
 
-  enqueue(items: readonly NewQueueItem[]): number[] {
-    if (items.length === 0) return [];
+  enqueue(items: readonly NewQueueItem[], marks?: MarkUpdate): number[] {
+    if (marks) checkMarks(marks);
+    if (items.length === 0 && (marks?.set?.size ?? 0) === 0 && (marks?.delete?.length ?? 0) === 0) return [];
     let added = 0;
     let mostUrgent = Number.POSITIVE_INFINITY;
     for (const it of items) {
@@ -244,7 +251,7 @@ export class SqliteQueue implements Queue {
     const attempt = (): Enqueued => {
       const before = new Map(this.classes);
       try {
-        return this.wrap("enqueue", () => this.enqueueTx(items, mostUrgent, this.disk.budget(added, db)));
+        return this.wrap("enqueue", () => this.enqueueTx(items, mostUrgent, this.disk.budget(added, db), marks));
       } catch (err) {
         this.restoreClasses(before);
         throw err;
@@ -382,6 +389,10 @@ export class SqliteQueue implements Queue {
     return { count: this.count, bytes: this.bytes };
   }
 
+  marks(): Map<string, bigint> {
+    return this.wrap("marks", () => new Map(this.s.listMarks.all().map((r) => [r.name, r.value] as const)));
+  }
+
   dropped(): Record<string, DropTotals> {
     return this.wrap("dropped", () => {
       const out: Record<string, DropTotals> = {};
@@ -396,6 +407,13 @@ export class SqliteQueue implements Queue {
     this.db = undefined;
     this.checkpointer?.close();
     db.close();
+  }
+}
+
+function checkMarks(m: MarkUpdate): void {
+  for (const [name, value] of m.set ?? []) {
+    if (name.length < 1 || name.length > 200) throw new QueueError("QUEUE_ITEM", `mark name must be 1..200 characters, got ${name.length}`);
+    if (typeof value !== "bigint" || value < 0n || value >= 1n << 63n) throw new QueueError("QUEUE_ITEM", `mark ${name}: value must be a bigint in 0..2^63-1`);
   }
 }
 

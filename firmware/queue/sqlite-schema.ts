@@ -2,7 +2,7 @@ import type Database from "better-sqlite3";
 import { QueueError } from "../core/errors.js";
 
 /** Bumped when the schema changes; a newer file than this code refuses to open rather than guess. */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 // AUTOINCREMENT so ids are never reused after the table drains: the uplink names in-flight items by
 // id, and a late PUBACK for an old id must never ack a new item.
@@ -40,6 +40,15 @@ CREATE TABLE IF NOT EXISTS dropped (
 );
 `;
 
+// v3: named marks (name → integer) written in the same transaction as the frames they describe. The
+// gateway keeps, per open envelope session, the highest data seq committed here (docs/queue.md "Marks").
+const V3 = `
+CREATE TABLE IF NOT EXISTS marks (
+  name TEXT PRIMARY KEY,
+  value INTEGER NOT NULL
+);
+`;
+
 /** Creates or upgrades the tables of `db` (one transaction) to SCHEMA_VERSION. */
 export function migrate(db: Database.Database, file: string): void {
   const version = Number(db.pragma("user_version", { simple: true }));
@@ -48,8 +57,12 @@ export function migrate(db: Database.Database, file: string): void {
   }
   if (version === SCHEMA_VERSION) return;
   db.transaction(() => {
-    db.exec(V1);
-    db.exec(V2);
+    // Step by step, so a v2 file only gets what v3 adds (v2's ALTER TABLE must not run twice).
+    if (version < 2) {
+      db.exec(V1);
+      db.exec(V2);
+    }
+    db.exec(V3);
     db.pragma(`user_version = ${SCHEMA_VERSION}`);
   })();
 }

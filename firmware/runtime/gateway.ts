@@ -26,6 +26,7 @@ import { PREDICTIONS_STREAM } from "../models/prediction.js";
 import type { ModelOutput, ModelStage } from "../models/stage.js";
 import { DropLedger } from "./drops.js";
 import { QueueWriter } from "./queue-writer.js";
+import { announceEndedSessions } from "./session-marks.js";
 
 /**
  * Most records and frames the gateway holds in memory (waiting for a session to open, or sealed and
@@ -137,6 +138,7 @@ export class Gateway {
       if (t === undefined) topics.set(stream, (t = `otgw/v1/${gatewayId}/${stream}`));
       return t;
     };
+    const priorityOf = (stream: string): number => priorities.get(stream) ?? 0;
 
     const sqlite = SqliteQueue.open(join(stateDir, "queue.db"), {
       clock, maxBytes: config.queue.maxBytes, durability: config.queue.durability,
@@ -157,6 +159,9 @@ export class Gateway {
       (id) => this.dataIds.delete(id),
     );
     this.queue = queue;
+    // Sessions the previous run left open (SIGKILL, power cut): say, signed, where each ended in the
+    // queue, before any frame of this run is enqueued, so each statement follows its session's frames.
+    const ended = await announceEndedSessions({ queue, gatewayId, signer, certDer, clock, topicFor, priorityOf, logger: this.d.logger });
     const uplink = new MqttUplink({
       url: config.uplink.url, tls: this.d.tls, queue, window: config.uplink.window, clientId: gatewayId, logger: this.d.logger,
       backoff: { minMs: config.uplink.reconnectMinMs, maxMs: config.uplink.reconnectMaxMs },
@@ -181,7 +186,7 @@ export class Gateway {
     this.sessions = new StreamSessions({
       gatewayId, signer, certDer, recipientPublicKey, clock, outbox: this.outbox,
       checkpointEveryMessages: config.envelope.checkpointEveryMessages, checkpointEveryMs: config.envelope.checkpointEveryMs,
-      sessionMaxMessages: config.envelope.sessionMaxMessages, topicFor, priorityOf: (s) => priorities.get(s) ?? 0,
+      sessionMaxMessages: config.envelope.sessionMaxMessages, topicFor, priorityOf,
       onSessionOpened: (stream, sessionId) => this.auditSafe(AUDIT_EVENTS.sessionOpened, { stream, sessionId }),
       logger: this.d.logger,
     });
@@ -193,6 +198,7 @@ export class Gateway {
     this.audit.append(AUDIT_EVENTS.gatewayStart, { gatewayId, mode: config.gateway.mode, signer: signer.kind, certSerial: this.cert.serialNumber, keyId: keyIdOf(this.cert) });
     // Production safeguards the config overrides are evidence: each is recorded with its reason.
     this.audit.append(AUDIT_EVENTS.configLoaded, { digest: this.d.configDigest, overrides: activeOverrides(config) });
+    for (const e of ended) this.auditSafe(AUDIT_EVENTS.sessionEnded, { stream: e.stream, sessionId: e.sessionId, lastSeq: e.lastSeq.toString() });
     if (sqlite.recovery) {
       const r = sqlite.recovery;
       this.log.error({ ...r }, "queue file was damaged: moved aside, readable frames recovered, the rest is lost (the receiver reports the gaps)");

@@ -1,4 +1,4 @@
-import type { Queue, NewQueueItem, QueueItem, DeadLetter, QueueDepth, PeekCursor, DropTotals } from "../queue/queue.js";
+import type { Queue, NewQueueItem, QueueItem, DeadLetter, QueueDepth, PeekCursor, DropTotals, MarkUpdate } from "../queue/queue.js";
 
 /**
  * A Queue that tells the runtime which items were acknowledged or dead-lettered, so the gateway can
@@ -11,8 +11,11 @@ export class ObservedQueue implements Queue {
     private readonly onDead: (id: number) => void,
   ) {}
 
-  enqueue(items: readonly NewQueueItem[]): number[] {
-    return this.inner.enqueue(items);
+  enqueue(items: readonly NewQueueItem[], marks?: MarkUpdate): number[] {
+    return this.inner.enqueue(items, marks);
+  }
+  marks(): Map<string, bigint> {
+    return this.inner.marks();
   }
   peek(limit: number, after?: number | PeekCursor): QueueItem[] {
     return this.inner.peek(limit, after);

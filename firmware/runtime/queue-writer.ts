@@ -4,6 +4,7 @@ import { child } from "../core/log.js";
 import type { Queue } from "../queue/queue.js";
 import type { DropLedger } from "./drops.js";
 import type { OutboxItem } from "./outbox.js";
+import { sessionMarks } from "./session-marks.js";
 
 export interface QueueWriterOptions {
   queue: Queue;
@@ -40,7 +41,8 @@ export class QueueWriter {
     const batch = this.held.length > 0 ? [...this.held, ...items] : items;
     let ids: number[];
     try {
-      ids = this.o.queue.enqueue(batch.map(({ stream, topic, priority, payload, data }) => ({ stream, topic, priority, payload, control: !data })));
+      // The sessions' committed positions go in the same transaction as the frames (session-marks.ts).
+      ids = this.o.queue.enqueue(batch.map(({ stream, topic, priority, payload, data }) => ({ stream, topic, priority, payload, control: !data })), sessionMarks(batch));
     } catch (err) {
       if (!(err instanceof QueueError) || err.code !== "QUEUE_FULL") throw err;
       this.held = batch.filter((it) => !it.data);

@@ -1,0 +1,30 @@
+/** The queue marks a batch of sealed frames brings (what the gateway commits with each batch). */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { parseSessionMark, sessionMarkName, sessionMarks } from "../../firmware/runtime/session-marks.js";
+import { makeWorld } from "../envelope/helpers.js";
+
+const S = "otgw.reading/1";
+
+void test("session marks: open → firstSeq-1, data → last seq per session, final checkpoint → delete; streams interleaved", async () => {
+  const w = await makeWorld();
+  const a1 = await w.sealer({ stream: "a" });
+  const b1 = await w.sealer({ stream: "b", firstSeq: 10n });
+  const a2 = await w.sealer({ stream: "a" });
+  const f = (stream: string, payload: Buffer): { stream: string; payload: Buffer } => ({ stream, payload });
+  const pt = Buffer.from("{}");
+  const batch = [
+    f("a", a1.openFrame), f("b", b1.openFrame), f("a", a1.seal(pt, S, 1n)), f("b", b1.seal(pt, S, 1n)), f("a", a1.seal(pt, S, 2n)),
+    f("a", await a1.checkpoint()), f("a", a1.seal(pt, S, 3n)), f("b", b1.seal(pt, S, 2n)),
+  ];
+  const ma = sessionMarkName("a", a1.sessionIdHex);
+  const mb = sessionMarkName("b", b1.sessionIdHex);
+  assert.deepEqual(parseSessionMark(ma), { stream: "a", sessionIdHex: a1.sessionIdHex });
+  assert.deepEqual(sessionMarks(batch), { set: new Map([[ma, 3n], [mb, 11n]]) });
+  assert.deepEqual(sessionMarks([f("b", b1.openFrame)]), { set: new Map([[mb, 9n]]) });
+  // Rotation inside one batch: a1 closes (its mark goes), a2 opens and carries data.
+  const rot = [f("a", a1.seal(pt, S, 4n)), f("a", await a1.checkpoint(true)), f("a", a2.openFrame), f("a", a2.seal(pt, S, 5n))];
+  assert.deepEqual(sessionMarks(rot), { set: new Map([[sessionMarkName("a", a2.sessionIdHex), 1n]]), delete: [ma] });
+  assert.equal(sessionMarks([f("a", await a2.checkpoint())]), undefined, "a non-final checkpoint changes no mark");
+  assert.equal(parseSessionMark("something-else"), undefined);
+});
