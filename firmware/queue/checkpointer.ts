@@ -38,7 +38,6 @@ export class BackgroundCheckpointer {
     try {
       const here = import.meta.url;
       const w = new Worker(new URL(`./checkpoint-worker.${here.endsWith(".ts") ? "ts" : "js"}`, here), { workerData: { file: this.file, synchronous: this.synchronous } });
-      w.unref();
       w.on("message", (m: string) => {
         this.outstanding = false;
         // A failed checkpoint (e.g. a full disk) is retried with the next request; the WAL stays as is.
@@ -47,6 +46,8 @@ export class BackgroundCheckpointer {
       });
       w.on("error", (err) => this.stop(`checkpoint worker failed: ${err.message}`));
       w.on("exit", (code) => { if (!this.closed) this.stop(`checkpoint worker exited (${code})`); });
+      // After the listeners: attaching a 'message' listener refs the worker's port again.
+      w.unref();
       this.worker = w;
       return w;
     } catch (err) {

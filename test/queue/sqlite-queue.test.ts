@@ -134,10 +134,9 @@ void describe("SqliteQueue specifics", () => {
     }
     assert.equal(q.checkpointer.lastError, null);
     assert.ok(q.checkpointer.done >= 10, `worker checkpoints: ${q.checkpointer.done}`);
-    // The WAL is copied back often enough that it never grew past SQLite's own fallback threshold
-    // (256 pages): its file is at most that plus one commit.
+    // The WAL stays bounded: the file is truncated back to journal_size_limit (4 MiB) whenever it grew past it.
     const walBytes = statSync(`${file}-wal`).size;
-    assert.ok(walBytes < 2 * 2 ** 20, `WAL file ${walBytes} bytes`);
+    assert.ok(walBytes <= 4 * 2 ** 20 + 512 * 1024, `WAL file ${walBytes} bytes`);
     const depth = q.depth().count;
     assert.equal(depth, 120 * 256 - acked);
     q.close();
