@@ -23,7 +23,7 @@ void describe("mosquitto, locked down (real broker)", () => {
 
   void it("renders the config the tests run with", () => {
     const conf = renderMosquittoConfig({ port: 8883, caFile: "ca", certFile: "c", keyFile: "k", aclFile: "a", dataDir: "/d" });
-    for (const line of ["listener 8883 127.0.0.1", "require_certificate true", "use_identity_as_username true", "tls_version tlsv1.3", "allow_anonymous false"]) {
+    for (const line of ["listener 8883 127.0.0.1", "require_certificate true", "use_identity_as_username true", "tls_version tlsv1.3", "allow_anonymous false", "set_tcp_nodelay true"]) {
       assert.ok(conf.split("\n").includes(line), line);
     }
     assert.match(renderAcl({ ingestUsers: ["ingest"] }), /^pattern write otgw\/v1\/%u\/#$/m);
