@@ -12,7 +12,7 @@ import {
   DATA_FIXED_LEN, FrameType, HASH_LEN, MAX_SEQ, MAX_SESSION_MESSAGES, SESSION_ID_LEN, TAG_LEN, encodeCheckpointToBeSigned,
   encodeEndToBeSigned, encodeOpenHead, encodeOpenToBeSigned, isValidId, isValidSchemaId, prefixLength, topicFor, writePrefix,
 } from "./format.js";
-import { DATA_KEY_LEN, NONCE_LEN, deriveSessionKeys, nonceFromFrame, wrapDataKey, type SessionKeys } from "./keys.js";
+import { DATA_KEY_LEN, NONCE_LEN, deriveSessionKeys, wrapDataKey, type SessionKeys } from "./keys.js";
 import { toLowS } from "./signature.js";
 
 /** Options of {@link SessionSealer.open}. */
@@ -54,6 +54,17 @@ export interface SealerCounters {
   sinceCheckpoint: number;
 }
 
+const U64_MAX = (1n << 64n) - 1n;
+/** Longest schema id (its length is one byte). */
+const MAX_SCHEMA_LEN = 255;
+const SESSION_LIMIT = Number(MAX_SESSION_MESSAGES);
+
+function u64(v: bigint, what: string): bigint {
+  // Same refusal as Buffer#writeBigUInt64BE (DataView#setBigUint64 would silently wrap).
+  if (v < 0n || v > U64_MAX) throw new RangeError(`${what} ${v} does not fit a u64`);
+  return v;
+}
+
 function u32(n: number, what: string): number {
   if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw new EnvelopeError("ENVELOPE_OPTION", `${what} must be an integer in 0..4294967295, got ${n}`);
   return n;
@@ -70,11 +81,28 @@ export class SessionSealer {
   /** Counters since the session opened. */
   readonly counters: SealerCounters = { sealed: 0, bytesSealed: 0, checkpoints: 0, sinceCheckpoint: 0 };
 
-  private seq: bigint;
-  private chain: Buffer;
-  private readonly prefix: Buffer;
+  /** The next seq as two u32 halves (numbers, so the per-message path does no BigInt arithmetic). */
+  private seqHi: number;
+  private seqLo: number;
+  /** Data messages sealed in this session, for the per-session limit. */
+  private issued = 0;
+  /** Current chain value as a 32-character latin1 ("binary") string, one byte per char: hashing to a string skips a native Buffer per message. */
+  private chain: string;
+  /**
+   * The data header of the next frame, reused by every seal: the prefix (written once), seq, both
+   * timestamps, schema id (rewritten only when it changes) and ctLen. frame[0..aadEnd) is copied from it.
+   */
+  private readonly head: Buffer;
+  private readonly headView: DataView;
+  private readonly seqOff: number;
+  private schemaId = "";
+  private aadEnd = 0;
+  /** head[0..aadEnd): the AEAD additional data of the current schema id. */
+  private aad: Buffer;
   private readonly nonce = Buffer.alloc(NONCE_LEN);
-  private readonly schemaCache = new Map<string, Buffer>();
+  private readonly nonceView: DataView;
+  private readonly baseNonceHi: number;
+  private readonly baseNonceLo: number;
   private lastCheckpointMs: number;
   private cpIndex = 0;
   private closed = false;
@@ -84,15 +112,24 @@ export class SessionSealer {
     private readonly keys: SessionKeys,
     private readonly sessionId: Buffer,
     openFrame: Buffer,
-    private readonly firstSeq: bigint,
+    firstSeq: bigint,
   ) {
     this.openFrame = openFrame;
     this.topic = topicFor(o.gatewayId, o.stream);
     this.sessionIdHex = sessionId.toString("hex");
-    this.seq = firstSeq;
-    this.chain = chainStart(openFrame);
-    this.prefix = Buffer.alloc(prefixLength(o.gatewayId, o.stream));
-    writePrefix(this.prefix, { type: FrameType.DATA, flags: 0, sessionId, gatewayId: o.gatewayId, stream: o.stream });
+    this.seqHi = Number(firstSeq >> 32n);
+    this.seqLo = Number(firstSeq & 0xffffffffn);
+    this.chain = chainStart(openFrame).toString("latin1");
+    this.seqOff = prefixLength(o.gatewayId, o.stream);
+    this.head = Buffer.alloc(this.seqOff + DATA_FIXED_LEN + MAX_SCHEMA_LEN);
+    this.headView = new DataView(this.head.buffer, this.head.byteOffset, this.head.length);
+    writePrefix(this.head, { type: FrameType.DATA, flags: 0, sessionId, gatewayId: o.gatewayId, stream: o.stream });
+    this.aad = this.head.subarray(0, 0);
+    // Nonce = baseNonce XOR (0^4 || u64be(seq)) (keys.ts nonceInto): bytes 0..3 never change.
+    keys.baseNonce.copy(this.nonce, 0, 0, NONCE_LEN);
+    this.nonceView = new DataView(this.nonce.buffer, this.nonce.byteOffset, NONCE_LEN);
+    this.baseNonceHi = keys.baseNonce.readUInt32BE(4);
+    this.baseNonceLo = keys.baseNonce.readUInt32BE(8);
     this.lastCheckpointMs = o.clock.nowMs();
   }
 
@@ -127,12 +164,12 @@ export class SessionSealer {
 
   /** The seq the next sealed message gets. */
   get nextSeq(): bigint {
-    return this.seq;
+    return (BigInt(this.seqHi) << 32n) | BigInt(this.seqLo);
   }
 
   /** Current chain value (h at nextSeq - 1), a copy. */
   get chainValue(): Buffer {
-    return Buffer.from(this.chain);
+    return Buffer.from(this.chain, "latin1");
   }
 
   /** True once a final checkpoint was requested: seal() refuses from then on. */
@@ -146,46 +183,66 @@ export class SessionSealer {
    * closed or exhausted (open a new one).
    */
   seal(plaintext: Uint8Array, schemaId: string, sourceTsNs: bigint): Buffer {
-    const seq = this.seq;
     if (this.closed) throw new EnvelopeError("SESSION_CLOSED", `session ${this.sessionIdHex} is closed by a final checkpoint: open a new session`);
-    if (seq > MAX_SEQ || seq - this.firstSeq >= MAX_SESSION_MESSAGES) {
-      throw new EnvelopeError("SESSION_EXHAUSTED", `session ${this.sessionIdHex} reached its message limit at seq ${seq}: open a new session`);
+    const seqHi = this.seqHi;
+    const seqLo = this.seqLo;
+    // seq > MAX_SEQ (2^63 - 1) exactly when its top bit is set.
+    if (seqHi > 0x7fffffff || this.issued >= SESSION_LIMIT) {
+      throw new EnvelopeError("SESSION_EXHAUSTED", `session ${this.sessionIdHex} reached its message limit at seq ${this.nextSeq}: open a new session`);
     }
-    let schema = this.schemaCache.get(schemaId);
-    if (schema === undefined) {
-      if (!isValidSchemaId(schemaId)) throw new EnvelopeError("ENVELOPE_SCHEMA", `schema id "${schemaId}" must be 1..255 printable ASCII characters`);
-      schema = Buffer.from(schemaId, "latin1");
-      this.schemaCache.set(schemaId, schema);
-    }
+    if (schemaId !== this.schemaId) this.useSchema(schemaId);
     const ctLen = plaintext.length + TAG_LEN;
     if (ctLen > 0xffffffff) throw new EnvelopeError("ENVELOPE_SIZE", `plaintext of ${plaintext.length} bytes does not fit a u32 ctLen`);
+    // Header into the reused head: seq, timestamps and ctLen (the prefix and schema id are already there).
+    const hv = this.headView;
+    let o = this.seqOff;
+    hv.setUint32(o, seqHi);
+    hv.setUint32(o + 4, seqLo);
+    hv.setBigUint64(o + 8, u64(sourceTsNs, "sourceTsNs"));
+    hv.setBigUint64(o + 16, u64(this.o.clock.nowNs(), "gatewayTsNs"));
+    const aadEnd = this.aadEnd;
+    hv.setUint32(aadEnd - 4, ctLen);
+    this.nonceView.setUint32(4, (this.baseNonceHi ^ seqHi) >>> 0);
+    this.nonceView.setUint32(8, (this.baseNonceLo ^ seqLo) >>> 0);
     // One buffer per frame, with the previous chain value in the 32 bytes before the frame so the
-    // chain step is a single one-shot SHA-256 (no Hash object per message). Header written in place,
-    // ciphertext and tag copied straight after it; the caller gets a view of the frame part.
-    const p = this.prefix;
-    const aadEnd = p.length + DATA_FIXED_LEN + schema.length;
+    // chain step is a single one-shot SHA-256 (no Hash object per message). Header copied in,
+    // ciphertext and tag straight after it; the caller gets a view of the frame part.
     const buf = Buffer.allocUnsafe(HASH_LEN + aadEnd + ctLen);
-    this.chain.copy(buf, 0);
-    const frame = buf.subarray(HASH_LEN);
-    p.copy(frame, 0);
-    let o = frame.writeBigUInt64BE(seq, p.length);
-    o = frame.writeBigUInt64BE(sourceTsNs, o);
-    o = frame.writeBigUInt64BE(this.o.clock.nowNs(), o);
-    frame[o++] = schema.length;
-    o += schema.copy(frame, o);
-    frame.writeUInt32BE(ctLen, o);
-    nonceFromFrame(this.nonce, this.keys.baseNonce, frame, p.length);
+    buf.write(this.chain, 0, "latin1");
+    buf.set(this.aad, HASH_LEN);
     const cipher = createCipheriv("aes-256-gcm", this.keys.aeadKey, this.nonce);
-    cipher.setAAD(frame.subarray(0, aadEnd));
-    o = aadEnd + cipher.update(plaintext).copy(frame, aadEnd);
-    o += cipher.final().copy(frame, o);
-    cipher.getAuthTag().copy(frame, o);
-    this.chain = hash("sha256", buf, "buffer");
-    this.seq = seq + 1n;
+    cipher.setAAD(this.aad);
+    o = HASH_LEN + aadEnd;
+    const ct = cipher.update(plaintext);
+    buf.set(ct, o);
+    o += ct.length;
+    const rest = cipher.final();
+    buf.set(rest, o);
+    o += rest.length;
+    buf.set(cipher.getAuthTag(), o);
+    this.chain = hash("sha256", buf, "binary");
+    if (seqLo === 0xffffffff) {
+      this.seqHi = seqHi + 1;
+      this.seqLo = 0;
+    } else {
+      this.seqLo = seqLo + 1;
+    }
+    this.issued++;
     this.counters.sealed++;
     this.counters.sinceCheckpoint++;
     this.counters.bytesSealed += plaintext.length;
-    return frame;
+    return buf.subarray(HASH_LEN);
+  }
+
+  /** Writes a schema id into the reused head; runs (and validates the id) only when it differs from the previous message's. */
+  private useSchema(schemaId: string): void {
+    if (!isValidSchemaId(schemaId)) throw new EnvelopeError("ENVELOPE_SCHEMA", `schema id "${schemaId}" must be 1..255 printable ASCII characters`);
+    let o = this.seqOff + 24;
+    this.head[o++] = schemaId.length;
+    o += this.head.write(schemaId, o, "latin1");
+    this.aadEnd = o + 4;
+    this.aad = this.head.subarray(0, this.aadEnd);
+    this.schemaId = schemaId;
   }
 
   /** True when a checkpoint is due: N messages or T ms since the last one, and at least one message since. */
@@ -206,7 +263,7 @@ export class SessionSealer {
     if (this.closed) throw new EnvelopeError("SESSION_CLOSED", `session ${this.sessionIdHex} is already closed`);
     const tbs = encodeCheckpointToBeSigned({
       sessionId: this.sessionId, gatewayId: this.o.gatewayId, stream: this.o.stream, final,
-      index: ++this.cpIndex, lastSeq: this.seq - 1n, createdNs: this.o.clock.nowNs(), chain: this.chain,
+      index: ++this.cpIndex, lastSeq: this.nextSeq - 1n, createdNs: this.o.clock.nowNs(), chain: Buffer.from(this.chain, "latin1"),
     });
     if (final) this.closed = true;
     this.counters.sinceCheckpoint = 0;

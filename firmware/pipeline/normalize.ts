@@ -20,6 +20,9 @@ interface Mapping {
   point: PointConfig;
   rule: TransformRule;
   ruleSha256: string;
+  /** uriFor(address) of the source object it was asked of last (a source's URIs are stable), so it is built once, not per reading. */
+  uriSource: SourceRef | null;
+  uri: string;
 }
 
 /** Counters the normalizer keeps; unknown addresses are counted per source, never fatal. */
@@ -34,7 +37,8 @@ export interface NormalizerStats {
  * transform rule (and its hash) that produced the value, and both timestamps in nanoseconds.
  */
 export class Normalizer {
-  private readonly map = new Map<string, Mapping>();
+  /** source id → address → mapping: two lookups without building a key string per reading. */
+  private readonly map = new Map<string, Map<string, Mapping>>();
   private readonly log: Logger;
   private readonly gatewayId: string;
   private readonly warned = new Set<string>();
@@ -49,13 +53,18 @@ export class Normalizer {
       const rule = rules.get(point.transform);
       // loadConfig has already refused unknown transforms; this guards hand-built configs in tests.
       if (!rule) throw new TypeError(`point ${point.name}: unknown transform ${point.transform}`);
-      this.map.set(key(point.source, point.address), { point, rule, ruleSha256: transformRuleSha256(rule) });
+      let bySource = this.map.get(point.source);
+      if (!bySource) {
+        bySource = new Map();
+        this.map.set(point.source, bySource);
+      }
+      bySource.set(point.address, { point, rule, ruleSha256: transformRuleSha256(rule), uriSource: null, uri: "" });
     }
   }
 
   /** The normalized record, or null (and counted) when the address is not mapped to a point. */
   normalize(source: SourceRef, raw: RawReading): NormalizedRecord | null {
-    const m = this.map.get(key(source.id, raw.address));
+    const m = this.map.get(source.id)?.get(raw.address);
     if (!m) {
       this.counts.unknown++;
       this.counts.unknownBySource[source.id] = (this.counts.unknownBySource[source.id] ?? 0) + 1;
@@ -67,6 +76,10 @@ export class Normalizer {
       return null;
     }
     this.counts.normalized++;
+    if (m.uriSource !== source) {
+      m.uri = source.uriFor(raw.address);
+      m.uriSource = source;
+    }
     return {
       point: m.point.name,
       stream: m.point.stream,
@@ -79,7 +92,7 @@ export class Normalizer {
       lineage: {
         gatewayId: this.gatewayId,
         adapter: source.adapter,
-        sourceUri: source.uriFor(raw.address),
+        sourceUri: m.uri,
         deviceId: m.point.deviceId,
         calibrationId: m.point.calibrationId,
         transformRuleId: m.rule.id,

@@ -8,8 +8,9 @@ export interface SessionsOptions extends Omit<SealerOptions, "stream" | "firstSe
   /** A session is closed and a new one opened after this many data messages. */
   sessionMaxMessages: number;
   outbox: Outbox;
-  /** MQTT topic of a stream (docs/topics.md). */
+  /** MQTT topic of a stream (docs/topics.md). Asked once per stream: the answer must not change. */
   topicFor(stream: string): string;
+  /** Outbox priority of a stream; asked once per stream, like topicFor. */
   priorityOf(stream: string): number;
   /** Called once per opened session (the gateway audits it). */
   onSessionOpened(stream: string, sessionIdHex: string): void;
@@ -23,6 +24,9 @@ interface Pending {
 }
 
 interface StreamState {
+  /** topicFor and priorityOf of this stream, looked up once instead of per frame. */
+  topic: string;
+  priority: number;
   sealer: SessionSealer | null;
   opening: Promise<void> | null;
   pending: Pending[];
@@ -63,7 +67,7 @@ export class StreamSessions {
   /** Emits time-based checkpoints for streams that went quiet. Call from a timer. */
   tick(): void {
     for (const [stream, st] of this.streams) {
-      if (st.sealer && st.opening === null && st.sealer.checkpointDue()) this.checkpoint(stream, st.sealer, false);
+      if (st.sealer && st.opening === null && st.sealer.checkpointDue()) this.checkpoint(stream, st, st.sealer, false);
     }
   }
 
@@ -81,7 +85,7 @@ export class StreamSessions {
     let closed = 0;
     for (const [stream, st] of this.streams) {
       if (!st.sealer) continue;
-      this.checkpoint(stream, st.sealer, true);
+      this.checkpoint(stream, st, st.sealer, true);
       st.sealer = null;
       closed++;
     }
@@ -102,7 +106,7 @@ export class StreamSessions {
     await this.settle();
     this.closed = true;
     for (const [stream, st] of this.streams) {
-      if (st.sealer) this.checkpoint(stream, st.sealer, true);
+      if (st.sealer) this.checkpoint(stream, st, st.sealer, true);
       st.sealer = null;
     }
   }
@@ -110,7 +114,7 @@ export class StreamSessions {
   private state(stream: string): StreamState {
     let st = this.streams.get(stream);
     if (!st) {
-      st = { sealer: null, opening: null, pending: [] };
+      st = { topic: this.o.topicFor(stream), priority: this.o.priorityOf(stream), sealer: null, opening: null, pending: [] };
       this.streams.set(stream, st);
     }
     return st;
@@ -118,20 +122,20 @@ export class StreamSessions {
 
   private sealInto(stream: string, st: StreamState, sealer: SessionSealer, plaintext: Buffer, schemaId: string, ts: bigint): void {
     const frame = sealer.seal(plaintext, schemaId, ts);
-    this.o.outbox.push({ stream, topic: this.o.topicFor(stream), priority: this.o.priorityOf(stream), data: true, payload: frame });
+    this.o.outbox.push({ stream, topic: st.topic, priority: st.priority, data: true, payload: frame });
     this.sealed.set(stream, (this.sealed.get(stream) ?? 0) + 1);
     if (sealer.counters.sealed >= this.o.sessionMaxMessages) {
       // Rotate: close this session and let the next record open a fresh one (new key, new nonces).
-      this.checkpoint(stream, sealer, true);
+      this.checkpoint(stream, st, sealer, true);
       st.sealer = null;
     } else if (sealer.checkpointDue()) {
-      this.checkpoint(stream, sealer, false);
+      this.checkpoint(stream, st, sealer, false);
     }
   }
 
-  private checkpoint(stream: string, sealer: SessionSealer, final: boolean): void {
+  private checkpoint(stream: string, st: StreamState, sealer: SessionSealer, final: boolean): void {
     this.o.outbox.pushPending(
-      { stream, topic: this.o.topicFor(stream), priority: this.o.priorityOf(stream), data: false },
+      { stream, topic: st.topic, priority: st.priority, data: false },
       sealer.checkpoint(final),
     );
   }
@@ -144,7 +148,7 @@ export class StreamSessions {
       checkpointEveryMessages: o.checkpointEveryMessages, checkpointEveryMs: o.checkpointEveryMs,
     });
     // The open frame's slot is reserved now, so it precedes every data frame of the session.
-    o.outbox.pushPending({ stream, topic: o.topicFor(stream), priority: o.priorityOf(stream), data: false }, opening.then((s) => s.openFrame));
+    o.outbox.pushPending({ stream, topic: st.topic, priority: st.priority, data: false }, opening.then((s) => s.openFrame));
     st.opening = opening.then(
       (sealer) => {
         st.opening = null;
