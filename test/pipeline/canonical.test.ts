@@ -3,18 +3,10 @@ import assert from "node:assert/strict";
 import type { NormalizedRecord } from "../../firmware/core/record.js";
 import { canonicalJson } from "../../firmware/pipeline/canonical.js";
 import { encodeRecord, recordJson } from "../../firmware/pipeline/encode.js";
+import { mulberry32 } from "../../hal/sim/prng.js";
 
-/** Deterministic PRNG (mulberry32) so a failure names a reproducible case. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic PRNG (the simulator's mulberry32), so a failure names a reproducible case. */
+const prng = mulberry32;
 
 // Characters JSON escapes or that need more than one UTF-8 byte: quotes, backslash, controls, DEL,
 // Latin-1, U+2028/2029, BMP CJK, an astral pair, lone surrogates (well-formed JSON.stringify escapes them).
