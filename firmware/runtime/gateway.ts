@@ -132,12 +132,7 @@ export class Gateway {
     const recipientPublicKey: KeyObject = createPublicKey(readFileSync(config.receiver.publicKeyFile, "utf8"));
     const priorities = new Map(config.streams.map((s) => [s.id, s.priority] as const));
     if (config.models) priorities.set(PREDICTIONS_STREAM, config.models.priority);
-    const topics = new Map<string, string>(); // one string per stream, not one per message
-    const topicFor = (stream: string): string => {
-      let t = topics.get(stream);
-      if (t === undefined) topics.set(stream, (t = `otgw/v1/${gatewayId}/${stream}`));
-      return t;
-    };
+    const topicFor = (stream: string): string => `otgw/v1/${gatewayId}/${stream}`; // StreamSessions asks once per stream
     const priorityOf = (stream: string): number => priorities.get(stream) ?? 0;
 
     const sqlite = SqliteQueue.open(join(stateDir, "queue.db"), {
