@@ -2,8 +2,8 @@
  * Writes docs/envelope-vectors.json: fixed keys (JWK), a test CA and gateway certificate (DER hex),
  * a fixed data key and session id, and the frames they produce. Keys and certificates are reused from
  * the existing file so data frames stay byte-for-byte stable; pass --fresh to draw new ones.
- * ECDSA signatures and the HPKE ephemeral key are randomized, so the session-open and checkpoint
- * frames change on every run: they are checked by verification, not by bytes.
+ * ECDSA signatures and the HPKE ephemeral key are randomized, so the session-open, checkpoint and
+ * session-end frames change on every run: they are checked by verification, not by bytes.
  *
  *   node --import tsx scripts/gen-envelope-vectors.ts [--fresh]
  */
@@ -14,7 +14,7 @@ import { ManualClock } from "../firmware/core/clock.js";
 import { chainStart } from "../firmware/envelope/chain.js";
 import { prefixLength } from "../firmware/envelope/format.js";
 import { deriveRaw, nonceInto } from "../firmware/envelope/keys.js";
-import { SessionSealer } from "../firmware/envelope/sealer.js";
+import { SessionSealer, signSessionEnd } from "../firmware/envelope/sealer.js";
 import { SoftwareSigner } from "../provisioning/software-keystore.js";
 import { makeCa, makeLeaf } from "../test/envelope/helpers.js";
 
@@ -69,6 +69,11 @@ const data = plaintexts.map((p, i) => {
 clock.advanceMs(1000);
 const cpCreatedNs = clock.nowNs();
 const cp = await sealer.checkpoint(true);
+// A session-end statement for the same session, as a restarted gateway would send it had the session
+// not been closed: "committed up to seq 3".
+clock.advanceMs(1000);
+const endCreatedNs = clock.nowNs();
+const end = await signSessionEnd({ gatewayId: GW, stream: STREAM, sessionIdHex: sessionId.toString("hex"), lastSeq: 3n, signer: opts.signer, certDer: leafDer, clock });
 // HPKE aad = prefix + firstSeq, createdNs, two u32 intervals, three u16 suite ids.
 const aadEnd = prefixLength(GW, STREAM) + 8 + 8 + 4 + 4 + 6;
 
@@ -84,6 +89,7 @@ const out = {
   sessionOpen: { frame: sealer.openFrame.toString("hex"), hpkeAad: sealer.openFrame.subarray(0, aadEnd).toString("hex"), h0: chainStart(sealer.openFrame).toString("hex") },
   data,
   checkpoint: { index: 1, lastSeq: "3", createdNs: String(cpCreatedNs), final: true, frame: cp.toString("hex") },
+  sessionEnd: { lastSeq: "3", createdNs: String(endCreatedNs), frame: end.toString("hex") },
 };
 writeFileSync(OUT, `${JSON.stringify(out, null, 2)}\n`);
 console.log(`wrote ${OUT.pathname} (${fresh ? "fresh keys" : "kept keys"})`);

@@ -1,9 +1,9 @@
 /**
  * The committed vectors (docs/envelope-vectors.json) against this implementation: key schedule and
- * data frames byte for byte, session-open and checkpoint by verification (ECDSA and HPKE are
- * randomized). A second implementation should pass the same checks.
+ * data frames byte for byte, session-open, checkpoint and session-end by verification (ECDSA and
+ * HPKE are randomized). A second implementation should pass the same checks.
  */
-import { createDecipheriv, createPrivateKey, X509Certificate, type JsonWebKey } from "node:crypto";
+import { createDecipheriv, createHash, createPrivateKey, X509Certificate, type JsonWebKey } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -26,6 +26,7 @@ interface Vectors {
   checkpointEveryMessages: number; checkpointEveryMs: number; aeadKey: string; baseNonce: string;
   sessionOpen: { frame: string; hpkeAad: string; h0: string }; data: DataVector[];
   checkpoint: { index: number; lastSeq: string; final: boolean; frame: string };
+  sessionEnd: { lastSeq: string; createdNs: string; frame: string };
 }
 
 const v = JSON.parse(readFileSync(join(repoRoot(), "docs", "envelope-vectors.json"), "utf8")) as Vectors;
@@ -108,4 +109,28 @@ void test("checkpoint vector and full session verify with the vector CA", async 
   }
   const rc = await verifier.accept(v.topic, hex(v.checkpoint.frame));
   assert.ok(rc.ok && rc.kind === "checkpoint" && rc.final && rc.mismatch === undefined, show(rc));
+});
+
+void test("session-end vector: fields and signature; a receiver that got seq 1..2 reports seq 3 missing, one that got 1..3 nothing", async () => {
+  const frame = hex(v.sessionEnd.frame);
+  const p = parseFrame(frame);
+  assert.ok(p.ok && p.frame.type === 4);
+  const f = p.frame;
+  assert.equal(f.sessionId.toString("hex"), v.sessionId);
+  assert.equal(f.lastSeq, BigInt(v.sessionEnd.lastSeq));
+  assert.equal(f.createdNs, BigInt(v.sessionEnd.createdNs));
+  assert.equal(f.certSha256.toString("hex"), createHash("sha256").update(hex(v.leafCertDer)).digest("hex"));
+  assert.ok(verifyEs256(new X509Certificate(hex(v.leafCertDer)).publicKey, frame.subarray(0, f.signedEnd), f.signature));
+  for (const received of [2, 3]) {
+    const verifier = new Verifier({
+      trust: { caCertsDer: [hex(v.caCertDer)] }, recipientPrivateKey: createPrivateKey({ key: v.receiverKeyJwk, format: "jwk" }),
+      state: new MemoryVerifierState(), clock: new ManualClock(),
+    });
+    assert.ok((await verifier.accept(v.topic, open)).ok);
+    for (const d of v.data.slice(0, received)) assert.ok((await verifier.accept(v.topic, hex(d.frame))).ok);
+    const r = await verifier.accept(v.topic, frame);
+    assert.ok(r.ok && r.kind === "session-end", show(r));
+    assert.equal(r.receivedUpTo, BigInt(received));
+    assert.deepEqual(r.missing, received === 2 ? { from: 3n, to: 3n } : undefined);
+  }
 });
