@@ -13,6 +13,8 @@ export const AUDIT_EVENTS = {
   sessionOpened: "session.opened",
   /** At start, a session the previous run left open was announced to the receiver (signed session-end statement): { stream, sessionId, lastSeq }. */
   sessionEnded: "session.ended",
+  /** At start, the sessions the previous run left open could not be announced (signer or queue failure); retried at the next start: { sessions, error }. */
+  sessionEndFailed: "session.end-failed",
   /** The broker refused us (e.g. PUBACK 135 not authorized): { topic, reasonCode, reason }. */
   authFailure: "auth.failure",
   /** A record failed validation and was quarantined: { point, stream, reason, quarantineId? }. */

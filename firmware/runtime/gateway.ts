@@ -156,7 +156,7 @@ export class Gateway {
     this.queue = queue;
     // Sessions the previous run left open (SIGKILL, power cut): say, signed, where each ended in the
     // queue, before any frame of this run is enqueued, so each statement follows its session's frames.
-    const ended = await announceEndedSessions({ queue, gatewayId, signer, certDer, clock, topicFor, priorityOf, logger: this.d.logger });
+    const announced = await announceEndedSessions({ queue, gatewayId, signer, certDer, clock, topicFor, priorityOf, logger: this.d.logger });
     const uplink = new MqttUplink({
       url: config.uplink.url, tls: this.d.tls, queue, window: config.uplink.window, clientId: gatewayId, logger: this.d.logger,
       backoff: { minMs: config.uplink.reconnectMinMs, maxMs: config.uplink.reconnectMaxMs },
@@ -193,7 +193,8 @@ export class Gateway {
     this.audit.append(AUDIT_EVENTS.gatewayStart, { gatewayId, mode: config.gateway.mode, signer: signer.kind, certSerial: this.cert.serialNumber, keyId: keyIdOf(this.cert) });
     // Production safeguards the config overrides are evidence: each is recorded with its reason.
     this.audit.append(AUDIT_EVENTS.configLoaded, { digest: this.d.configDigest, overrides: activeOverrides(config) });
-    for (const e of ended) this.auditSafe(AUDIT_EVENTS.sessionEnded, { stream: e.stream, sessionId: e.sessionId, lastSeq: e.lastSeq.toString() });
+    for (const e of announced.ended) this.auditSafe(AUDIT_EVENTS.sessionEnded, { stream: e.stream, sessionId: e.sessionId, lastSeq: e.lastSeq.toString() });
+    if (announced.failed) this.auditSafe(AUDIT_EVENTS.sessionEndFailed, announced.failed);
     if (sqlite.recovery) {
       const r = sqlite.recovery;
       this.log.error({ ...r }, "queue file was damaged: moved aside, readable frames recovered, the rest is lost (the receiver reports the gaps)");

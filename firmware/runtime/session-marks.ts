@@ -91,19 +91,26 @@ export interface AnnounceOptions {
   logger: Logger;
 }
 
+/** What announceEndedSessions did: the statements committed, or why none could be. */
+export interface Announced {
+  ended: Array<{ stream: string; sessionId: string; lastSeq: bigint }>;
+  /** Set when signing or committing failed: how many sessions wait for the next start, and why. */
+  failed?: { sessions: number; error: string };
+}
+
 /**
  * Signs a session-end statement for every session an earlier run left open (its queue mark) and
  * commits the statements with the marks' deletion in one transaction. Call at start, before any new
- * session's frame is enqueued. On failure the marks stay and the next start tries again.
- * Returns the statements committed.
+ * session's frame is enqueued. On failure the marks stay and the next start tries again (the caller
+ * audits `failed`).
  */
-export async function announceEndedSessions(o: AnnounceOptions): Promise<Array<{ stream: string; sessionId: string; lastSeq: bigint }>> {
+export async function announceEndedSessions(o: AnnounceOptions): Promise<Announced> {
   const ended: Array<{ name: string; stream: string; sessionId: string; lastSeq: bigint }> = [];
   for (const [name, lastSeq] of o.queue.marks()) {
     const m = parseSessionMark(name);
     if (m) ended.push({ name, stream: m.stream, sessionId: m.sessionIdHex, lastSeq });
   }
-  if (ended.length === 0) return [];
+  if (ended.length === 0) return { ended: [] };
   try {
     const items: NewQueueItem[] = [];
     for (const e of ended) {
@@ -113,7 +120,7 @@ export async function announceEndedSessions(o: AnnounceOptions): Promise<Array<{
     o.queue.enqueue(items, { delete: ended.map((e) => e.name) });
   } catch (err) {
     o.logger.error({ sessions: ended.length, err: errorText(err) }, "could not announce where the sessions of the previous run ended; the next start tries again (the receiver reports them as unclosed meanwhile)");
-    return [];
+    return { ended: [], failed: { sessions: ended.length, error: errorText(err) } };
   }
-  return ended.map(({ stream, sessionId, lastSeq }) => ({ stream, sessionId, lastSeq }));
+  return { ended: ended.map(({ stream, sessionId, lastSeq }) => ({ stream, sessionId, lastSeq })) };
 }
