@@ -129,14 +129,23 @@ function parseOpen(r: Reader, p: FramePrefix): OpenFrame {
   const wkLen = r.u16("wrappedKey length");
   if (wkLen !== WRAPPED_KEY_LEN) throw new ParseFail(`session-open frame: wrappedKey length ${wkLen}, expected ${WRAPPED_KEY_LEN}`);
   const wrappedKey = r.bytes(wkLen, "wrappedKey");
+  const { certSha256, cert, signedEnd, signature } = readCertifiedTail(r, "session-open");
+  return { ...p, type: 1, firstSeq, createdNs, checkpointEveryMessages, checkpointEveryMs, enc, wrappedKey, certSha256, cert, signature, hpkeAadEnd, signedEnd };
+}
+
+/**
+ * The tail session-open and session-end frames share: certSha256, the certificate, and the signature
+ * over everything before it (docs/envelope.md). Ends the frame.
+ */
+function readCertifiedTail(r: Reader, what: string): { certSha256: Buffer; cert: Buffer; signedEnd: number; signature: Buffer } {
   const certSha256 = r.bytes(HASH_LEN, "certSha256");
   const certLen = r.u16("cert length");
-  if (certLen === 0) throw new ParseFail("session-open frame: cert length 0");
+  if (certLen === 0) throw new ParseFail(`${what} frame: cert length 0`);
   const cert = r.bytes(certLen, "cert");
   const signedEnd = r.o;
   const signature = r.bytes(SIG_LEN, "signature");
   r.end();
-  return { ...p, type: 1, firstSeq, createdNs, checkpointEveryMessages, checkpointEveryMs, enc, wrappedKey, certSha256, cert, signature, hpkeAadEnd, signedEnd };
+  return { certSha256, cert, signedEnd, signature };
 }
 
 function parseData(r: Reader, p: FramePrefix): DataFrame {
@@ -178,12 +187,6 @@ function parseEnd(r: Reader, p: FramePrefix): EndFrame {
   const lastSeq = r.u64("lastSeq");
   if (lastSeq >= 1n << 63n) throw new ParseFail(`session-end frame: lastSeq ${lastSeq} is 2^63 or more`);
   const createdNs = r.u64("createdNs");
-  const certSha256 = r.bytes(HASH_LEN, "certSha256");
-  const certLen = r.u16("cert length");
-  if (certLen === 0) throw new ParseFail("session-end frame: cert length 0");
-  const cert = r.bytes(certLen, "cert");
-  const signedEnd = r.o;
-  const signature = r.bytes(SIG_LEN, "signature");
-  r.end();
+  const { certSha256, cert, signedEnd, signature } = readCertifiedTail(r, "session-end");
   return { ...p, type: 4, lastSeq, createdNs, certSha256, cert, signature, signedEnd };
 }

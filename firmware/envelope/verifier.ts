@@ -129,16 +129,9 @@ export class Verifier {
   }
 
   private async acceptOpen(f: OpenFrame, frame: Uint8Array, ids: Ids): Promise<VerifyResult> {
-    const certHash = createHash("sha256").update(f.cert).digest();
-    if (!certHash.equals(f.certSha256)) return fail(Reason.MALFORMED, "session-open frame: certSha256 is not the SHA-256 of cert", ids);
-    const certSha256 = certHash.toString("hex");
-    const at = this.trust.validityAt === "now" ? this.opts.clock.nowMs() : Number(f.createdNs / 1_000_000n);
-    const t = this.trust.check(f.cert, certSha256, f.gatewayId, at);
-    if (!t.ok) return fail(t.reason, `session-open frame: ${t.detail}`, ids);
-    const b = Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength);
-    if (!verifyEs256(t.publicKey, b.subarray(0, f.signedEnd), f.signature)) {
-      return fail(Reason.BAD_SIGNATURE, `session-open frame: signature does not verify under certificate ${t.serialHex}`, ids);
-    }
+    const t = this.checkCertified(f, frame, ids, "session-open");
+    if (!t.ok) return t;
+    const { b, certSha256 } = t;
     if (this.opts.state.get(ids.sessionId)) return fail(Reason.REPLAY, `session-open frame: session ${ids.sessionId} was already opened`, ids);
     let keys: SessionKeys;
     try {
@@ -226,16 +219,9 @@ export class Verifier {
    * refused for disagreeing with what was received: the disagreement is returned as evidence.
    */
   private acceptEnd(f: EndFrame, frame: Uint8Array, ids: Ids, rec: SessionRecord): VerifyResult {
-    const certHash = createHash("sha256").update(f.cert).digest();
-    if (!certHash.equals(f.certSha256)) return fail(Reason.MALFORMED, "session-end frame: certSha256 is not the SHA-256 of cert", ids);
-    const certSha256 = certHash.toString("hex");
-    const at = this.trust.validityAt === "now" ? this.opts.clock.nowMs() : Number(f.createdNs / 1_000_000n);
-    const t = this.trust.check(f.cert, certSha256, f.gatewayId, at);
-    if (!t.ok) return fail(t.reason, `session-end frame: ${t.detail}`, ids);
-    const b = Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength);
-    if (!verifyEs256(t.publicKey, b.subarray(0, f.signedEnd), f.signature)) {
-      return fail(Reason.BAD_SIGNATURE, `session-end frame: signature does not verify under certificate ${t.serialHex}`, ids);
-    }
+    const t = this.checkCertified(f, frame, ids, "session-end");
+    if (!t.ok) return t;
+    const { certSha256 } = t;
     if (rec.closed) return fail(Reason.SESSION_CLOSED, `session-end frame: session ${ids.sessionId} was closed by its final checkpoint`, ids);
     if (rec.endSeq !== undefined) return fail(Reason.REPLAY, `session-end frame: session ${ids.sessionId} already ended at seq ${rec.endSeq}`, ids);
     const receivedUpTo = rec.nextSeq - 1n;
@@ -246,6 +232,25 @@ export class Verifier {
       ok.mismatch = { reason: Reason.CHECKPOINT_MISMATCH, detail: `session-end statement says the gateway committed up to seq ${f.lastSeq}, but the receiver accepted up to ${receivedUpTo}: the gateway lost commits it had already sent (power cut), or its queue file was replaced` };
     }
     return ok;
+  }
+
+  /**
+   * What session-open and session-end frames both need before anything else: certSha256 matches the
+   * certificate they carry, the certificate is trusted for the gateway (at createdNs or now), and the
+   * frame's signature verifies under it.
+   */
+  private checkCertified(f: OpenFrame | EndFrame, frame: Uint8Array, ids: Ids, what: string): VerifyFailure | { ok: true; b: Buffer; certSha256: string; publicKey: KeyObject; serialHex: string } {
+    const certHash = createHash("sha256").update(f.cert).digest();
+    if (!certHash.equals(f.certSha256)) return fail(Reason.MALFORMED, `${what} frame: certSha256 is not the SHA-256 of cert`, ids);
+    const certSha256 = certHash.toString("hex");
+    const at = this.trust.validityAt === "now" ? this.opts.clock.nowMs() : Number(f.createdNs / 1_000_000n);
+    const t = this.trust.check(f.cert, certSha256, f.gatewayId, at);
+    if (!t.ok) return fail(t.reason, `${what} frame: ${t.detail}`, ids);
+    const b = Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength);
+    if (!verifyEs256(t.publicKey, b.subarray(0, f.signedEnd), f.signature)) {
+      return fail(Reason.BAD_SIGNATURE, `${what} frame: signature does not verify under certificate ${t.serialHex}`, ids);
+    }
+    return { ok: true, b, certSha256, publicKey: t.publicKey, serialHex: t.serialHex };
   }
 
   /** Re-derives a stored session's keys from its pristine open frame (after a restart). */
