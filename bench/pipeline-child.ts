@@ -13,14 +13,14 @@ import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import mqtt from "mqtt";
-import { systemClock } from "../firmware/core/clock.js";
-import { silentLogger } from "../firmware/core/log.js";
+import { systemClock } from "../kernel/clock.js";
+import { silentLogger } from "../kernel/log.js";
 import { loadConfig } from "../firmware/config/load.js";
-import { openIdentity } from "../firmware/runtime/identity.js";
+import { openIdentity } from "../provisioning/identity.js";
 import { Gateway } from "../firmware/runtime/gateway.js";
 import { SqliteQueue } from "../firmware/queue/sqlite-queue.js";
 import { MqttUplink } from "../firmware/uplink/mqtt-uplink.js";
-import { buildTlsOptions } from "../firmware/uplink/tls.js";
+import { buildTlsOptions } from "../kernel/tls.js";
 import type { RawReading, ReadingSink, Source, SourceHealth } from "../hal/source.js";
 
 const POINTS = ["motor1/vibration_rms", "motor1/bearing_temp", "motor1/motor_current", "motor1/discharge_pressure"];

@@ -11,8 +11,8 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { repoRoot } from "../firmware/core/paths.js";
-import { createDevStack } from "../provisioning/dev-stack.js";
+import { repoRoot } from "../kernel/paths.js";
+import { createDevStack } from "../devkit/dev-stack.js";
 import { GATEWAY_NODE_FLAGS } from "../firmware/runtime/gateway.js";
 import { runChild } from "./child.js";
 import type { BenchFigure } from "./figure.js";

@@ -9,7 +9,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, totalmem, release, platform, arch } from "node:os";
 import { join } from "node:path";
 import { execFileSync } from "node:child_process";
-import { repoRoot } from "../firmware/core/paths.js";
+import { repoRoot } from "../kernel/paths.js";
 import type { BenchFigure } from "./figure.js";
 import { histogramSvg } from "./histogram.js";
 import { benchPipeline } from "./pipeline.js";

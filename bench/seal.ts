@@ -13,7 +13,7 @@
  */
 import { createCipheriv, generateKeyPairSync, randomBytes, sign } from "node:crypto";
 import { CompactEncrypt } from "jose";
-import { systemClock } from "../firmware/core/clock.js";
+import { systemClock } from "../kernel/clock.js";
 import { makeWorld } from "../test/envelope/helpers.js";
 import type { BenchFigure } from "./figure.js";
 import type { Series } from "./histogram.js";

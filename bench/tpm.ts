@@ -16,7 +16,7 @@ import { fileURLToPath } from "node:url";
 import { connect, createSecureContext, createServer } from "node:tls";
 import type { BenchFigure } from "./figure.js";
 import { median, quantile } from "./stats.js";
-import { createCa, issueCertificate } from "../provisioning/pki.js";
+import { createCa, issueCertificate } from "../fleet/ca/pki.js";
 import { providerLaunch } from "../provisioning/tpm/provider.js";
 import { startSwtpm } from "../provisioning/tpm/swtpm.js";
 import { startTabrmd } from "../provisioning/tpm/tabrmd.js";

@@ -4,7 +4,7 @@
  * lazily, so `otgw config check` does not pull in MQTT, SQLite or node-opcua.
  */
 import { Command } from "commander";
-import { GatewayError, errorText } from "../firmware/core/errors.js";
+import { GatewayError, errorText } from "../kernel/errors.js";
 
 const program = new Command();
 program.name("otgw").description("Secure OT-to-cloud edge gateway").showHelpAfterError();

@@ -1,5 +1,5 @@
-import { errorText } from "../firmware/core/errors.js";
-import type { Logger } from "../firmware/core/log.js";
+import { errorText } from "../kernel/errors.js";
+import type { Logger } from "../kernel/log.js";
 import type { RawReading, ReadingSink } from "./source.js";
 
 /**

@@ -1,5 +1,5 @@
-import type { Clock } from "../firmware/core/clock.js";
-import type { Logger } from "../firmware/core/log.js";
+import type { Clock } from "../kernel/clock.js";
+import type { Logger } from "../kernel/log.js";
 import type { GatewayConfig } from "../firmware/config/schema.js";
 import type { Source } from "./source.js";
 

@@ -1,4 +1,4 @@
-import type { Quality } from "../firmware/core/record.js";
+import type { Quality } from "../kernel/record.js";
 
 /**
  * One raw reading as an adapter delivers it, before normalization. The address is adapter-specific

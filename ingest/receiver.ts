@@ -1,12 +1,12 @@
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
-import type { Logger } from "../firmware/core/log.js";
-import { systemClock, type Clock } from "../firmware/core/clock.js";
-import { Verifier } from "../firmware/envelope/verifier.js";
+import type { Logger } from "../kernel/log.js";
+import { systemClock, type Clock } from "../kernel/clock.js";
+import { Verifier } from "../envelope/verify/verifier.js";
 import { IngestStore } from "./store.js";
 import { IngestService } from "./service.js";
 import { SqliteVerifierState } from "./verifier-state.js";
-import { CrlRevocation } from "../provisioning/ca/crl-revocation.js";
+import { CrlRevocation } from "../envelope/verify/crl.js";
 
 export interface ReceiverFiles {
   url: string;

@@ -1,10 +1,10 @@
 import { EventEmitter } from "node:events";
 import mqtt, { type MqttClient, type IPublishPacket } from "mqtt";
-import type { Logger } from "../firmware/core/log.js";
-import { child } from "../firmware/core/log.js";
-import { errorText } from "../firmware/core/errors.js";
-import { buildTlsOptions } from "../firmware/uplink/tls.js";
-import type { Verifier, VerifyResult } from "../firmware/envelope/verifier.js";
+import type { Logger } from "../kernel/log.js";
+import { child } from "../kernel/log.js";
+import { errorText } from "../kernel/errors.js";
+import { buildTlsOptions } from "../kernel/tls.js";
+import type { Verifier, VerifyResult } from "../envelope/verify/verifier.js";
 import type { IngestStore } from "./store.js";
 import type { SqliteVerifierState } from "./verifier-state.js";
 

@@ -1,7 +1,7 @@
 import Database from "better-sqlite3";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import { GatewayError } from "../firmware/core/errors.js";
+import { GatewayError } from "../kernel/errors.js";
 
 /** One verified data record, with the pristine envelope it came in. */
 export interface VerifiedRow {

@@ -1,7 +1,7 @@
 import Database from "better-sqlite3";
-import { GatewayError } from "../firmware/core/errors.js";
-import { READING_SCHEMA_ID } from "../firmware/core/record.js";
-import { inputHash, PREDICTION_SCHEMA_ID, type InputRef, type ModelRef, type PredictionRecord } from "../firmware/models/prediction.js";
+import { GatewayError } from "../kernel/errors.js";
+import { READING_SCHEMA_ID } from "../kernel/record.js";
+import { inputHash, PREDICTION_SCHEMA_ID, type InputRef, type ModelRef, type PredictionRecord } from "../kernel/prediction.js";
 
 /** Where a verified record sits in the receiver's store. */
 export interface VerifiedAt {

@@ -1,5 +1,5 @@
 import type { Statement } from "better-sqlite3";
-import type { SessionRecord, VerifierState, GapRange } from "../firmware/envelope/state.js";
+import type { SessionRecord, VerifierState, GapRange } from "../envelope/verify/state.js";
 import type { IngestStore } from "./store.js";
 
 interface Row {

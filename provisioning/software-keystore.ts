@@ -1,8 +1,8 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { IdentityError } from "../firmware/core/errors.js";
-import type { KeyStore, Signer } from "./keystore.js";
+import { IdentityError } from "../kernel/errors.js";
+import type { KeyStore, Signer } from "../kernel/keystore.js";
 
 /**
  * DEVELOPMENT ONLY: keys as PEM files (mode 0600) in a directory. Anyone who can read the file can

@@ -10,11 +10,11 @@
 import "reflect-metadata";
 import { createPrivateKey, generateKeyPairSync, type JsonWebKey } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import { ManualClock } from "../firmware/core/clock.js";
-import { chainStart } from "../firmware/envelope/chain.js";
-import { prefixLength } from "../firmware/envelope/format.js";
-import { deriveRaw, nonceInto } from "../firmware/envelope/keys.js";
-import { SessionSealer, signSessionEnd } from "../firmware/envelope/sealer.js";
+import { ManualClock } from "../kernel/clock.js";
+import { chainStart } from "../envelope/chain.js";
+import { prefixLength } from "../envelope/format.js";
+import { deriveRaw, nonceInto } from "../envelope/keys.js";
+import { SessionSealer, signSessionEnd } from "../envelope/sealer.js";
 import { SoftwareSigner } from "../provisioning/software-keystore.js";
 import { makeCa, makeLeaf } from "../test/envelope/helpers.js";
 

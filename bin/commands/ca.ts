@@ -1,8 +1,8 @@
 import { X509Certificate } from "node:crypto";
 import { resolve } from "node:path";
-import { createLogger } from "../../firmware/core/log.js";
-import { FleetCa, initCa } from "../../provisioning/ca/fleet-ca.js";
-import { startEstServer } from "../../provisioning/est/server.js";
+import { createLogger } from "../../kernel/log.js";
+import { FleetCa, initCa } from "../../fleet/ca/fleet-ca.js";
+import { startEstServer } from "../../fleet/est/server.js";
 
 export interface CaInitCliOptions { dir: string; name: string; days: string; certDays: string; crlDays: string; serverName: string[]; ekRoot: string[] }
 

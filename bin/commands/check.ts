@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { provisionHint, provisioningState } from "../../firmware/config/provisioned.js";
-import { runChecks } from "../../provisioning/attest/checks.js";
+import { runChecks } from "../../firmware/check/checks.js";
 
 /**
  * `otgw check`: one line per check, OK / WARN / FAIL with what to do; exit 1 on any FAIL. A fresh

@@ -1,14 +1,14 @@
 import { join } from "node:path";
 import { mkdirSync } from "node:fs";
 import { pino } from "pino";
-import { createLogger } from "../../firmware/core/log.js";
-import { systemClock } from "../../firmware/core/clock.js";
-import { repoRoot } from "../../firmware/core/paths.js";
-import { openIdentity } from "../../firmware/runtime/identity.js";
+import { createLogger } from "../../kernel/log.js";
+import { systemClock } from "../../kernel/clock.js";
+import { repoRoot } from "../../kernel/paths.js";
+import { openIdentity } from "../../provisioning/identity.js";
 import { Gateway } from "../../firmware/runtime/gateway.js";
 import { createSources } from "../../hal/registry.js";
-import { createDevStack } from "../../provisioning/dev-stack.js";
-import { startFieldPlant } from "../../provisioning/dev-plant/field-plant.js";
+import { createDevStack } from "../../devkit/dev-stack.js";
+import { startFieldPlant } from "../../devkit/dev-plant/field-plant.js";
 import { TrustStore } from "../../hal/opcua/trust-store.js";
 import type { VerifiedEvent } from "../../ingest/service.js";
 

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { createLogger } from "../../firmware/core/log.js";
+import { createLogger } from "../../kernel/log.js";
 import { buildReceiver } from "../../ingest/receiver.js";
 
 export interface IngestCliOptions {

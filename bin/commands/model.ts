@@ -1,12 +1,12 @@
 import { createPrivateKey, generateKeyPairSync } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { systemClock } from "../../firmware/core/clock.js";
-import { createLogger } from "../../firmware/core/log.js";
-import { repoRoot } from "../../firmware/core/paths.js";
+import { systemClock } from "../../kernel/clock.js";
+import { createLogger } from "../../kernel/log.js";
+import { repoRoot } from "../../kernel/paths.js";
 import { loadConfig } from "../../firmware/config/load.js";
 import { AuditLog } from "../../firmware/audit/audit-log.js";
-import { openIdentity } from "../../firmware/runtime/identity.js";
+import { openIdentity } from "../../provisioning/identity.js";
 import { ARTEFACT_MEDIA_TYPE, parseArtefact } from "../../firmware/models/artefact.js";
 import { createBundle, verifyBundle } from "../../firmware/models/bundle.js";
 import { keyIdOf, trustedKey } from "../../firmware/models/dsse.js";
@@ -14,8 +14,8 @@ import { ModelError } from "../../firmware/models/errors.js";
 import { codeCommit, draftPredicate } from "../../firmware/models/provenance.js";
 import { openModelStore } from "../../firmware/models/runtime.js";
 import type { ModelPredicate } from "../../firmware/models/statement.js";
-import { simSourceOf, simTrainingAssets, simTrainingSet } from "../../firmware/models/sim-data.js";
-import { trainModel } from "../../firmware/models/train.js";
+import { simSourceOf, simTrainingAssets, simTrainingSet } from "../../fleet/models/sim-data.js";
+import { trainModel } from "../../fleet/models/train.js";
 
 /** Output of the commands: JSON lines on stdout, errors on stderr (so CI can parse both). */
 export interface ModelIo {

@@ -1,9 +1,9 @@
 import { appendFileSync } from "node:fs";
-import { createLogger } from "../../firmware/core/log.js";
-import { systemClock } from "../../firmware/core/clock.js";
+import { createLogger } from "../../kernel/log.js";
+import { systemClock } from "../../kernel/clock.js";
 import { loadConfig, activeOverrides } from "../../firmware/config/load.js";
-import { parseFrame } from "../../firmware/envelope/parse.js";
-import { openIdentity } from "../../firmware/runtime/identity.js";
+import { parseFrame } from "../../envelope/verify/parse.js";
+import { openIdentity } from "../../provisioning/identity.js";
 import { Gateway, type GatewayDeps } from "../../firmware/runtime/gateway.js";
 import { watchIdentity } from "../../firmware/runtime/identity-upkeep.js";
 import { createSources } from "../../hal/registry.js";

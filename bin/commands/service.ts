@@ -1,6 +1,6 @@
 import { watch, type FSWatcher } from "node:fs";
 import { basename, dirname } from "node:path";
-import { child, createLogger } from "../../firmware/core/log.js";
+import { child, createLogger } from "../../kernel/log.js";
 import { provisionHint, provisioningState } from "../../firmware/config/provisioned.js";
 import { systemdNotifier } from "../../firmware/runtime/sd-notify.js";
 import { runCommand } from "./run.js";

@@ -7,7 +7,7 @@
 import { join } from "node:path";
 import { loadConfig } from "../../firmware/config/load.js";
 import type { CommandIo } from "../../firmware/config/check.js";
-import { GatewayError, errorText } from "../../firmware/core/errors.js";
+import { GatewayError, errorText } from "../../kernel/errors.js";
 import { TrustStore, type TrustEntry } from "../../hal/opcua/trust-store.js";
 
 export type TrustAction = "list" | "trust" | "reject" | "remove";

@@ -1,10 +1,10 @@
 import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync, readSync, writeSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { dirname } from "node:path";
-import type { Clock } from "../core/clock.js";
-import { AuditError, errorText } from "../core/errors.js";
-import { child, silentLogger, type Logger } from "../core/log.js";
-import type { Signer } from "../../provisioning/keystore.js";
+import type { Clock } from "../../kernel/clock.js";
+import { AuditError, errorText } from "../../kernel/errors.js";
+import { child, silentLogger, type Logger } from "../../kernel/log.js";
+import type { Signer } from "../../kernel/keystore.js";
 import { AUDIT_EVENTS } from "./events.js";
 import { GENESIS_HASH, entryHash, entryLine, isEntryShape, spkiBase64, type AuditData, type AuditEntry, type CheckpointData } from "./chain.js";
 

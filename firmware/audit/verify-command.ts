@@ -1,6 +1,6 @@
 import { createPublicKey, X509Certificate, type KeyObject } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { errorText } from "../core/errors.js";
+import { errorText } from "../../kernel/errors.js";
 import { verifyAuditFile } from "./verify.js";
 
 /** Where the command writes; injectable for tests. */

@@ -1,5 +1,5 @@
 import { Ajv } from "ajv";
-import { errorText } from "../core/errors.js";
+import { errorText } from "../../kernel/errors.js";
 import { SIM_SIGNALS } from "./schema.js";
 import { networkProblems } from "../egress/endpoints.js";
 

@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { dirname, extname, isAbsolute, join, resolve } from "node:path";
 import { Ajv } from "ajv";
 import { LineCounter, parseDocument, isNode, type Document } from "yaml";
-import { ConfigError, errorText } from "../core/errors.js";
+import { ConfigError, errorText } from "../../kernel/errors.js";
 import { crossFieldProblems } from "./checks.js";
 import { formatAjvErrors } from "./problems.js";
 import { ConfigSchema, type GatewayConfig, type OverrideName } from "./schema.js";

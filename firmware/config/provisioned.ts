@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
-import { ConfigError, errorText } from "../core/errors.js";
+import { ConfigError, errorText } from "../../kernel/errors.js";
 import { loadConfig, type LoadedConfig } from "./load.js";
 
 /** Where the image keeps the integrator's read-only template and the provisioned config (docs/service.md). */

@@ -1,6 +1,6 @@
 import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
-import { errorText } from "../core/errors.js";
+import { errorText } from "../../kernel/errors.js";
 import { planEgress } from "./endpoints.js";
 import { renderEgress } from "./render.js";
 

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { GatewayConfig, ModelsConfig } from "../config/schema.js";
-import { errorText } from "../core/errors.js";
+import { errorText } from "../../kernel/errors.js";
 import { trustedKey, type TrustedKey } from "./dsse.js";
 import { MODEL_ERRORS, ModelError } from "./errors.js";
 

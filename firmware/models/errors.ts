@@ -1,4 +1,4 @@
-import { GatewayError } from "../core/errors.js";
+import { GatewayError } from "../../kernel/errors.js";
 
 /**
  * Why a model bundle was refused. Each refusal path has its own stable code (and audit event data),

@@ -1,6 +1,6 @@
-import type { Clock } from "../core/clock.js";
-import { errorText } from "../core/errors.js";
-import { child, type Logger } from "../core/log.js";
+import type { Clock } from "../../kernel/clock.js";
+import { errorText } from "../../kernel/errors.js";
+import { child, type Logger } from "../../kernel/log.js";
 import type { GatewayConfig } from "../config/schema.js";
 import { modelDirOf, trustedSignersOf } from "./config.js";
 import { ModelError } from "./errors.js";

@@ -1,18 +1,9 @@
 import type { AssetModel, FeatureModel } from "./artefact.js";
 import { round4, windowStats, type WindowStats } from "./stats.js";
+import type { FeatureScore } from "../../kernel/prediction.js";
 
-/** One point's part of a window score; each sub-score is normalized so that ≥ 1 means anomalous. */
-export interface FeatureScore {
-  point: string;
-  /** Good samples of the point in the window. */
-  n: number;
-  /** Operating-condition residual; null for the load point or before enough history. */
-  level: number | null;
-  spike: number;
-  stuck: number;
-  /** max(level, spike, stuck). */
-  score: number;
-}
+export type { FeatureScore };
+
 
 export interface WindowScore {
   /** Max over the scored points; ≥ 1 means anomalous. */

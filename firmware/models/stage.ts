@@ -1,4 +1,4 @@
-import type { NormalizedRecord } from "../core/record.js";
+import type { NormalizedRecord } from "../../kernel/record.js";
 import { encodeRecord } from "../pipeline/encode.js";
 import { canonicalJson } from "../pipeline/canonical.js";
 import type { ModelArtefact } from "./artefact.js";
@@ -7,7 +7,7 @@ import { AssetScorer } from "./scorer.js";
 import {
   DRIFT_SCHEMA_ID, InputHasher, PREDICTION_SCHEMA_ID, predictionId,
   type DriftReport, type InputRef, type ModelRef, type PredictionRecord,
-} from "./prediction.js";
+} from "../../kernel/prediction.js";
 
 /** A verified model ready to run. */
 export interface LoadedModel {

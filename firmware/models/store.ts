@@ -1,8 +1,8 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Clock } from "../core/clock.js";
-import { errorText } from "../core/errors.js";
-import { child, silentLogger, type Logger } from "../core/log.js";
+import type { Clock } from "../../kernel/clock.js";
+import { errorText } from "../../kernel/errors.js";
+import { child, silentLogger, type Logger } from "../../kernel/log.js";
 import { AUDIT_EVENTS } from "../audit/events.js";
 import { parseArtefact } from "./artefact.js";
 import { sha256 as sha, verifyBundle, type VerifiedBundle } from "./bundle.js";

@@ -1,7 +1,7 @@
 import { Type, type Static } from "@sinclair/typebox";
 import { Ajv } from "ajv";
-import { EnvelopeError } from "../core/errors.js";
-import type { NormalizedRecord } from "../core/record.js";
+import { EnvelopeError } from "../../kernel/errors.js";
+import type { NormalizedRecord } from "../../kernel/record.js";
 import { canonicalJson } from "./canonical.js";
 
 const Str = Type.String();

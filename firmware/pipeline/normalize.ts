@@ -1,6 +1,6 @@
-import type { Clock } from "../core/clock.js";
-import { child, silentLogger, type Logger } from "../core/log.js";
-import type { NormalizedRecord } from "../core/record.js";
+import type { Clock } from "../../kernel/clock.js";
+import { child, silentLogger, type Logger } from "../../kernel/log.js";
+import type { NormalizedRecord } from "../../kernel/record.js";
 import type { GatewayConfig, PointConfig, TransformRule } from "../config/schema.js";
 import type { RawReading, Source } from "../../hal/source.js";
 import { canonicalJson, sha256Hex } from "./canonical.js";

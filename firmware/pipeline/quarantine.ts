@@ -1,8 +1,8 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
-import { child, silentLogger, type Logger } from "../core/log.js";
-import type { NormalizedRecord } from "../core/record.js";
+import { child, silentLogger, type Logger } from "../../kernel/log.js";
+import type { NormalizedRecord } from "../../kernel/record.js";
 import { encodeRecord } from "./encode.js";
 
 /** How many records of one stream were rejected for one reason (lifetime of the quarantine file). */

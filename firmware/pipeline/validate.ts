@@ -1,5 +1,5 @@
 import { Ajv, type ValidateFunction } from "ajv";
-import type { NormalizedRecord } from "../core/record.js";
+import type { NormalizedRecord } from "../../kernel/record.js";
 import type { GatewayConfig } from "../config/schema.js";
 
 /** The verdict on one record: ok, or a reason that names the offending field (never its value). */

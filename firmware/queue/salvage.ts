@@ -1,6 +1,6 @@
 import Database from "better-sqlite3";
 import { closeSync, copyFileSync, existsSync, openSync, readSync, renameSync, rmSync, statSync, truncateSync } from "node:fs";
-import { errorText } from "../core/errors.js";
+import { errorText } from "../../kernel/errors.js";
 import { ROW_COLUMNS, type Row } from "./sqlite-schema.js";
 
 /** What start-up found and did when the queue file was damaged (logged and audited by the caller). */

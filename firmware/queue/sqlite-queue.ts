@@ -1,8 +1,8 @@
 import Database from "better-sqlite3";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import { systemClock, type Clock } from "../core/clock.js";
-import { QueueError, errorText } from "../core/errors.js";
+import { systemClock, type Clock } from "../../kernel/clock.js";
+import { QueueError, errorText } from "../../kernel/errors.js";
 import type { DeadLetter, DropReason, DropReport, DropTotals, MarkUpdate, NewQueueItem, PeekCursor, Queue, QueueDepth, QueueItem } from "./queue.js";
 import { integrityProblem, moveAside, salvageInto, type RecoveryReport } from "./salvage.js";
 import { ROW_COLUMNS, migrate, type Row } from "./sqlite-schema.js";

@@ -1,5 +1,5 @@
 import type Database from "better-sqlite3";
-import { QueueError } from "../core/errors.js";
+import { QueueError } from "../../kernel/errors.js";
 
 /** Bumped when the schema changes; a newer file than this code refuses to open rather than guess. */
 export const SCHEMA_VERSION = 3;

@@ -1,5 +1,5 @@
-import type { Logger } from "../core/log.js";
-import { child } from "../core/log.js";
+import type { Logger } from "../../kernel/log.js";
+import { child } from "../../kernel/log.js";
 import type { DropReason } from "../queue/queue.js";
 
 /** Dropped data frames of one stream, as counted by the gateway and audited. */

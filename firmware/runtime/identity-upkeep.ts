@@ -1,11 +1,11 @@
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 import type { GatewayConfig } from "../config/schema.js";
-import { IdentityError } from "../core/errors.js";
-import type { Logger } from "../core/log.js";
+import { IdentityError } from "../../kernel/errors.js";
+import type { Logger } from "../../kernel/log.js";
 import type { Gateway } from "./gateway.js";
-import type { GatewayIdentity } from "./identity.js";
-import { keyDirOf } from "./identity.js";
+import type { GatewayIdentity } from "../../provisioning/identity.js";
+import { keyDirOf } from "../../provisioning/identity.js";
 import { IdentityWatch } from "./identity-watch.js";
 
 /**

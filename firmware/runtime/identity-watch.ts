@@ -1,8 +1,8 @@
 import { X509Certificate } from "node:crypto";
 import { readFileSync, statSync } from "node:fs";
-import { errorText } from "../core/errors.js";
-import { child, type Logger } from "../core/log.js";
-import type { GatewayIdentity } from "./identity.js";
+import { errorText } from "../../kernel/errors.js";
+import { child, type Logger } from "../../kernel/log.js";
+import type { GatewayIdentity } from "../../provisioning/identity.js";
 
 /** Where a renewal attempt or an identity switch failed. */
 export type IdentityStage = "renew" | "load" | "connect";

@@ -1,6 +1,6 @@
-import { QueueError, errorText } from "../core/errors.js";
-import type { Logger } from "../core/log.js";
-import { child } from "../core/log.js";
+import { QueueError, errorText } from "../../kernel/errors.js";
+import type { Logger } from "../../kernel/log.js";
+import { child } from "../../kernel/log.js";
 import type { Queue } from "../queue/queue.js";
 import type { DropLedger } from "./drops.js";
 import type { OutboxItem } from "./outbox.js";

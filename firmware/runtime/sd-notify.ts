@@ -1,5 +1,5 @@
 import { createRequire } from "node:module";
-import { errorText } from "../core/errors.js";
+import { errorText } from "../../kernel/errors.js";
 
 /**
  * systemd's readiness and watchdog protocol (sd_notify(3)) for a Type=notify unit. Node cannot send

@@ -7,12 +7,12 @@
  * statement per mark, enqueues them and deletes the marks in one transaction: each old session is
  * announced exactly once, after its own queued frames (same stream, same class, higher ids).
  */
-import type { Clock } from "../core/clock.js";
-import type { Logger } from "../core/log.js";
-import { errorText } from "../core/errors.js";
-import type { Signer } from "../../provisioning/keystore.js";
-import { FLAG_FINAL, FrameType } from "../envelope/format.js";
-import { signSessionEnd } from "../envelope/sealer.js";
+import type { Clock } from "../../kernel/clock.js";
+import type { Logger } from "../../kernel/log.js";
+import { errorText } from "../../kernel/errors.js";
+import type { Signer } from "../../kernel/keystore.js";
+import { FLAG_FINAL, FrameType } from "../../envelope/format.js";
+import { signSessionEnd } from "../../envelope/sealer.js";
 import type { MarkUpdate, NewQueueItem, Queue } from "../queue/queue.js";
 
 const PREFIX = "envelope-session/";

@@ -1,6 +1,6 @@
-import type { Logger } from "../core/log.js";
-import { errorText } from "../core/errors.js";
-import { SessionSealer, type SealerOptions } from "../envelope/sealer.js";
+import type { Logger } from "../../kernel/log.js";
+import { errorText } from "../../kernel/errors.js";
+import { SessionSealer, type SealerOptions } from "../../envelope/sealer.js";
 import type { Outbox } from "./outbox.js";
 
 /** The sealer's options for every stream (the stream itself varies per session), plus the wiring. */

@@ -1,6 +1,6 @@
 import mqtt, { type IClientOptions, type IConnackPacket, type MqttClient } from "mqtt";
-import { errorText } from "../core/errors.js";
-import { buildTlsOptions, type UplinkTlsMaterial, type UplinkTlsOptions } from "./tls.js";
+import { errorText } from "../../kernel/errors.js";
+import { buildTlsOptions, type UplinkTlsMaterial, type UplinkTlsOptions } from "../../kernel/tls.js";
 
 /**
  * MQTT.js options of every uplink connection: MQTT v5, a clean session (the queue, not MQTT.js, is the

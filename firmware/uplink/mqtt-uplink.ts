@@ -1,9 +1,9 @@
 import { EventEmitter } from "node:events";
 import mqtt, { type IConnackPacket, type MqttClient } from "mqtt";
-import { errorText } from "../core/errors.js";
-import { child, type Logger } from "../core/log.js";
+import { errorText } from "../../kernel/errors.js";
+import { child, type Logger } from "../../kernel/log.js";
 import type { QueueItem } from "../queue/queue.js";
-import { backoffDelay, type BackoffOptions } from "./backoff.js";
+import { backoffDelay, type BackoffOptions } from "../../kernel/backoff.js";
 import { reasonText, refusalCode } from "./reason.js";
 import { clientOptions, endGracefully, openConnection } from "./connection.js";
 import type { MqttUplinkOptions, SwitchReport, UplinkCounters, UplinkEvents } from "./types.js";

@@ -1,7 +1,7 @@
-import type { Logger } from "../core/log.js";
+import type { Logger } from "../../kernel/log.js";
 import type { Queue } from "../queue/queue.js";
-import type { BackoffOptions } from "./backoff.js";
-import type { UplinkTlsMaterial } from "./tls.js";
+import type { BackoffOptions } from "../../kernel/backoff.js";
+import type { UplinkTlsMaterial } from "../../kernel/tls.js";
 
 /** A publish the broker refused for good (PUBACK reason code >= 0x80). */
 export interface RefusedEvent {

@@ -1,6 +1,6 @@
 /** GPIO digital inputs (docs/adapters.md, URIs in docs/records.md). onoff loads only for `backend: onoff`. */
-import type { Clock } from "../../firmware/core/clock.js";
-import type { Logger } from "../../firmware/core/log.js";
+import type { Clock } from "../../kernel/clock.js";
+import type { Logger } from "../../kernel/log.js";
 import type { GpioSourceConfig } from "../../firmware/config/schema.js";
 import { sharedFakeChip } from "./fake.js";
 import { GpioSource } from "./source.js";

@@ -1,4 +1,4 @@
-import { SourceError } from "../../firmware/core/errors.js";
+import { SourceError } from "../../kernel/errors.js";
 import type { GpioBackend, GpioInput } from "./backend.js";
 
 interface OnoffGpio {

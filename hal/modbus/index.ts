@@ -1,6 +1,6 @@
 /** Modbus TCP and RTU (docs/adapters.md, URIs in docs/records.md). modbus-serial loads only on connect. */
-import type { Clock } from "../../firmware/core/clock.js";
-import type { Logger } from "../../firmware/core/log.js";
+import type { Clock } from "../../kernel/clock.js";
+import type { Logger } from "../../kernel/log.js";
 import type { ModbusRtuSourceConfig, ModbusTcpSourceConfig } from "../../firmware/config/schema.js";
 import { ModbusSource } from "./source.js";
 import { connectRtu, connectTcp } from "./transport.js";

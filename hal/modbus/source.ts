@@ -1,6 +1,6 @@
-import type { Clock } from "../../firmware/core/clock.js";
-import { errorText } from "../../firmware/core/errors.js";
-import { child, silentLogger, type Logger } from "../../firmware/core/log.js";
+import type { Clock } from "../../kernel/clock.js";
+import { errorText } from "../../kernel/errors.js";
+import { child, silentLogger, type Logger } from "../../kernel/log.js";
 import type { RawReading, ReadingSink, Source, SourceHealth } from "../source.js";
 import { decodeResponse, planRequests, type ReadRequest, type RegisterSpec } from "./plan.js";
 import { classifyModbusError, failureHint, type ModbusFailure } from "./quality.js";

@@ -1,4 +1,4 @@
-import { SourceError } from "../../firmware/core/errors.js";
+import { SourceError } from "../../kernel/errors.js";
 
 /** Result of a read, as modbus-serial delivers it: `buffer` holds the response's data bytes. */
 export interface ReadResult {

@@ -1,7 +1,7 @@
 /** OPC UA (docs/adapters.md, URIs in docs/records.md). node-opcua loads only when a source connects. */
 import { join } from "node:path";
-import type { Clock } from "../../firmware/core/clock.js";
-import type { Logger } from "../../firmware/core/log.js";
+import type { Clock } from "../../kernel/clock.js";
+import type { Logger } from "../../kernel/log.js";
 import type { GatewayConfig, OpcuaSourceConfig } from "../../firmware/config/schema.js";
 import { OpcuaSource } from "./source.js";
 

@@ -1,4 +1,4 @@
-import type { Quality } from "../../firmware/core/record.js";
+import type { Quality } from "../../kernel/record.js";
 
 /** The parts of an OPC UA DataValue the mapping needs (node-opcua's DataValue has them). */
 export interface DataValueLike {

@@ -1,8 +1,8 @@
 import { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
-import type { Clock } from "../../firmware/core/clock.js";
-import { SourceError, errorText } from "../../firmware/core/errors.js";
-import { child, silentLogger, type Logger } from "../../firmware/core/log.js";
+import type { Clock } from "../../kernel/clock.js";
+import { SourceError, errorText } from "../../kernel/errors.js";
+import { child, silentLogger, type Logger } from "../../kernel/log.js";
 import type { OpcuaItemConfig, OpcuaSourceConfig } from "../../firmware/config/schema.js";
 import type { ReadingSink, Source, SourceHealth } from "../source.js";
 import { readingOf, type DataValueLike } from "./quality.js";

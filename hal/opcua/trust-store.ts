@@ -1,7 +1,7 @@
 import { X509Certificate, createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { SourceError } from "../../firmware/core/errors.js";
+import { SourceError } from "../../kernel/errors.js";
 
 /** Where a certificate sits in the trust store. */
 export type TrustState = "trusted" | "rejected";

@@ -1,4 +1,4 @@
-import type { Quality } from "../../firmware/core/record.js";
+import type { Quality } from "../../kernel/record.js";
 import type { FaultKind, SimAssetKind, SimSignal } from "../../firmware/config/schema.js";
 import { gaussian, streamAt } from "./prng.js";
 

@@ -1,5 +1,5 @@
-import type { Clock } from "../../firmware/core/clock.js";
-import { child, silentLogger, type Logger } from "../../firmware/core/log.js";
+import type { Clock } from "../../kernel/clock.js";
+import { child, silentLogger, type Logger } from "../../kernel/log.js";
 import type { ReadingSink, Source, SourceHealth } from "../source.js";
 import { readingsAtTick, simAddresses, tickPeriodMs } from "./generate.js";
 import type { SimAssetSpec, SimFaultSpec, SimModel } from "./model.js";

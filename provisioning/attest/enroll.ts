@@ -1,5 +1,5 @@
 import { X509Certificate } from "node:crypto";
-import { IdentityError } from "../../firmware/core/errors.js";
+import { IdentityError } from "../../kernel/errors.js";
 import type { EstClient } from "../est/client.js";
 import { buildCsr } from "../est/csr.js";
 import { EK_CERT_NV } from "../tpm/tpm.js";

@@ -1,7 +1,7 @@
 import { createHash, X509Certificate } from "node:crypto";
 import { request } from "node:https";
-import { IdentityError } from "../../firmware/core/errors.js";
-import type { AttestChallenge } from "../attest/verifier.js";
+import { IdentityError } from "../../kernel/errors.js";
+import type { AttestChallenge } from "../attest/protocol.js";
 import { pkcs7Base64ToPems } from "./pkcs7.js";
 
 /** How a gateway reaches the EST server. `caPem` pins the fleet CA that signed the server certificate. */

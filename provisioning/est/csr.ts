@@ -1,7 +1,7 @@
 import { createPublicKey, type KeyObject } from "node:crypto";
 import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
-import { IdentityError } from "../../firmware/core/errors.js";
+import { IdentityError } from "../../kernel/errors.js";
 
 /**
  * PKCS#10 (RFC 2986) built by hand so that any Signer (a TPM key included) can sign it: the key is

@@ -1,7 +1,7 @@
 import { X509Certificate as NodeX509 } from "node:crypto";
 import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
-import { IdentityError } from "../../firmware/core/errors.js";
+import { IdentityError } from "../../kernel/errors.js";
 
 /** RFC 7030 carries certificates as base64 "certs-only" PKCS#7 (CMS SignedData without signers). */
 export function certsToPkcs7Base64(pems: string[]): string {

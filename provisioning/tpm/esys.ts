@@ -1,5 +1,5 @@
 import { createRequire } from "node:module";
-import { IdentityError, errorText } from "../../firmware/core/errors.js";
+import { IdentityError, errorText } from "../../kernel/errors.js";
 
 /**
  * The thin FFI layer over tpm2-tss (libtss2-esys, -tctildr, -mu) through koffi. Every TPM structure

@@ -1,4 +1,4 @@
-import { IdentityError } from "../../firmware/core/errors.js";
+import { IdentityError } from "../../kernel/errors.js";
 import type { TpmKeyBlob } from "./tpm.js";
 
 /**

@@ -1,8 +1,8 @@
 import { X509Certificate } from "node:crypto";
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { IdentityError } from "../../firmware/core/errors.js";
-import type { Signer } from "../keystore.js";
+import { IdentityError } from "../../kernel/errors.js";
+import type { Signer } from "../../kernel/keystore.js";
 import { TpmKeyStore } from "./tpm-keystore.js";
 import { startTlsSidecar, type TlsSidecar } from "./tls-sidecar.js";
 

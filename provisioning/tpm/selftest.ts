@@ -1,5 +1,5 @@
 import { createPrivateKey, randomBytes, sign as cryptoSign, verify, X509Certificate, type KeyObject } from "node:crypto";
-import { IdentityError } from "../../firmware/core/errors.js";
+import { IdentityError } from "../../kernel/errors.js";
 import { providerRequested } from "./provider.js";
 
 /**

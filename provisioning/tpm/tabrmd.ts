@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { IdentityError } from "../../firmware/core/errors.js";
+import { IdentityError } from "../../kernel/errors.js";
 
 /**
  * DEVELOPMENT AND TESTS ONLY: tpm2-abrmd (the user-space TPM resource manager) on a private D-Bus in

@@ -7,7 +7,7 @@ import { chmodSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { connect, createSecureContext } from "node:tls";
 import { createPublicKey } from "node:crypto";
-import { GatewayError, errorText } from "../../firmware/core/errors.js";
+import { GatewayError, errorText } from "../../kernel/errors.js";
 import { tpmTlsSelfTest } from "./selftest.js";
 import type { SidecarConfig } from "./tls-sidecar.js";
 

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { IdentityError } from "../../firmware/core/errors.js";
+import { IdentityError } from "../../kernel/errors.js";
 import { providerLaunch } from "./provider.js";
-import { scriptArgs } from "../../firmware/core/child-script.js";
+import { scriptArgs } from "../../kernel/child-script.js";
 
 /**
  * Why a sidecar: Node's OpenSSL takes one provider configuration per process. With the tpm2 provider

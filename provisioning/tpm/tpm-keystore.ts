@@ -1,8 +1,8 @@
 import type { KeyObject } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { IdentityError } from "../../firmware/core/errors.js";
-import type { KeyStore, Signer } from "../keystore.js";
+import { IdentityError } from "../../kernel/errors.js";
+import type { KeyStore, Signer } from "../../kernel/keystore.js";
 import { decodeKeyFile, encodeKeyFile } from "./keyfile.js";
 import { TpmError } from "./esys.js";
 import { Tpm, type TpmKeyBlob } from "./tpm.js";

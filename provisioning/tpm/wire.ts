@@ -1,5 +1,5 @@
 import { createHash, createPublicKey, type KeyObject } from "node:crypto";
-import { IdentityError } from "../../firmware/core/errors.js";
+import { IdentityError } from "../../kernel/errors.js";
 
 /**
  * TPM 2.0 wire structures (big-endian, TPM 2.0 Part 2) built and parsed as bytes: templates for the

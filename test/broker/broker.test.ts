@@ -3,7 +3,7 @@ import { after, before, describe, it } from "node:test";
 import { connect as tlsConnect } from "node:tls";
 import type { MqttClient } from "mqtt";
 import type { IPubackPacket } from "mqtt-packet";
-import { renderAcl, renderMosquittoConfig, startMosquitto } from "../../provisioning/broker/mosquitto.js";
+import { renderAcl, renderMosquittoConfig, startMosquitto } from "../../devkit/broker/mosquitto.js";
 import { RECEIVER, startBrokerFixture, type BrokerFixture } from "../support/broker-fixture.js";
 import { connectClient } from "../support/mqtt-client.js";
 

@@ -4,8 +4,8 @@ import { createHash } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { isAbsolute, join } from "node:path";
-import { repoRoot } from "../../firmware/core/paths.js";
-import { ConfigError } from "../../firmware/core/errors.js";
+import { repoRoot } from "../../kernel/paths.js";
+import { ConfigError } from "../../kernel/errors.js";
 import { activeOverrides, checkConfigFile, loadConfig } from "../../firmware/config/load.js";
 import { configCheckCommand } from "../../firmware/config/check.js";
 

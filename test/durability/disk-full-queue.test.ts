@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import { test } from "node:test";
 import { join } from "node:path";
 import { existsSync, rmSync } from "node:fs";
-import { QueueError } from "../../firmware/core/errors.js";
+import { QueueError } from "../../kernel/errors.js";
 import type { DropReport, NewQueueItem } from "../../firmware/queue/queue.js";
 import { integrityProblem } from "../../firmware/queue/salvage.js";
 import { SqliteQueue } from "../../firmware/queue/sqlite-queue.js";

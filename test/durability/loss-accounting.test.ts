@@ -9,9 +9,9 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import { silentLogger } from "../../firmware/core/log.js";
-import { repoRoot } from "../../firmware/core/paths.js";
-import { parseFrame } from "../../firmware/envelope/parse.js";
+import { silentLogger } from "../../kernel/log.js";
+import { repoRoot } from "../../kernel/paths.js";
+import { parseFrame } from "../../envelope/verify/parse.js";
 import { parseSessionMark } from "../../firmware/runtime/session-marks.js";
 import { newStack, SIM_EXAMPLE, waitFor } from "../e2e/harness.js";
 

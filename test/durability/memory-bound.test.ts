@@ -3,11 +3,11 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { AUDIT_EVENTS } from "../../firmware/audit/events.js";
-import { systemClock } from "../../firmware/core/clock.js";
-import { silentLogger } from "../../firmware/core/log.js";
-import { openIdentity } from "../../firmware/runtime/identity.js";
+import { systemClock } from "../../kernel/clock.js";
+import { silentLogger } from "../../kernel/log.js";
+import { openIdentity } from "../../provisioning/identity.js";
 import { Gateway, MAX_IN_MEMORY } from "../../firmware/runtime/gateway.js";
-import type { Signer } from "../../provisioning/keystore.js";
+import type { Signer } from "../../kernel/keystore.js";
 import { createSources } from "../../hal/registry.js";
 import { newStack, SIM_EXAMPLE, waitFor } from "../e2e/harness.js";
 

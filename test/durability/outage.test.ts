@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
-import { silentLogger } from "../../firmware/core/log.js";
+import { silentLogger } from "../../kernel/log.js";
 import { newStack, simGateway, waitFor } from "../e2e/harness.js";
 
 const OUTAGE_MS = Number(process.env.OTGW_OUTAGE_MS ?? 120_000);

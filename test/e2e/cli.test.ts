@@ -4,7 +4,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { repoRoot } from "../../firmware/core/paths.js";
+import { repoRoot } from "../../kernel/paths.js";
 
 const root = repoRoot();
 const otgw = (args: string[]): { status: number | null; stdout: string; stderr: string } => {

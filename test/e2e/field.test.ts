@@ -4,15 +4,15 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { X509Certificate } from "node:crypto";
-import { silentLogger } from "../../firmware/core/log.js";
-import { systemClock } from "../../firmware/core/clock.js";
-import type { NormalizedRecord } from "../../firmware/core/record.js";
-import { openIdentity } from "../../firmware/runtime/identity.js";
+import { silentLogger } from "../../kernel/log.js";
+import { systemClock } from "../../kernel/clock.js";
+import type { NormalizedRecord } from "../../kernel/record.js";
+import { openIdentity } from "../../provisioning/identity.js";
 import { Gateway } from "../../firmware/runtime/gateway.js";
 import { createSources } from "../../hal/registry.js";
 import { TrustStore } from "../../hal/opcua/trust-store.js";
-import { freePort, mbpoll, startTcpServer } from "../../provisioning/dev-plant/modbus-peers.js";
-import { startOpcuaServer, VIB_PICOSECONDS, VIB_TS_MS } from "../../provisioning/dev-plant/opcua-server.js";
+import { freePort, mbpoll, startTcpServer } from "../../devkit/dev-plant/modbus-peers.js";
+import { startOpcuaServer, VIB_PICOSECONDS, VIB_TS_MS } from "../../devkit/dev-plant/opcua-server.js";
 import { newStack, SIM_EXAMPLE, waitFor } from "./harness.js";
 
 void test("values written by mbpoll into a libmodbus PLC and served by an OPC UA server arrive verified, typed, scaled, with provenance", async () => {

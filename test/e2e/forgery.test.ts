@@ -3,11 +3,11 @@ import assert from "node:assert/strict";
 import { createPublicKey, X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import mqtt from "mqtt";
-import { silentLogger } from "../../firmware/core/log.js";
-import { systemClock } from "../../firmware/core/clock.js";
-import { openIdentity } from "../../firmware/runtime/identity.js";
-import { buildTlsOptions } from "../../firmware/uplink/tls.js";
-import { SessionSealer } from "../../firmware/envelope/sealer.js";
+import { silentLogger } from "../../kernel/log.js";
+import { systemClock } from "../../kernel/clock.js";
+import { openIdentity } from "../../provisioning/identity.js";
+import { buildTlsOptions } from "../../kernel/tls.js";
+import { SessionSealer } from "../../envelope/sealer.js";
 import { newStack, SIM_EXAMPLE, waitFor } from "./harness.js";
 
 void test("a second gateway with its own valid certificate cannot get anything accepted under A's name", async () => {

@@ -1,14 +1,14 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Logger } from "../../firmware/core/log.js";
-import { silentLogger } from "../../firmware/core/log.js";
-import { systemClock } from "../../firmware/core/clock.js";
-import { repoRoot } from "../../firmware/core/paths.js";
-import { openIdentity } from "../../firmware/runtime/identity.js";
+import type { Logger } from "../../kernel/log.js";
+import { silentLogger } from "../../kernel/log.js";
+import { systemClock } from "../../kernel/clock.js";
+import { repoRoot } from "../../kernel/paths.js";
+import { openIdentity } from "../../provisioning/identity.js";
 import { Gateway } from "../../firmware/runtime/gateway.js";
 import { createSources } from "../../hal/registry.js";
-import { createDevStack, type DevStack } from "../../provisioning/dev-stack.js";
+import { createDevStack, type DevStack } from "../../devkit/dev-stack.js";
 
 export const SIM_EXAMPLE = (): string => join(repoRoot(), "config", "examples", "sim-plant.yaml");
 

@@ -2,8 +2,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { createLogger } from "../../firmware/core/log.js";
-import type { NormalizedRecord } from "../../firmware/core/record.js";
+import { createLogger } from "../../kernel/log.js";
+import type { NormalizedRecord } from "../../kernel/record.js";
 import { newStack, simGateway, waitFor } from "./harness.js";
 
 /** Every base64 line of every PEM private key under `dir`: none may appear in a log line. */

@@ -3,8 +3,8 @@ import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { verifyAuditFile } from "../../firmware/audit/verify.js";
-import { silentLogger } from "../../firmware/core/log.js";
-import type { NormalizedRecord } from "../../firmware/core/record.js";
+import { silentLogger } from "../../kernel/log.js";
+import type { NormalizedRecord } from "../../kernel/record.js";
 import { newStack, simGateway, waitFor } from "./harness.js";
 
 void test("sim plant → seal → queue → mTLS mosquitto → receiver: every published message verified once, with lineage", async () => {

@@ -6,8 +6,8 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { prefixLength } from "../../firmware/envelope/format.js";
-import { Reason, type Verifier, type VerifyResult } from "../../firmware/envelope/verifier.js";
+import { prefixLength } from "../../envelope/format.js";
+import { Reason, type Verifier, type VerifyResult } from "../../envelope/verify/verifier.js";
 import { makeWorld, show } from "./helpers.js";
 import { mulberry32 } from "../../hal/sim/prng.js";
 

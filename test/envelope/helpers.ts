@@ -6,9 +6,9 @@
 import "reflect-metadata";
 import { generateKeyPairSync, webcrypto, type KeyObject } from "node:crypto";
 import * as x509 from "@peculiar/x509";
-import { ManualClock } from "../../firmware/core/clock.js";
-import { SessionSealer, type SealerOptions } from "../../firmware/envelope/sealer.js";
-import { MemoryVerifierState, Verifier, type TrustOptions } from "../../firmware/envelope/verifier.js";
+import { ManualClock } from "../../kernel/clock.js";
+import { SessionSealer, type SealerOptions } from "../../envelope/sealer.js";
+import { MemoryVerifierState, Verifier, type TrustOptions } from "../../envelope/verify/verifier.js";
 import { SoftwareSigner } from "../../provisioning/software-keystore.js";
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);

@@ -2,8 +2,8 @@
 import { generateKeyPairSync } from "node:crypto";
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { SessionSealer } from "../../firmware/envelope/sealer.js";
-import { MemoryVerifierState, Reason, type VerifyResult } from "../../firmware/envelope/verifier.js";
+import { SessionSealer } from "../../envelope/sealer.js";
+import { MemoryVerifierState, Reason, type VerifyResult } from "../../envelope/verify/verifier.js";
 import { makeCa, makeLeaf, makeWorld, show } from "./helpers.js";
 
 const PT = Buffer.from('{"point":"p","value":1}');

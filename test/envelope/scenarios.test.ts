@@ -1,9 +1,9 @@
 /** Checkpoint scenarios (deletion, reordering, truncation, re-sync), sealer policy and parse details. */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { MAX_SEQ } from "../../firmware/envelope/format.js";
-import { parseFrame } from "../../firmware/envelope/parse.js";
-import type { VerifyResult } from "../../firmware/envelope/verifier.js";
+import { MAX_SEQ } from "../../envelope/format.js";
+import { parseFrame } from "../../envelope/verify/parse.js";
+import type { VerifyResult } from "../../envelope/verify/verifier.js";
 import { makeWorld, show } from "./helpers.js";
 
 const PT = Buffer.from('{"v":1}');

@@ -7,17 +7,17 @@ import { createDecipheriv, createHash, createPrivateKey, X509Certificate, type J
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { ManualClock } from "../../firmware/core/clock.js";
-import { chainNext, chainStart } from "../../firmware/envelope/chain.js";
-import { deriveRaw, importRecipientKey, nonceInto, unwrapDataKey } from "../../firmware/envelope/keys.js";
-import { parseFrame } from "../../firmware/envelope/parse.js";
-import { SessionSealer } from "../../firmware/envelope/sealer.js";
-import { verifyEs256 } from "../../firmware/envelope/signature.js";
-import { MemoryVerifierState, Verifier } from "../../firmware/envelope/verifier.js";
+import { ManualClock } from "../../kernel/clock.js";
+import { chainNext, chainStart } from "../../envelope/chain.js";
+import { deriveRaw, importRecipientKey, nonceInto, unwrapDataKey } from "../../envelope/keys.js";
+import { parseFrame } from "../../envelope/verify/parse.js";
+import { SessionSealer } from "../../envelope/sealer.js";
+import { verifyEs256 } from "../../envelope/signature.js";
+import { MemoryVerifierState, Verifier } from "../../envelope/verify/verifier.js";
 import { SoftwareSigner } from "../../provisioning/software-keystore.js";
 import { show } from "./helpers.js";
 import { join } from "node:path";
-import { repoRoot } from "../../firmware/core/paths.js";
+import { repoRoot } from "../../kernel/paths.js";
 
 interface DataVector { seq: string; sourceTsNs: string; gatewayTsNs: string; schemaId: string; plaintext: string; nonce: string; frame: string; chain: string }
 interface Vectors {

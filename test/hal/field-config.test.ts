@@ -2,8 +2,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { checkConfigFile } from "../../firmware/config/index.js";
-import { repoRoot } from "../../firmware/core/paths.js";
-import { fieldConfigProblems, pointsFor } from "../../provisioning/dev-plant/field-config.js";
+import { repoRoot } from "../../kernel/paths.js";
+import { fieldConfigProblems, pointsFor } from "../../devkit/dev-plant/field-config.js";
 
 const ua = (over: Record<string, unknown> = {}) => ({ id: "ua", kind: "opcua", endpointUrl: "opc.tcp://10.0.0.5:4840", items: [{ nodeId: "ns=2;s=A" }], ...over });
 const uaPoints = pointsFor("ua", ["ns=2;s=A"]);

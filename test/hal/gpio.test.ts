@@ -1,12 +1,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
-import { systemClock } from "../../firmware/core/clock.js";
-import { silentLogger } from "../../firmware/core/log.js";
+import { systemClock } from "../../kernel/clock.js";
+import { silentLogger } from "../../kernel/log.js";
 import { createSources } from "../../hal/registry.js";
 import { FakeGpioChip, GpioSource, isTamperReporter, sharedFakeChip, type TamperEvent } from "../../hal/gpio/index.js";
 import type { RawReading } from "../../hal/source.js";
-import { fieldConfig, fieldConfigProblems, pointsFor } from "../../provisioning/dev-plant/field-config.js";
+import { fieldConfig, fieldConfigProblems, pointsFor } from "../../devkit/dev-plant/field-config.js";
 import { sourceContract } from "./source-contract.js";
 
 const line = (n: number, over: Record<string, unknown> = {}) => ({ line: n, edge: "both" as const, debounceMs: 20, activeLow: false, tamper: false, ...over });

@@ -4,13 +4,13 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { silentLogger } from "../../firmware/core/log.js";
-import { systemClock } from "../../firmware/core/clock.js";
+import { silentLogger } from "../../kernel/log.js";
+import { systemClock } from "../../kernel/clock.js";
 import type { RawReading } from "../../hal/source.js";
 import { createSources } from "../../hal/registry.js";
-import { freePort } from "../../provisioning/dev-plant/modbus-peers.js";
-import { startOpcuaServer, type TestOpcuaServer } from "../../provisioning/dev-plant/opcua-server.js";
-import { fieldConfig, pointsFor } from "../../provisioning/dev-plant/field-config.js";
+import { freePort } from "../../devkit/dev-plant/modbus-peers.js";
+import { startOpcuaServer, type TestOpcuaServer } from "../../devkit/dev-plant/opcua-server.js";
+import { fieldConfig, pointsFor } from "../../devkit/dev-plant/field-config.js";
 
 // Pump1.Temperature alternates between 41.5 and 42.5 every 20 ms on the test server.
 const TEMP = "ns=1;s=Pump1.Temperature";

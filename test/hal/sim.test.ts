@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
-import { ManualClock, systemClock } from "../../firmware/core/clock.js";
+import { ManualClock, systemClock } from "../../kernel/clock.js";
 import { generateSamples, plantValues, SimSource, type Scheduler, type SimAssetSpec, type SimFaultSpec } from "../../hal/sim/index.js";
 import type { RawReading } from "../../hal/source.js";
 import { sourceContract } from "./source-contract.js";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { silentLogger } from "../../firmware/core/log.js";
+import { silentLogger } from "../../kernel/log.js";
 import { buildReceiver } from "../../ingest/receiver.js";
 import { waitFor } from "./cli-support.js";
 import { assertExactlyOnceInOrder, startFleet, type Fleet } from "./fleet-fixture.js";

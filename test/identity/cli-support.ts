@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
-import { repoRoot } from "../../firmware/core/paths.js";
+import { repoRoot } from "../../kernel/paths.js";
 
 /** The otgw CLI as this test runs: from source through tsx, or compiled from dist/. */
 export function cliArgs(from: string): string[] {

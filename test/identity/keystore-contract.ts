@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { verify } from "node:crypto";
 import { describe, it } from "node:test";
-import { IdentityError } from "../../firmware/core/errors.js";
-import type { KeyStore } from "../../provisioning/keystore.js";
+import { IdentityError } from "../../kernel/errors.js";
+import type { KeyStore } from "../../kernel/keystore.js";
 
 /** A fresh, empty key store for one test, and how to dispose of it. */
 export interface KeyStoreFactory {

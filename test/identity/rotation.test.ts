@@ -4,9 +4,9 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { verifyAuditFile } from "../../firmware/audit/verify.js";
-import { silentLogger } from "../../firmware/core/log.js";
+import { silentLogger } from "../../kernel/log.js";
 import { watchIdentity } from "../../firmware/runtime/identity-upkeep.js";
-import { FleetCa } from "../../provisioning/ca/fleet-ca.js";
+import { FleetCa } from "../../fleet/ca/fleet-ca.js";
 import { cliArgs, otgw, waitFor } from "./cli-support.js";
 import { assertExactlyOnceInOrder, startFleet, type Fleet } from "./fleet-fixture.js";
 

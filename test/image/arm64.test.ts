@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { repoRoot } from "../../firmware/core/paths.js";
+import { repoRoot } from "../../kernel/paths.js";
 import { runLogged } from "./support.js";
 
 void test("arm64: the project runs on the tree's arm64 node under qemu-aarch64-static (self-test + config check)", async (t) => {

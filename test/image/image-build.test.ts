@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { repoRoot } from "../../firmware/core/paths.js";
+import { repoRoot } from "../../kernel/paths.js";
 import { readSummary, runLogged, sha256File } from "./support.js";
 
 const SMOKE_CHECKS = [

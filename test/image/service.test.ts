@@ -4,9 +4,9 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { silentLogger } from "../../firmware/core/log.js";
+import { silentLogger } from "../../kernel/log.js";
 import { newStack, SIM_EXAMPLE } from "../e2e/harness.js";
-import { until } from "../support/until.js";
+import { until } from "../../devkit/until.js";
 import { otgwCli, requireTool, run } from "./tools.js";
 
 /**

@@ -1,7 +1,7 @@
 import { spawn, spawnSync } from "node:child_process";
 import { copyFileSync, cpSync, mkdirSync, readdirSync, writeFileSync, chmodSync } from "node:fs";
 import { join } from "node:path";
-import { repoRoot } from "../../firmware/core/paths.js";
+import { repoRoot } from "../../kernel/paths.js";
 
 /** The image/ directory of this checkout. */
 export const imageDir = (): string => join(repoRoot(), "image");

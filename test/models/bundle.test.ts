@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ManualClock } from "../../firmware/core/clock.js";
+import { ManualClock } from "../../kernel/clock.js";
 import { AUDIT_EVENTS } from "../../firmware/audit/events.js";
 import { verifyBundle, type BundleFile } from "../../firmware/models/bundle.js";
 import { MODEL_ERRORS, ModelError, type ModelErrorCode } from "../../firmware/models/errors.js";

@@ -4,9 +4,9 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse as parseYaml, stringify } from "yaml";
-import { repoRoot } from "../../firmware/core/paths.js";
+import { repoRoot } from "../../kernel/paths.js";
 import { loadConfig } from "../../firmware/config/load.js";
-import { ConfigError } from "../../firmware/core/errors.js";
+import { ConfigError } from "../../kernel/errors.js";
 
 function withModels(models: unknown): string {
   const dir = mkdtempSync(join(tmpdir(), "otgw-models-cfg-"));

@@ -1,10 +1,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { encodeRecord } from "../../firmware/pipeline/encode.js";
-import type { NormalizedRecord } from "../../firmware/core/record.js";
+import type { NormalizedRecord } from "../../kernel/record.js";
 import type { SimFaultSpec } from "../../hal/sim/model.js";
 import { ModelStage, type ModelOutput } from "../../firmware/models/stage.js";
-import { inputHash, type DriftReport, type PredictionRecord } from "../../firmware/models/prediction.js";
+import { inputHash, type DriftReport, type PredictionRecord } from "../../kernel/prediction.js";
 import { plantConfig, plantRecords, trainedArtefact, TRAIN_START_MS } from "./plant.js";
 
 // Test data: the demo plant two hours after the training half hour (fresh noise), with the demo's

@@ -1,7 +1,7 @@
 import { join } from "node:path";
-import { ManualClock } from "../../firmware/core/clock.js";
-import type { NormalizedRecord } from "../../firmware/core/record.js";
-import { repoRoot } from "../../firmware/core/paths.js";
+import { ManualClock } from "../../kernel/clock.js";
+import type { NormalizedRecord } from "../../kernel/record.js";
+import { repoRoot } from "../../kernel/paths.js";
 import { loadConfig } from "../../firmware/config/load.js";
 import type { GatewayConfig, SimSourceConfig } from "../../firmware/config/schema.js";
 import { Normalizer } from "../../firmware/pipeline/normalize.js";
@@ -9,8 +9,8 @@ import { Validator } from "../../firmware/pipeline/validate.js";
 import { SimSource } from "../../hal/sim/source.js";
 import type { SimFaultSpec } from "../../hal/sim/model.js";
 import type { ModelArtefact } from "../../firmware/models/artefact.js";
-import { trainModel } from "../../firmware/models/train.js";
-import { plantReadings, simSourceOf, simTrainingAssets, simTrainingSet } from "../../firmware/models/sim-data.js";
+import { trainModel } from "../../fleet/models/train.js";
+import { plantReadings, simSourceOf, simTrainingAssets, simTrainingSet } from "../../fleet/models/sim-data.js";
 
 /** The demo plant (config/examples/sim-plant.yaml), loaded as the gateway would. */
 export function plantConfig(): { config: GatewayConfig; src: SimSourceConfig } {

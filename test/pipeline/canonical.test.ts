@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import type { NormalizedRecord } from "../../firmware/core/record.js";
+import type { NormalizedRecord } from "../../kernel/record.js";
 import { canonicalJson } from "../../firmware/pipeline/canonical.js";
 import { encodeRecord, recordJson } from "../../firmware/pipeline/encode.js";
 import { mulberry32 } from "../../hal/sim/prng.js";

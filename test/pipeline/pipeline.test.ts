@@ -1,8 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { ManualClock } from "../../firmware/core/clock.js";
-import type { NormalizedRecord } from "../../firmware/core/record.js";
+import { ManualClock } from "../../kernel/clock.js";
+import type { NormalizedRecord } from "../../kernel/record.js";
 import { Normalizer, transformRuleSha256 } from "../../firmware/pipeline/normalize.js";
 import { Validator } from "../../firmware/pipeline/validate.js";
 import { Quarantine } from "../../firmware/pipeline/quarantine.js";

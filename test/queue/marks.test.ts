@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { QueueError } from "../../firmware/core/errors.js";
+import { QueueError } from "../../kernel/errors.js";
 import { SqliteQueue } from "../../firmware/queue/sqlite-queue.js";
 import { SCHEMA_VERSION } from "../../firmware/queue/sqlite-schema.js";
 

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { QueueError } from "../../firmware/core/errors.js";
+import { QueueError } from "../../kernel/errors.js";
 import { SqliteQueue } from "../../firmware/queue/sqlite-queue.js";
 import { queueContract } from "./queue-contract.js";
 

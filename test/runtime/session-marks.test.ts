@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { silentLogger } from "../../firmware/core/log.js";
+import { silentLogger } from "../../kernel/log.js";
 import { SqliteQueue } from "../../firmware/queue/sqlite-queue.js";
 import { announceEndedSessions, parseSessionMark, sessionMarkName, sessionMarks } from "../../firmware/runtime/session-marks.js";
 import { makeWorld } from "../envelope/helpers.js";

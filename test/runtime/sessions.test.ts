@@ -1,14 +1,14 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { generateKeyPairSync, type KeyObject } from "node:crypto";
-import { silentLogger } from "../../firmware/core/log.js";
-import { ManualClock } from "../../firmware/core/clock.js";
+import { silentLogger } from "../../kernel/log.js";
+import { ManualClock } from "../../kernel/clock.js";
 import { Outbox, type OutboxItem } from "../../firmware/runtime/outbox.js";
 import { StreamSessions } from "../../firmware/runtime/sessions.js";
-import { MemoryVerifierState, Verifier } from "../../firmware/envelope/verifier.js";
+import { MemoryVerifierState, Verifier } from "../../envelope/verify/verifier.js";
 import { SoftwareSigner } from "../../provisioning/software-keystore.js";
-import { createCa, issueCertificate } from "../../provisioning/pki.js";
-import type { Signer } from "../../provisioning/keystore.js";
+import { createCa, issueCertificate } from "../../fleet/ca/pki.js";
+import type { Signer } from "../../kernel/keystore.js";
 
 /** A signer as slow as a real TPM chip (tens of ms), so signatures finish out of step with sealing. */
 function slowSigner(inner: SoftwareSigner, ms: () => number): Signer {

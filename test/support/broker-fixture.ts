@@ -1,8 +1,8 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startMosquitto, type RunningBroker } from "../../provisioning/broker/mosquitto.js";
-import { writeDevPki, type DevIdentityFiles, type DevPkiPaths } from "../../provisioning/pki.js";
+import { startMosquitto, type RunningBroker } from "../../devkit/broker/mosquitto.js";
+import { writeDevPki, type DevIdentityFiles, type DevPkiPaths } from "../../fleet/ca/pki.js";
 
 /** TLS material as the uplink and test clients take it: PEM strings. */
 export interface ClientTls {

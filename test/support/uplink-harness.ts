@@ -1,6 +1,6 @@
 import { mkdtempSync } from "node:fs";
 import { join } from "node:path";
-import { createLogger, type Logger } from "../../firmware/core/log.js";
+import { createLogger, type Logger } from "../../kernel/log.js";
 import { SqliteQueue } from "../../firmware/queue/sqlite-queue.js";
 import { MqttUplink, type MqttUplinkOptions } from "../../firmware/uplink/mqtt-uplink.js";
 import type { BrokerFixture } from "./broker-fixture.js";

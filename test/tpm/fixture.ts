@@ -30,7 +30,7 @@ export async function startTpmFixture(opts: { ekCaDir?: string; dir?: string } =
   };
 }
 
-export { scriptArgs } from "../../firmware/core/child-script.js";
+export { scriptArgs } from "../../kernel/child-script.js";
 
 /** Runs a Node child; resolves with exit code and output. */
 export function runNode(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {

@@ -4,8 +4,8 @@
  */
 import mqtt, { type IClientOptions } from "mqtt";
 import { readFileSync } from "node:fs";
-import { GatewayError } from "../../firmware/core/errors.js";
-import { buildTlsOptions } from "../../firmware/uplink/tls.js";
+import { GatewayError } from "../../kernel/errors.js";
+import { buildTlsOptions } from "../../kernel/tls.js";
 import { openTpmIdentity } from "../../provisioning/tpm/runtime-identity.js";
 import { tpmTlsSelfTest } from "../../provisioning/tpm/selftest.js";
 

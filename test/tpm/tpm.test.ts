@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { IdentityError } from "../../firmware/core/errors.js";
+import { IdentityError } from "../../kernel/errors.js";
 import { decodeKeyFile, encodeKeyFile } from "../../provisioning/tpm/keyfile.js";
 import { startSwtpm, type RunningSwtpm } from "../../provisioning/tpm/swtpm.js";
 import { EK_CERT_NV, Tpm } from "../../provisioning/tpm/tpm.js";

@@ -3,15 +3,15 @@ import { generateKeyPairSync } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import type { MqttClient } from "mqtt";
-import { silentLogger } from "../../firmware/core/log.js";
+import { silentLogger } from "../../kernel/log.js";
 import { SqliteQueue } from "../../firmware/queue/sqlite-queue.js";
 import { ALT_SUFFIX } from "../../firmware/uplink/mqtt-uplink.js";
-import { caFromPem, createCa, gatewayUri, issueCertificate } from "../../provisioning/pki.js";
+import { caFromPem, createCa, gatewayUri, issueCertificate } from "../../fleet/ca/pki.js";
 import { RECEIVER, startBrokerFixture, type BrokerFixture, type ClientTls } from "../support/broker-fixture.js";
 import { SeqCollector } from "../support/collector.js";
 import { connectClient } from "../support/mqtt-client.js";
 import { enqueueSeq, makeUplink, tempQueueFile } from "../support/uplink-harness.js";
-import { until } from "../support/until.js";
+import { until } from "../../devkit/until.js";
 
 const T = { timeout: 180_000 };
 

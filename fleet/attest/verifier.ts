@@ -1,8 +1,11 @@
 import { createHash, randomBytes, timingSafeEqual, X509Certificate, type KeyObject } from "node:crypto";
-import { IdentityError } from "../../firmware/core/errors.js";
+import { IdentityError } from "../../kernel/errors.js";
 import { keyId, type Inventory } from "../ca/inventory.js";
-import { ATTR, nameOf, parseEccPublic, publicKeyOf, rsaPublicKeyOf } from "../tpm/wire.js";
+import { ATTR, nameOf, parseEccPublic, publicKeyOf, rsaPublicKeyOf } from "../../provisioning/tpm/wire.js";
 import { makeCredential } from "./credential.js";
+import type { AttestChallenge, AttestRequest } from "../../provisioning/attest/protocol.js";
+
+export type { AttestChallenge, AttestRequest };
 
 /**
  * Server side of TPM attestation before issuance:
@@ -13,24 +16,6 @@ import { makeCredential } from "./credential.js";
  *  4. MakeCredential binds a one-time secret to the EK *and* the key's name: only the TPM holding both
  *     recovers it (ActivateCredential), and the CSR must carry it as its challengePassword.
  */
-
-/** What the client sends to start attestation. */
-export interface AttestRequest {
-  gatewayId: string;
-  /** EK certificate, DER (base64 on the wire). */
-  ekCert: Buffer;
-  /** EK public area, TPM2B_PUBLIC. */
-  ekPublic: Buffer;
-  /** Identity key public area, TPM2B_PUBLIC. */
-  keyPublic: Buffer;
-}
-
-/** The verifier's challenge: open it with TPM2_ActivateCredential. */
-export interface AttestChallenge {
-  challengeId: string;
-  credentialBlob: Buffer;
-  secret: Buffer;
-}
 
 /** An attestation that passed, bound to the key and TPM it proved. */
 export interface Attested {

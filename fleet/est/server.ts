@@ -2,13 +2,13 @@ import { createServer, type Server } from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { TLSSocket } from "node:tls";
 import { X509Certificate } from "node:crypto";
-import { IdentityError, GatewayError, errorText } from "../../firmware/core/errors.js";
-import type { Logger } from "../../firmware/core/log.js";
+import { IdentityError, GatewayError, errorText } from "../../kernel/errors.js";
+import type { Logger } from "../../kernel/log.js";
 import { AttestationVerifier, type Attested } from "../attest/verifier.js";
 import { keyId } from "../ca/inventory.js";
 import type { FleetCa } from "../ca/fleet-ca.js";
-import { parseCsr } from "./csr.js";
-import { certsToPkcs7Base64 } from "./pkcs7.js";
+import { parseCsr } from "../../provisioning/est/csr.js";
+import { certsToPkcs7Base64 } from "../../provisioning/est/pkcs7.js";
 
 /**
  * The fleet's EST server (RFC 7030) over HTTPS, TLS 1.3:

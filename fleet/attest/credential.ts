@@ -1,5 +1,5 @@
 import { constants, createCipheriv, createHmac, publicEncrypt, randomBytes, type KeyObject } from "node:crypto";
-import { tpm2b } from "../tpm/wire.js";
+import { tpm2b } from "../../provisioning/tpm/wire.js";
 
 /**
  * TPM2_MakeCredential done by the verifier in software (TPM 2.0 Part 1, 24 "Credential Protection"),

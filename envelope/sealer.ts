@@ -4,9 +4,9 @@
  * and emits signed checkpoints of the hash chain. Framing lives in format.ts; this file is policy.
  */
 import { createCipheriv, createHash, hash, randomBytes, type KeyObject } from "node:crypto";
-import type { Clock } from "../core/clock.js";
-import { EnvelopeError } from "../core/errors.js";
-import type { Signer } from "../../provisioning/keystore.js";
+import type { Clock } from "../kernel/clock.js";
+import { EnvelopeError } from "../kernel/errors.js";
+import type { Signer } from "../kernel/keystore.js";
 import { chainStart } from "./chain.js";
 import {
   DATA_FIXED_LEN, FrameType, HASH_LEN, MAX_SEQ, MAX_SESSION_MESSAGES, SESSION_ID_LEN, TAG_LEN, encodeCheckpointToBeSigned,

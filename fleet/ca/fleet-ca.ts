@@ -3,8 +3,8 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSy
 import { basename, join } from "node:path";
 import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
-import { IdentityError } from "../../firmware/core/errors.js";
-import { caFromPem, createCa, gatewayUri, issueCertificate, type CaBundle } from "../pki.js";
+import { IdentityError } from "../../kernel/errors.js";
+import { caFromPem, createCa, gatewayUri, issueCertificate, type CaBundle } from "./pki.js";
 import { Inventory, keyId } from "./inventory.js";
 
 /**

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { GatewayConfig, SimSourceConfig } from "../config/schema.js";
+import type { GatewayConfig, SimSourceConfig } from "../../firmware/config/schema.js";
 import { simReadings, type GeneratedReading } from "../../hal/sim/generate.js";
 import type { SimFaultSpec } from "../../hal/sim/model.js";
 import type { TrainingSample, TrainingSpec } from "./train.js";

@@ -1,7 +1,7 @@
-import type { AssetModel, FeatureModel, LevelModel, ModelArtefact } from "./artefact.js";
-import { MODEL_KIND } from "./artefact.js";
-import { loadIndex, spikeZ, spreadRatio } from "./scorer.js";
-import { meanStd, quantileCuts, robustSigma, windowStats, type WindowStats } from "./stats.js";
+import type { AssetModel, FeatureModel, LevelModel, ModelArtefact } from "../../firmware/models/artefact.js";
+import { MODEL_KIND } from "../../firmware/models/artefact.js";
+import { loadIndex, spikeZ, spreadRatio } from "../../firmware/models/scorer.js";
+import { meanStd, quantileCuts, robustSigma, windowStats, type WindowStats } from "../../firmware/models/stats.js";
 
 /** One healthy training sample. */
 export interface TrainingSample {

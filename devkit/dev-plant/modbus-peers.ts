@@ -9,7 +9,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { repoRoot } from "../../firmware/core/paths.js";
+import { repoRoot } from "../../kernel/paths.js";
 
 let built: { tcpServer: string; rtuSlave: string } | null = null;
 
@@ -33,7 +33,7 @@ export function buildPeers(): { tcpServer: string; rtuSlave: string } {
     throw new Error("libmodbus not found by pkg-config: install Debian package libmodbus-dev (scripts/setup.sh does it)");
   }
   const dir = mkdtempSync(join(tmpdir(), "otgw-peers-"));
-  const src = join(repoRoot(), "provisioning", "dev-plant", "peers");
+  const src = join(repoRoot(), "devkit", "dev-plant", "peers");
   const out = { tcpServer: join(dir, "modbus-tcp-server"), rtuSlave: join(dir, "modbus-rtu-slave") };
   for (const [name, bin] of [["modbus-tcp-server.c", out.tcpServer], ["modbus-rtu-slave.c", out.rtuSlave]] as const) {
     execFileSync("cc", ["-Wall", "-O1", "-o", bin, join(src, name), ...flags], { stdio: "pipe" });

@@ -3,7 +3,7 @@
  * receiver accepted and returns the new session record plus any mismatch evidence. Deletion,
  * reordering and truncation all surface here as CHECKPOINT_MISMATCH.
  */
-import type { CheckpointFrame } from "./format.js";
+import type { CheckpointFrame } from "../format.js";
 import { addGap, type SessionRecord } from "./state.js";
 
 /** Chain values of recently accepted seqs (memory only), so a checkpoint that arrives after data sealed past its snapshot still matches. */

@@ -1,6 +1,6 @@
 import { createHash, type KeyObject } from "node:crypto";
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import { IdentityError } from "../../firmware/core/errors.js";
+import { IdentityError } from "../../kernel/errors.js";
 
 /** One certificate the fleet CA issued to a gateway. */
 export interface IssuedRecord {

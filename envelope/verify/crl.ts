@@ -1,7 +1,7 @@
 import { readFileSync, statSync } from "node:fs";
 import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
-import { IdentityError, errorText } from "../../firmware/core/errors.js";
+import { IdentityError, errorText } from "../../kernel/errors.js";
 
 const norm = (serial: string): string => serial.toLowerCase().replace(/^0+/, "");
 

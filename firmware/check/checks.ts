@@ -5,15 +5,15 @@ import Database from "better-sqlite3";
 import mqtt, { type IClientOptions } from "mqtt";
 import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
-import { errorText } from "../../firmware/core/errors.js";
-import type { GatewayConfig } from "../../firmware/config/schema.js";
-import { keyDirOf, openIdentity, tctiOf } from "../../firmware/runtime/identity.js";
-import { buildTlsOptions } from "../../firmware/uplink/tls.js";
-import { SoftwareKeyStore } from "../software-keystore.js";
-import { EstClient } from "../est/client.js";
-import { Tpm } from "../tpm/tpm.js";
-import { TpmKeyStore } from "../tpm/tpm-keystore.js";
-import { crlFileOf, replaceFile } from "./files.js";
+import { errorText } from "../../kernel/errors.js";
+import type { GatewayConfig } from "../config/schema.js";
+import { keyDirOf, openIdentity, tctiOf } from "../../provisioning/identity.js";
+import { buildTlsOptions } from "../../kernel/tls.js";
+import { SoftwareKeyStore } from "../../provisioning/software-keystore.js";
+import { EstClient } from "../../provisioning/est/client.js";
+import { Tpm } from "../../provisioning/tpm/tpm.js";
+import { TpmKeyStore } from "../../provisioning/tpm/tpm-keystore.js";
+import { crlFileOf, replaceFile } from "../../provisioning/attest/files.js";
 
 /** One line of `otgw check`: OK, WARN (works, act soon) or FAIL (with what to do). */
 export interface CheckLine { name: string; status: "OK" | "WARN" | "FAIL"; detail: string }

@@ -1,12 +1,12 @@
 import { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { IdentityError } from "../core/errors.js";
-import type { GatewayConfig } from "../config/schema.js";
-import type { Signer } from "../../provisioning/keystore.js";
-import { SoftwareKeyStore } from "../../provisioning/software-keystore.js";
-import { openTpmIdentity } from "../../provisioning/tpm/runtime-identity.js";
-import { TpmKeyStore } from "../../provisioning/tpm/tpm-keystore.js";
+import { IdentityError } from "../kernel/errors.js";
+import type { GatewayConfig } from "../firmware/config/schema.js";
+import type { Signer } from "../kernel/keystore.js";
+import { SoftwareKeyStore } from "./software-keystore.js";
+import { openTpmIdentity } from "./tpm/runtime-identity.js";
+import { TpmKeyStore } from "./tpm/tpm-keystore.js";
 
 /** The gateway's identity as the runtime uses it: a signer and the TLS credentials of the uplink. */
 export interface GatewayIdentity {

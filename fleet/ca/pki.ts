@@ -5,7 +5,7 @@ import { join } from "node:path";
 // polyfill loaded first (its README says so); ESM evaluates imports in order, so this line must stay first.
 import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
-import { IdentityError } from "../firmware/core/errors.js";
+import { IdentityError } from "../../kernel/errors.js";
 
 /**
  * A small X.509 toolkit for development, the demo and tests: a CA, gateway client certificates and

@@ -4,14 +4,14 @@
  * through {@link VerifierState} (put after each accepted frame); derived keys stay in memory only.
  */
 import { createDecipheriv, createHash, hash, type KeyObject } from "node:crypto";
-import type { Clock } from "../core/clock.js";
-import { chainStart } from "./chain.js";
+import type { Clock } from "../../kernel/clock.js";
+import { chainStart } from "../chain.js";
 import { RecentChain, reconcile } from "./checkpoint.js";
-import { TAG_LEN, parseTopic, type CheckpointFrame, type DataFrame, type EndFrame, type Frame, type OpenFrame } from "./format.js";
-import { deriveSessionKeys, importRecipientKey, nonceFromFrame, unwrapDataKey, type HpkePrivateKey, type SessionKeys } from "./keys.js";
+import { TAG_LEN, parseTopic, type CheckpointFrame, type DataFrame, type EndFrame, type Frame, type OpenFrame } from "../format.js";
+import { deriveSessionKeys, importRecipientKey, nonceFromFrame, unwrapDataKey, type HpkePrivateKey, type SessionKeys } from "../keys.js";
 import { parseFrame } from "./parse.js";
 import { Reason, type ReasonCode } from "./reasons.js";
-import { verifyEs256 } from "./signature.js";
+import { verifyEs256 } from "../signature.js";
 import { addGap, inGap, type SessionRecord, type VerifierState } from "./state.js";
 import { GatewayTrust, type TrustOptions } from "./trust.js";
 

@@ -1,5 +1,17 @@
 import { createHash, type Hash } from "node:crypto";
-import type { FeatureScore } from "./scorer.js";
+
+/** One point's part of a window score; each sub-score is normalized so that ≥ 1 means anomalous. */
+export interface FeatureScore {
+  point: string;
+  /** Good samples of the point in the window. */
+  n: number;
+  /** Operating-condition residual; null for the load point or before enough history. */
+  level: number | null;
+  spike: number;
+  stuck: number;
+  /** max(level, spike, stuck). */
+  score: number;
+}
 
 /** Stream that carries predictions and drift reports, sealed like telemetry (docs/model-bundle.md). */
 export const PREDICTIONS_STREAM = "predictions";
