@@ -61,6 +61,7 @@ export CFG_HOSTNAME CFG_SITE_CONFIG CFG_MIRROR CFG_DATA_MIB CFG_SSH_KEYS CFG_KER
 log "building $arch from $config (SOURCE_DATE_EPOCH=$SOURCE_DATE_EPOCH, work $work)"
 t=$SECONDS
 bash "$repo/image/lib/stage-project.sh" "$repo" "$arch" "$OTGW_STAGE"
+cp "$OTGW_STAGE/SHIPPED" "$out/otgw-$arch.files.txt"   # what of the project the image ships (the image test reads it)
 t_stage=$((SECONDS - t))
 
 packages=$(sed -e 's/#.*//' "$repo/image/packages.txt" | awk -v a="$arch" '

@@ -2,7 +2,7 @@ import { appendFileSync } from "node:fs";
 import { createLogger } from "../../kernel/log.js";
 import { systemClock } from "../../kernel/clock.js";
 import { loadConfig, activeOverrides } from "../../firmware/config/load.js";
-import { parseFrame } from "../../envelope/verify/parse.js";
+import { parseFrame } from "../../envelope/parse.js";
 import { openIdentity } from "../../provisioning/identity.js";
 import { Gateway, type GatewayDeps } from "../../firmware/runtime/gateway.js";
 import { watchIdentity } from "../../firmware/runtime/identity-upkeep.js";

@@ -5,7 +5,7 @@
  * fleet reuses one certificate across many sessions.
  */
 import { X509Certificate, type KeyObject } from "node:crypto";
-import { Reason, type ReasonCode } from "./reasons.js";
+import { Reason, type ReasonCode } from "../reasons.js";
 
 /** Trust configuration of a {@link Verifier}. */
 export interface TrustOptions {

@@ -9,13 +9,13 @@ import { chainStart } from "../chain.js";
 import { RecentChain, reconcile } from "./checkpoint.js";
 import { TAG_LEN, parseTopic, type CheckpointFrame, type DataFrame, type EndFrame, type Frame, type OpenFrame } from "../format.js";
 import { deriveSessionKeys, importRecipientKey, nonceFromFrame, unwrapDataKey, type HpkePrivateKey, type SessionKeys } from "../keys.js";
-import { parseFrame } from "./parse.js";
-import { Reason, type ReasonCode } from "./reasons.js";
+import { parseFrame } from "../parse.js";
+import { Reason, type ReasonCode } from "../reasons.js";
 import { verifyEs256 } from "../signature.js";
 import { addGap, inGap, type SessionRecord, type VerifierState } from "./state.js";
 import { GatewayTrust, type TrustOptions } from "./trust.js";
 
-export { Reason, type ReasonCode } from "./reasons.js";
+export { Reason, type ReasonCode } from "../reasons.js";
 export { MemoryVerifierState, type SessionRecord, type VerifierState, type GapRange } from "./state.js";
 export type { TrustOptions } from "./trust.js";
 

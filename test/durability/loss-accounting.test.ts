@@ -11,7 +11,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { silentLogger } from "../../kernel/log.js";
 import { repoRoot } from "../../kernel/paths.js";
-import { parseFrame } from "../../envelope/verify/parse.js";
+import { parseFrame } from "../../envelope/parse.js";
 import { parseSessionMark } from "../../firmware/runtime/session-marks.js";
 import { newStack, SIM_EXAMPLE, waitFor } from "../e2e/harness.js";
 

@@ -2,7 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { MAX_SEQ } from "../../envelope/format.js";
-import { parseFrame } from "../../envelope/verify/parse.js";
+import { parseFrame } from "../../envelope/parse.js";
 import type { VerifyResult } from "../../envelope/verify/verifier.js";
 import { makeWorld, show } from "./helpers.js";
 

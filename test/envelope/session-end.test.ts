@@ -1,7 +1,7 @@
 /** Session-end statements (type 4): exact accounting of a session the gateway's previous run left open. */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { parseFrame } from "../../envelope/verify/parse.js";
+import { parseFrame } from "../../envelope/parse.js";
 import { signSessionEnd } from "../../envelope/sealer.js";
 import { MemoryVerifierState, type VerifyResult } from "../../envelope/verify/verifier.js";
 import { makeCa, makeLeaf, makeWorld, show, type World } from "./helpers.js";

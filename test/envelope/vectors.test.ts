@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { ManualClock } from "../../kernel/clock.js";
 import { chainNext, chainStart } from "../../envelope/chain.js";
 import { deriveRaw, importRecipientKey, nonceInto, unwrapDataKey } from "../../envelope/keys.js";
-import { parseFrame } from "../../envelope/verify/parse.js";
+import { parseFrame } from "../../envelope/parse.js";
 import { SessionSealer } from "../../envelope/sealer.js";
 import { verifyEs256 } from "../../envelope/signature.js";
 import { MemoryVerifierState, Verifier } from "../../envelope/verify/verifier.js";

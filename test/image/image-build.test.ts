@@ -49,6 +49,15 @@ void test("amd64 image: built with mmdebstrap + genimage, booted with OVMF under
   const lock = readFileSync(join(out, "otgw-amd64.packages.lock"), "utf8");
   assert.match(lock, /^nodejs 20\.\d+\.\d+\S* amd64$/m, "trixie's nodejs 20 is in the image");
 
+  // Only the gateway's folders ship (docs/architecture.md): no receiver, fleet, dev-kit or test code.
+  const shipped = readFileSync(join(out, "otgw-amd64.files.txt"), "utf8").trim().split("\n");
+  t.diagnostic(`shipped ${shipped.length} files of dist/: ${[...new Set(shipped.map((f) => f.split("/").slice(0, 2).join("/")))].join(" ")}`);
+  assert.deepEqual(shipped.filter((f) => !/^dist\/(kernel|envelope|hal|firmware|provisioning|bin)\//.test(f)), [], "files outside the gateway's folders were shipped");
+  assert.deepEqual(shipped.filter((f) => /^dist\/(envelope\/verify\/|bin\/commands\/(?!gateway\/))/.test(f)), [], "receiver-side envelope code or non-gateway CLI groups were shipped");
+  for (const want of ["dist/bin/otgw.js", "dist/firmware/runtime/gateway.js", "dist/envelope/sealer.js", "dist/hal/registry.js", "dist/provisioning/tpm/tpm-keystore.js"]) {
+    assert.ok(shipped.includes(want), `${want} is not in the image`);
+  }
+
   const summary = readSummary(join(out, "otgw-amd64.build.txt"));
   assert.equal(summary.get("raw_sha256"), sha256File(img), "the summary names the raw image's sha256");
 

@@ -6,7 +6,7 @@
 import {
   ENC_LEN, FLAG_FINAL, FrameType, HASH_LEN, HPKE_SUITE, MAGIC, SESSION_ID_LEN, SIG_LEN, TAG_LEN, VERSION,
   WRAPPED_KEY_LEN, type CheckpointFrame, type DataFrame, type EndFrame, type Frame, type FramePrefix, type OpenFrame,
-} from "../format.js";
+} from "./format.js";
 import { Reason } from "./reasons.js";
 
 /** Outcome of {@link parseFrame}. */
