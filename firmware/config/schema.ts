@@ -5,8 +5,9 @@ import { GpioSourceConfig } from "../../hal/gpio/schema.js";
 import { ModbusRtuSourceConfig, ModbusTcpSourceConfig } from "../../hal/modbus/schema.js";
 import { OpcuaSourceConfig } from "../../hal/opcua/schema.js";
 import { SimSourceConfig } from "../../hal/sim/schema.js";
+import { IdentitySection } from "../../provisioning/identity-schema.js";
 
-// Each adapter owns its fragment (docs/config.md "Where the schema lives"); they are
+// Each adapter and the identity own their fragment (docs/config.md "Where the schema lives"); they are
 // re-exported here so importers of the gateway config need not know where each one lives.
 export { SIM_ASSET_KINDS, SIM_SIGNALS, FAULT_KINDS, SimAsset, SimFault, SimSourceConfig } from "../../hal/sim/schema.js";
 export type { SimAssetKind, SimSignal, FaultKind } from "../../hal/sim/schema.js";
@@ -16,6 +17,7 @@ export { OPCUA_SECURITY_POLICIES, OpcuaUser, OpcuaItem, OpcuaSourceConfig } from
 export type { OpcuaItemConfig } from "../../hal/opcua/schema.js";
 export { GpioLine, GpioSourceConfig } from "../../hal/gpio/schema.js";
 export type { GpioLineConfig } from "../../hal/gpio/schema.js";
+export { IdentitySection, type IdentityConfig } from "../../provisioning/identity-schema.js";
 
 /**
  * The gateway config file as a schema. The TypeScript types are derived from it (`Static<>`), so the
@@ -32,27 +34,6 @@ export const GatewaySection = Type.Object({
   mode: Type.Union([Type.Literal("development"), Type.Literal("production")]),
   stateDir: Path,
   site: Type.Optional(Type.String()),
-}, strict);
-
-export const IdentitySection = Type.Object({
-  keystore: Type.Union([Type.Literal("software"), Type.Literal("tpm")]),
-  keyName: Type.String({ pattern: "^[A-Za-z0-9._-]+$", default: "gateway" }),
-  /** Software keystore only; defaults to <stateDir>/keys when omitted. */
-  keyDir: Type.Optional(Path),
-  certFile: Path,
-  caFile: Path,
-  tpm: Type.Optional(Type.Object({ tcti: Type.String({ minLength: 1, default: "device:/dev/tpmrm0" }) }, strict)),
-  /** The fleet's EST server (renewal, rotation, CRL); its certificate chains to caFile (docs/identity.md). */
-  est: Type.Optional(Type.Object({ url: Type.String({ pattern: "^https://\\S+$" }) }, strict)),
-  /** Automatic renewal of a running gateway through identity.est (docs/identity.md "Rotation of a running gateway"). */
-  renewal: Type.Object({
-    /** Renew once this fraction of the certificate's lifetime has passed. */
-    at: Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1, default: 0.66 }),
-    /** renew: new certificate, same TPM key; rotate: a new attested TPM key every time. */
-    mode: Type.Union([Type.Literal("renew"), Type.Literal("rotate")], { default: "renew" }),
-    /** How often the identity files and the certificate's age are checked (ms). */
-    checkEveryMs: Type.Integer({ minimum: 50, default: 10_000 }),
-  }, { ...strict, default: {} }),
 }, strict);
 
 export const ReceiverSection = Type.Object({ publicKeyFile: Path }, strict);
