@@ -1,15 +1,13 @@
 import type { Clock } from "../kernel/clock.js";
 import type { Logger } from "../kernel/log.js";
-import type { GatewayConfig } from "../firmware/config/schema.js";
+import type { SourceConfig, SourcesConfig } from "./schema.js";
 import type { Source } from "./source.js";
-
-type SourceConfig = GatewayConfig["sources"][number];
 
 /**
  * Builds the configured sources. Each adapter is imported only when a source of its kind is
  * configured, so a gateway without OPC UA never loads node-opcua (STYLE 1).
  */
-export async function createSources(config: GatewayConfig, clock: Clock, logger: Logger, opts: CreateSourceOptions = {}): Promise<Source[]> {
+export async function createSources(config: SourcesConfig, clock: Clock, logger: Logger, opts: CreateSourceOptions = {}): Promise<Source[]> {
   const out: Source[] = [];
   for (const sc of config.sources) out.push(await createSource(sc, config, clock, logger, opts));
   return out;
@@ -21,7 +19,7 @@ export interface CreateSourceOptions {
   configFile?: string;
 }
 
-async function createSource(sc: SourceConfig, config: GatewayConfig, clock: Clock, logger: Logger, opts: CreateSourceOptions): Promise<Source> {
+async function createSource(sc: SourceConfig, config: SourcesConfig, clock: Clock, logger: Logger, opts: CreateSourceOptions): Promise<Source> {
   switch (sc.kind) {
     case "sim": {
       const { SimSource } = await import("./sim/source.js");

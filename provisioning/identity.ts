@@ -2,7 +2,7 @@ import { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { IdentityError } from "../kernel/errors.js";
-import type { GatewayConfig } from "../firmware/config/schema.js";
+import type { IdentityConfig } from "./identity-schema.js";
 import type { Signer } from "../kernel/keystore.js";
 import { SoftwareKeyStore } from "./software-keystore.js";
 import { openTpmIdentity } from "./tpm/runtime-identity.js";
@@ -28,12 +28,25 @@ export interface GatewayIdentity {
   onTlsError?: (listener: (error: string, code: string | undefined) => void) => void;
 }
 
+/**
+ * The parts of the gateway config that opening the identity reads. A loaded GatewayConfig has this shape,
+ * so callers pass it whole; provisioning/ never imports the firmware's config.
+ */
+export interface IdentityContext {
+  gateway: { mode: "development" | "production"; stateDir: string };
+  identity: IdentityConfig;
+  /** The broker the TLS credentials are for: a TPM identity's sidecar connects to it. */
+  uplink: { url: string; caFile: string };
+  overrides: { allowSoftwareKeys?: { reason: string } };
+}
+
 /** The TCTI of a TPM identity: identity.tpm.tcti, default the kernel resource manager. */
-export function tctiOf(config: GatewayConfig): string {
+export function tctiOf(config: Pick<IdentityContext, "identity">): string {
   return config.identity.tpm?.tcti ?? "device:/dev/tpmrm0";
 }
 
-export function keyDirOf(config: GatewayConfig): string {
+/** The key directory: identity.keyDir, default <stateDir>/keys. */
+export function keyDirOf(config: Pick<IdentityContext, "identity"> & { gateway: { stateDir: string } }): string {
   return config.identity.keyDir ?? join(config.gateway.stateDir, "keys");
 }
 
@@ -42,7 +55,7 @@ export function keyDirOf(config: GatewayConfig): string {
  * carries an explicit override with a reason (the caller audits it); the check lives in the config's
  * cross-field rules as well, so `otgw config check` reports it before anything starts.
  */
-export async function openIdentity(config: GatewayConfig): Promise<GatewayIdentity> {
+export async function openIdentity(config: IdentityContext): Promise<GatewayIdentity> {
   const id = config.identity;
   if (id.keystore === "tpm") {
     // The TLS key is the TSS2 key file, usable only through the tpm2 OpenSSL provider, which runs in a
@@ -87,7 +100,7 @@ export async function openIdentity(config: GatewayConfig): Promise<GatewayIdenti
   return openSoftwareIdentity(config);
 }
 
-async function openSoftwareIdentity(config: GatewayConfig): Promise<GatewayIdentity> {
+async function openSoftwareIdentity(config: IdentityContext): Promise<GatewayIdentity> {
   const id = config.identity;
   const dir = keyDirOf(config);
   const signer = await new SoftwareKeyStore(dir).open(id.keyName);

@@ -1,4 +1,23 @@
 import { Type, type Static } from "@sinclair/typebox";
+import { IdT, Path, strict } from "../../kernel/config-schema.js";
+import type { SourceConfig as HalSourceConfig } from "../../hal/schema.js";
+import { GpioSourceConfig } from "../../hal/gpio/schema.js";
+import { ModbusRtuSourceConfig, ModbusTcpSourceConfig } from "../../hal/modbus/schema.js";
+import { OpcuaSourceConfig } from "../../hal/opcua/schema.js";
+import { SimSourceConfig } from "../../hal/sim/schema.js";
+import { IdentitySection } from "../../provisioning/identity-schema.js";
+
+// Each adapter and the identity own their fragment (docs/config.md "Where the schema lives"); they are
+// re-exported here so importers of the gateway config need not know where each one lives.
+export { SIM_ASSET_KINDS, SIM_SIGNALS, FAULT_KINDS, SimAsset, SimFault, SimSourceConfig } from "../../hal/sim/schema.js";
+export type { SimAssetKind, SimSignal, FaultKind } from "../../hal/sim/schema.js";
+export { ModbusRegister, ModbusDevice, ModbusTcpSourceConfig, ModbusRtuSourceConfig } from "../../hal/modbus/schema.js";
+export type { ModbusDeviceConfig } from "../../hal/modbus/schema.js";
+export { OPCUA_SECURITY_POLICIES, OpcuaUser, OpcuaItem, OpcuaSourceConfig } from "../../hal/opcua/schema.js";
+export type { OpcuaItemConfig } from "../../hal/opcua/schema.js";
+export { GpioLine, GpioSourceConfig } from "../../hal/gpio/schema.js";
+export type { GpioLineConfig } from "../../hal/gpio/schema.js";
+export { IdentitySection, type IdentityConfig } from "../../provisioning/identity-schema.js";
 
 /**
  * The gateway config file as a schema. The TypeScript types are derived from it (`Static<>`), so the
@@ -8,9 +27,6 @@ import { Type, type Static } from "@sinclair/typebox";
  * is checked, so they may be omitted in the file but are always present in the loaded config.
  */
 
-const strict = { additionalProperties: false } as const;
-const IdT = Type.String({ pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$" });
-const Path = Type.String({ minLength: 1 });
 const Reason = Type.Object({ reason: Type.String({ minLength: 3, description: "why the escape hatch is needed; written to the audit log" }) }, strict);
 
 export const GatewaySection = Type.Object({
@@ -18,27 +34,6 @@ export const GatewaySection = Type.Object({
   mode: Type.Union([Type.Literal("development"), Type.Literal("production")]),
   stateDir: Path,
   site: Type.Optional(Type.String()),
-}, strict);
-
-export const IdentitySection = Type.Object({
-  keystore: Type.Union([Type.Literal("software"), Type.Literal("tpm")]),
-  keyName: Type.String({ pattern: "^[A-Za-z0-9._-]+$", default: "gateway" }),
-  /** Software keystore only; defaults to <stateDir>/keys when omitted. */
-  keyDir: Type.Optional(Path),
-  certFile: Path,
-  caFile: Path,
-  tpm: Type.Optional(Type.Object({ tcti: Type.String({ minLength: 1, default: "device:/dev/tpmrm0" }) }, strict)),
-  /** The fleet's EST server (renewal, rotation, CRL); its certificate chains to caFile (docs/identity.md). */
-  est: Type.Optional(Type.Object({ url: Type.String({ pattern: "^https://\\S+$" }) }, strict)),
-  /** Automatic renewal of a running gateway through identity.est (docs/identity.md "Rotation of a running gateway"). */
-  renewal: Type.Object({
-    /** Renew once this fraction of the certificate's lifetime has passed. */
-    at: Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1, default: 0.66 }),
-    /** renew: new certificate, same TPM key; rotate: a new attested TPM key every time. */
-    mode: Type.Union([Type.Literal("renew"), Type.Literal("rotate")], { default: "renew" }),
-    /** How often the identity files and the certificate's age are checked (ms). */
-    checkEveryMs: Type.Integer({ minimum: 50, default: 10_000 }),
-  }, { ...strict, default: {} }),
 }, strict);
 
 export const ReceiverSection = Type.Object({ publicKeyFile: Path }, strict);
@@ -87,150 +82,11 @@ export const TransformRule = Type.Object({
   unit: Type.String({ minLength: 1, maxLength: 32 }),
 }, strict);
 
-export const SIM_ASSET_KINDS = ["motor", "pump", "compressor"] as const;
-export const SIM_SIGNALS = ["vibration_rms", "bearing_temp", "motor_current", "discharge_pressure"] as const;
-export const FAULT_KINDS = ["drift", "spike", "stuck", "dropout"] as const;
-
-const AssetKind = Type.Union([Type.Literal("motor"), Type.Literal("pump"), Type.Literal("compressor")]);
-const Signal = Type.Union([
-  Type.Literal("vibration_rms"), Type.Literal("bearing_temp"), Type.Literal("motor_current"), Type.Literal("discharge_pressure"),
-]);
-const FaultKind = Type.Union([Type.Literal("drift"), Type.Literal("spike"), Type.Literal("stuck"), Type.Literal("dropout")]);
-
-export const SimAsset = Type.Object({ id: IdT, kind: AssetKind }, strict);
-
-export const SimFault = Type.Object({
-  asset: IdT,
-  signal: Signal,
-  kind: FaultKind,
-  /** Seconds after the source first starts (or after the generator's start time). */
-  startS: Type.Number({ minimum: 0 }),
-  durationS: Type.Number({ exclusiveMinimum: 0 }),
-  /** drift: signal units per second; spike: signal units added; stuck/dropout: unused. */
-  magnitude: Type.Number({ default: 0 }),
-}, strict);
-
-export const SimSourceConfig = Type.Object({
-  id: IdT,
-  kind: Type.Literal("sim"),
-  seed: Type.Integer({ minimum: 0, maximum: 0xffffffff }),
-  rateHz: Type.Number({ exclusiveMinimum: 0, maximum: 1000, default: 1 }),
-  assets: Type.Array(SimAsset, { minItems: 1 }),
-  faults: Type.Array(SimFault, { default: [] }),
-}, strict);
-
-const Lit = <T extends string>(...xs: T[]) => Type.Union(xs.map((x) => Type.Literal(x)));
-
-/** One register-map entry of a Modbus device (docs/config.md "Modbus sources"). */
-export const ModbusRegister = Type.Object({
-  /** co coil, di discrete input, hr holding register, ir input register. */
-  table: Lit("co", "di", "hr", "ir"),
-  /** 0-based protocol address (mbpoll -r is this + 1 unless -0). */
-  register: Type.Integer({ minimum: 0, maximum: 65535 }),
-  /** Register tables only (default uint16); coils and discrete inputs are booleans. */
-  type: Type.Optional(Lit("int16", "uint16", "int32", "uint32", "float32", "float64")),
-  /** Byte order inside each register (default big, as on the wire). */
-  byteOrder: Type.Optional(Lit("big", "little")),
-  /** Order of the registers of a multi-register value (default big: high word first). */
-  wordOrder: Type.Optional(Lit("big", "little")),
-}, strict);
-
-export const ModbusDevice = Type.Object({
-  unitId: Type.Integer({ minimum: 0, maximum: 255 }),
-  pollMs: Type.Integer({ minimum: 10, maximum: 86_400_000, default: 1000 }),
-  registers: Type.Array(ModbusRegister, { minItems: 1 }),
-}, strict);
-
-const modbusCommon = {
-  id: IdT,
-  timeoutMs: Type.Integer({ minimum: 10, maximum: 60_000, default: 1000 }),
-  retries: Type.Integer({ minimum: 0, maximum: 10, default: 1 }),
-  retryDelayMs: Type.Integer({ minimum: 0, maximum: 60_000, default: 100 }),
-  backoffMaxMs: Type.Integer({ minimum: 10, maximum: 3_600_000, default: 60_000 }),
-  maxGap: Type.Integer({ minimum: 0, maximum: 100, default: 0 }),
-  devices: Type.Array(ModbusDevice, { minItems: 1 }),
-};
-
-export const ModbusTcpSourceConfig = Type.Object({
-  ...modbusCommon,
-  kind: Type.Literal("modbus-tcp"),
-  host: Type.String({ minLength: 1, pattern: "^[^\\s/]+$" }),
-  port: Type.Integer({ minimum: 1, maximum: 65535, default: 502 }),
-}, strict);
-
-export const ModbusRtuSourceConfig = Type.Object({
-  ...modbusCommon,
-  kind: Type.Literal("modbus-rtu"),
-  /** Serial device, e.g. /dev/ttyUSB0 or /dev/serial/by-id/... */
-  device: Type.String({ pattern: "^/" }),
-  baudRate: Type.Integer({ minimum: 300, maximum: 921_600, default: 19200 }),
-  /** Modbus over serial line spec default: even. */
-  parity: Type.Union([Type.Literal("none"), Type.Literal("even"), Type.Literal("odd")], { default: "even" }),
-  dataBits: Type.Union([Type.Literal(7), Type.Literal(8)], { default: 8 }),
-  stopBits: Type.Union([Type.Literal(1), Type.Literal(2)], { default: 1 }),
-}, strict);
-
-export const OPCUA_SECURITY_POLICIES = ["None", "Basic256Sha256", "Aes128_Sha256_RsaOaep", "Aes256_Sha256_RsaPss"] as const;
-
-export const OpcuaUser = Type.Union([
-  Type.Object({ type: Type.Literal("anonymous") }, strict),
-  Type.Object({ type: Type.Literal("username"), username: Type.String({ minLength: 1 }), passwordFile: Path }, strict),
-  Type.Object({ type: Type.Literal("certificate"), certFile: Path, keyFile: Path }, strict),
-]);
-
-export const OpcuaItem = Type.Object({
-  nodeId: Type.String({ minLength: 3, description: "e.g. ns=2;s=Pump1.Vibration" }),
-  samplingIntervalMs: Type.Number({ minimum: -1, default: 250, description: "-1: the publishing interval" }),
-  queueSize: Type.Integer({ minimum: 1, maximum: 10_000, default: 10 }),
-  discardOldest: Type.Boolean({ default: true }),
-  deadband: Type.Optional(Type.Object({ type: Lit("absolute", "percent"), value: Type.Number({ minimum: 0 }) }, strict)),
-}, strict);
-
-export const OpcuaSourceConfig = Type.Object({
-  id: IdT,
-  kind: Type.Literal("opcua"),
-  endpointUrl: Type.String({ pattern: "^opc\\.tcp://[^\\s/]+(:[0-9]{1,5})?(/\\S*)?$" }),
-  securityMode: Type.Union([Type.Literal("None"), Type.Literal("Sign"), Type.Literal("SignAndEncrypt")], { default: "SignAndEncrypt" }),
-  securityPolicy: Type.Union(OPCUA_SECURITY_POLICIES.map((p) => Type.Literal(p)), { default: "Basic256Sha256" }),
-  /** Trust store: own/ (the gateway's application certificate), trusted/, rejected/. Default <stateDir>/pki/opcua. */
-  pkiDir: Type.Optional(Path),
-  /** Accept any server certificate. Development only; production needs overrides.allowTrustAll. */
-  trustAll: Type.Boolean({ default: false }),
-  user: Type.Unsafe<Static<typeof OpcuaUser>>({ ...OpcuaUser, default: { type: "anonymous" } }),
-  applicationName: Type.String({ minLength: 1, maxLength: 64, default: "otgw" }),
-  publishingIntervalMs: Type.Number({ minimum: 10, default: 1000 }),
-  timeoutMs: Type.Integer({ minimum: 100, maximum: 600_000, default: 10_000 }),
-  reconnectMaxMs: Type.Integer({ minimum: 100, maximum: 3_600_000, default: 30_000 }),
-  items: Type.Array(OpcuaItem, { minItems: 1 }),
-}, strict);
-
-export const GpioLine = Type.Object({
-  /** Line number as the backend numbers it (onoff: the kernel's sysfs GPIO number). */
-  line: Type.Integer({ minimum: 0, maximum: 4095 }),
-  edge: Type.Union([Type.Literal("rising"), Type.Literal("falling"), Type.Literal("both")], { default: "both" }),
-  debounceMs: Type.Integer({ minimum: 0, maximum: 10_000, default: 20 }),
-  activeLow: Type.Boolean({ default: false }),
-  /** An enclosure tamper switch: every change is also an audit event (docs/adapters.md). */
-  tamper: Type.Boolean({ default: false }),
-}, strict);
-
-export const GpioSourceConfig = Type.Object({
-  id: IdT,
-  kind: Type.Literal("gpio"),
-  /** Required on purpose: the fake backend is never chosen silently. */
-  backend: Type.Union([Type.Literal("onoff"), Type.Literal("fake")]),
-  chip: Type.String({ pattern: "^[A-Za-z0-9_-]{1,32}$", default: "gpiochip0" }),
-  lines: Type.Array(GpioLine, { minItems: 1 }),
-}, strict);
-
 /**
  * Sources are a union discriminated by `kind`.
  * Ajv's `discriminator` keyword makes errors name only the branch the file chose.
  */
-export const SourceConfig = Type.Unsafe<
-  Static<typeof SimSourceConfig> | Static<typeof ModbusTcpSourceConfig> | Static<typeof ModbusRtuSourceConfig> |
-  Static<typeof OpcuaSourceConfig> | Static<typeof GpioSourceConfig>
->({
+export const SourceConfig = Type.Unsafe<HalSourceConfig>({
   type: "object",
   discriminator: { propertyName: "kind" },
   oneOf: [SimSourceConfig, ModbusTcpSourceConfig, ModbusRtuSourceConfig, OpcuaSourceConfig, GpioSourceConfig],
@@ -303,19 +159,6 @@ export type StreamConfig = Static<typeof StreamConfig>;
 export type TransformRule = Static<typeof TransformRule>;
 export type PointConfig = Static<typeof PointConfig>;
 export type SourceConfig = Static<typeof SourceConfig>;
-export type SimSourceConfig = Static<typeof SimSourceConfig>;
-export type SimAsset = Static<typeof SimAsset>;
-export type ModbusTcpSourceConfig = Static<typeof ModbusTcpSourceConfig>;
-export type ModbusRtuSourceConfig = Static<typeof ModbusRtuSourceConfig>;
-export type ModbusDeviceConfig = Static<typeof ModbusDevice>;
-export type OpcuaSourceConfig = Static<typeof OpcuaSourceConfig>;
-export type OpcuaItemConfig = Static<typeof OpcuaItem>;
-export type GpioSourceConfig = Static<typeof GpioSourceConfig>;
-export type GpioLineConfig = Static<typeof GpioLine>;
-export type SimFault = Static<typeof SimFault>;
-export type SimAssetKind = (typeof SIM_ASSET_KINDS)[number];
-export type SimSignal = (typeof SIM_SIGNALS)[number];
-export type FaultKind = (typeof FAULT_KINDS)[number];
 export type OverrideName = keyof Static<typeof Overrides>;
 export type ModelsConfig = Static<typeof ModelsSection>;
 export type NetworkConfig = Static<typeof NetworkSection>;

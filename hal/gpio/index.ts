@@ -1,7 +1,7 @@
 /** GPIO digital inputs (docs/adapters.md, URIs in docs/records.md). onoff loads only for `backend: onoff`. */
 import type { Clock } from "../../kernel/clock.js";
 import type { Logger } from "../../kernel/log.js";
-import type { GpioSourceConfig } from "../../firmware/config/schema.js";
+import type { GpioSourceConfig } from "./schema.js";
 import { sharedFakeChip } from "./fake.js";
 import { GpioSource } from "./source.js";
 

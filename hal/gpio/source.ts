@@ -1,7 +1,7 @@
 import type { Clock } from "../../kernel/clock.js";
 import { errorText } from "../../kernel/errors.js";
 import { child, silentLogger, type Logger } from "../../kernel/log.js";
-import type { GpioLineConfig } from "../../firmware/config/schema.js";
+import type { GpioLineConfig } from "./schema.js";
 import type { RawReading, ReadingSink, Source, SourceHealth, TamperEvent, TamperReporter } from "../source.js";
 import type { GpioBackend, GpioInput } from "./backend.js";
 import { SinkDelivery } from "../delivery.js";

@@ -1,7 +1,7 @@
 /** Modbus TCP and RTU (docs/adapters.md, URIs in docs/records.md). modbus-serial loads only on connect. */
 import type { Clock } from "../../kernel/clock.js";
 import type { Logger } from "../../kernel/log.js";
-import type { ModbusRtuSourceConfig, ModbusTcpSourceConfig } from "../../firmware/config/schema.js";
+import type { ModbusRtuSourceConfig, ModbusTcpSourceConfig } from "./schema.js";
 import { ModbusSource } from "./source.js";
 import { connectRtu, connectTcp } from "./transport.js";
 

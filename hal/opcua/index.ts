@@ -2,7 +2,8 @@
 import { join } from "node:path";
 import type { Clock } from "../../kernel/clock.js";
 import type { Logger } from "../../kernel/log.js";
-import type { GatewayConfig, OpcuaSourceConfig } from "../../firmware/config/schema.js";
+import type { SourcesConfig } from "../schema.js";
+import type { OpcuaSourceConfig } from "./schema.js";
 import { OpcuaSource } from "./source.js";
 
 export { OpcuaSource, OpcuaUntrustedError, type OpcuaSourceOptions } from "./source.js";
@@ -10,10 +11,10 @@ export { TrustStore, thumbprintOf, normalizeThumbprint, type TrustEntry, type Tr
 export { readingOf, qualityOf, sourceTsNs } from "./quality.js";
 
 /** The trust store directory of an OPC UA source: its pkiDir, or <stateDir>/pki/opcua. */
-export function opcuaPkiDir(sc: OpcuaSourceConfig, config: GatewayConfig): string {
+export function opcuaPkiDir(sc: OpcuaSourceConfig, config: Pick<SourcesConfig, "gateway">): string {
   return sc.pkiDir ?? join(config.gateway.stateDir, "pki", "opcua");
 }
 
-export function createOpcuaSource(sc: OpcuaSourceConfig, config: GatewayConfig, clock: Clock, logger: Logger, opts: { configFile?: string } = {}): OpcuaSource {
+export function createOpcuaSource(sc: OpcuaSourceConfig, config: Pick<SourcesConfig, "gateway">, clock: Clock, logger: Logger, opts: { configFile?: string } = {}): OpcuaSource {
   return new OpcuaSource({ config: sc, pkiDir: opcuaPkiDir(sc, config), ...(opts.configFile ? { configFile: opts.configFile } : {}) }, clock, logger);
 }

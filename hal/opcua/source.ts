@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import type { Clock } from "../../kernel/clock.js";
 import { SourceError, errorText } from "../../kernel/errors.js";
 import { child, silentLogger, type Logger } from "../../kernel/log.js";
-import type { OpcuaItemConfig, OpcuaSourceConfig } from "../../firmware/config/schema.js";
+import type { OpcuaItemConfig, OpcuaSourceConfig } from "./schema.js";
 import type { ReadingSink, Source, SourceHealth } from "../source.js";
 import { readingOf, type DataValueLike } from "./quality.js";
 import { subjectOf, thumbprintOf, TrustStore } from "./trust-store.js";

@@ -1,5 +1,5 @@
 import type { RawReading } from "../source.js";
-import { SIM_SIGNALS, type SimSignal } from "../../firmware/config/schema.js";
+import { SIM_SIGNALS, type SimSignal } from "./schema.js";
 import { sampleAt, type SimAssetSpec, type SimFaultSpec, type SimModel } from "./model.js";
 
 /** Options for producing samples without timers. */

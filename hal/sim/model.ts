@@ -1,5 +1,5 @@
 import type { Quality } from "../../kernel/record.js";
-import type { FaultKind, SimAssetKind, SimSignal } from "../../firmware/config/schema.js";
+import type { FaultKind, SimAssetKind, SimSignal } from "./schema.js";
 import { gaussian, streamAt } from "./prng.js";
 
 /** An asset of the simulated plant. */
