@@ -2,6 +2,7 @@
 import { join } from "node:path";
 import type { Clock } from "../../kernel/clock.js";
 import type { Logger } from "../../kernel/log.js";
+import type { Scheduler } from "../../kernel/scheduler.js";
 import type { GatewayConfig, OpcuaSourceConfig } from "../../firmware/config/schema.js";
 import { OpcuaSource } from "./source.js";
 
@@ -14,6 +15,7 @@ export function opcuaPkiDir(sc: OpcuaSourceConfig, config: GatewayConfig): strin
   return sc.pkiDir ?? join(config.gateway.stateDir, "pki", "opcua");
 }
 
-export function createOpcuaSource(sc: OpcuaSourceConfig, config: GatewayConfig, clock: Clock, logger: Logger, opts: { configFile?: string } = {}): OpcuaSource {
-  return new OpcuaSource({ config: sc, pkiDir: opcuaPkiDir(sc, config), ...(opts.configFile ? { configFile: opts.configFile } : {}) }, clock, logger);
+/** An OPC UA source from its config; `scheduler` runs its reconnect timer (default: the system's). */
+export function createOpcuaSource(sc: OpcuaSourceConfig, config: GatewayConfig, clock: Clock, logger: Logger, opts: { configFile?: string; scheduler?: Scheduler } = {}): OpcuaSource {
+  return new OpcuaSource({ config: sc, pkiDir: opcuaPkiDir(sc, config), ...(opts.configFile ? { configFile: opts.configFile } : {}), scheduler: opts.scheduler }, clock, logger);
 }
