@@ -1,5 +1,6 @@
 import type { Clock } from "../kernel/clock.js";
 import type { Logger } from "../kernel/log.js";
+import type { Scheduler } from "../kernel/scheduler.js";
 import type { SourceConfig, SourcesConfig } from "./schema.js";
 import type { Source } from "./source.js";
 
@@ -13,25 +14,27 @@ export async function createSources(config: SourcesConfig, clock: Clock, logger:
   return out;
 }
 
-/** Optional context for adapters' messages. */
+/** Optional context for the adapters. */
 export interface CreateSourceOptions {
   /** The config file's path, so an OPC UA trust error can print the exact `otgw trust` command to run. */
   configFile?: string;
+  /** The adapters' timers: polls, debounce, reconnects (default: the system's; tests pass a ManualTime). */
+  scheduler?: Scheduler;
 }
 
 async function createSource(sc: SourceConfig, config: SourcesConfig, clock: Clock, logger: Logger, opts: CreateSourceOptions): Promise<Source> {
   switch (sc.kind) {
     case "sim": {
       const { SimSource } = await import("./sim/source.js");
-      return new SimSource(sc, clock, logger);
+      return new SimSource(sc, clock, logger, opts.scheduler);
     }
     case "modbus-tcp": {
       const { createModbusTcpSource } = await import("./modbus/index.js");
-      return createModbusTcpSource(sc, clock, logger);
+      return createModbusTcpSource(sc, clock, logger, opts.scheduler);
     }
     case "modbus-rtu": {
       const { createModbusRtuSource } = await import("./modbus/index.js");
-      return createModbusRtuSource(sc, clock, logger);
+      return createModbusRtuSource(sc, clock, logger, opts.scheduler);
     }
     case "opcua": {
       const { createOpcuaSource } = await import("./opcua/index.js");
@@ -39,7 +42,7 @@ async function createSource(sc: SourceConfig, config: SourcesConfig, clock: Cloc
     }
     case "gpio": {
       const { createGpioSource } = await import("./gpio/index.js");
-      return createGpioSource(sc, clock, logger);
+      return createGpioSource(sc, clock, logger, opts.scheduler);
     }
   }
   throw new Error(`unknown source kind in config`);

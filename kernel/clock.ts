@@ -28,7 +28,12 @@ export class ManualClock implements Clock {
   nowMs(): number {
     return Number(this.ns / 1_000_000n);
   }
+  /** Moves the clock forward (or back, for a negative `ms`) by `ms` milliseconds. */
   advanceMs(ms: number): void {
     this.ns += BigInt(Math.round(ms * 1_000_000));
+  }
+  /** Moves the clock by exactly `ns` nanoseconds (ManualTime steps to timers' due times with it). */
+  advanceNs(ns: bigint): void {
+    this.ns += ns;
   }
 }

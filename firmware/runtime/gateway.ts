@@ -2,6 +2,7 @@ import { createHash, createPublicKey, X509Certificate, type KeyObject } from "no
 import { readFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Clock } from "../../kernel/clock.js";
+import { systemScheduler, type Scheduler, type Timer } from "../../kernel/scheduler.js";
 import type { Logger } from "../../kernel/log.js";
 import { child } from "../../kernel/log.js";
 import { errorText } from "../../kernel/errors.js";
@@ -53,6 +54,8 @@ export interface GatewayDeps {
   configDigest: string;
   logger: Logger;
   clock: Clock;
+  /** Timers of the periodic tick and the uplink (default: the system's). */
+  scheduler?: Scheduler;
   signer: Signer;
   /** TLS client credentials for the uplink (the key is a software PEM or a TPM key blob). */
   tls: { ca: string; cert: string; key: string };
@@ -97,7 +100,7 @@ export class Gateway {
   private quarantine: Quarantine | null = null;
   /** The verified edge model, when `models` is configured and a valid bundle is installed (issue 6). */
   private models: ModelStage | null = null;
-  private tickTimer: NodeJS.Timeout | null = null;
+  private tickTimer: Timer | null = null;
   private accepting = false;
   private readonly unsubscribers: Array<() => void> = [];
   private limitHit = false;
@@ -159,7 +162,7 @@ export class Gateway {
     const announced = await announceEndedSessions({ queue, gatewayId, signer, certDer, clock, topicFor, priorityOf, logger: this.d.logger });
     const uplink = new MqttUplink({
       url: config.uplink.url, tls: this.d.tls, queue, window: config.uplink.window, clientId: gatewayId, logger: this.d.logger,
-      backoff: { minMs: config.uplink.reconnectMinMs, maxMs: config.uplink.reconnectMaxMs },
+      backoff: { minMs: config.uplink.reconnectMinMs, maxMs: config.uplink.reconnectMaxMs }, clock, scheduler: this.d.scheduler,
     });
     this.uplink = uplink;
     this.writer = new QueueWriter({
@@ -251,8 +254,7 @@ export class Gateway {
         }
       });
     }
-    this.tickTimer = setInterval(() => this.sessions?.tick(), Math.min(1000, config.envelope.checkpointEveryMs));
-    this.tickTimer.unref();
+    this.tickTimer = (this.d.scheduler ?? systemScheduler).setInterval(() => this.sessions?.tick(), Math.min(1000, config.envelope.checkpointEveryMs)).unref();
     this.log.info({ gatewayId, sources: this.d.sources.length, streams: config.streams.length }, "gateway started");
   }
 
@@ -337,7 +339,7 @@ export class Gateway {
    */
   async stop(drainMs = 10_000): Promise<void> {
     this.accepting = false;
-    if (this.tickTimer) clearInterval(this.tickTimer);
+    this.tickTimer?.cancel();
     for (const s of this.d.sources) await s.stop();
     if (this.models) this.submitModelOutputs(this.models.flush());
     for (const u of this.unsubscribers.splice(0)) u();

@@ -3,7 +3,9 @@ import mqtt, { type IConnackPacket, type MqttClient } from "mqtt";
 import { errorText } from "../../kernel/errors.js";
 import { child, type Logger } from "../../kernel/log.js";
 import type { QueueItem } from "../queue/queue.js";
-import { backoffDelay, type BackoffOptions } from "../../kernel/backoff.js";
+import { Backoff } from "../../kernel/backoff.js";
+import { systemClock, type Clock } from "../../kernel/clock.js";
+import { systemScheduler, type Scheduler, type Timer } from "../../kernel/scheduler.js";
 import { reasonText, refusalCode } from "./reason.js";
 import { clientOptions, endGracefully, openConnection } from "./connection.js";
 import type { MqttUplinkOptions, SwitchReport, UplinkCounters, UplinkEvents } from "./types.js";
@@ -28,13 +30,14 @@ const ACK_DELAY_MS = 5;
 export class MqttUplink extends EventEmitter<UplinkEvents> {
   private readonly log: Logger;
   private readonly window: number;
-  private readonly backoff: BackoffOptions;
+  private readonly retry: Backoff;
+  private readonly clock: Clock;
+  private readonly scheduler: Scheduler;
   private client: MqttClient | undefined;
   private gen = 0; // connection generation: callbacks of a dead connection are ignored
   private connected = false;
   private running = false;
   private everConnected = false;
-  private attempt = 0;
   private effectiveWindow = 0;
   // Per priority class, the highest queue id sent on this connection (classes are read most urgent
   // first, so one id cannot say where we are in each).
@@ -42,10 +45,10 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
   private readonly inflight = new Set<number>();
   private pendingAcks: number[] = [];
   private flushScheduled = false;
-  private ackTimer: NodeJS.Timeout | undefined;
+  private ackTimer: Timer | undefined;
   private pumpScheduled = false;
-  private reconnectTimer: NodeJS.Timeout | undefined;
-  private idleTimer: NodeJS.Timeout | undefined;
+  private reconnectTimer: Timer | undefined;
+  private idleTimer: Timer | undefined;
   private drainWaiters: (() => void)[] = [];
   private readonly stats = { published: 0, refused: 0, reconnects: 0, switches: 0 };
   /** The TLS material of the next connection; replaced by switchTo() (identity renewal/rotation). */
@@ -61,7 +64,9 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
     super();
     this.log = child(opts.logger, "uplink");
     this.window = opts.window ?? 256;
-    this.backoff = opts.backoff ?? { minMs: 500, maxMs: 30_000 };
+    this.retry = new Backoff(opts.backoff ?? { minMs: 500, maxMs: 30_000 }, opts.random);
+    this.clock = opts.clock ?? systemClock;
+    this.scheduler = opts.scheduler ?? systemScheduler;
     this.tls = opts.tls;
     this.clientId = opts.clientId;
   }
@@ -97,12 +102,12 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
   async stop(drainTimeoutMs = 5000): Promise<void> {
     if (!this.running) return;
     this.running = false;
-    clearTimeout(this.reconnectTimer);
-    clearTimeout(this.idleTimer);
+    this.reconnectTimer?.cancel();
+    this.idleTimer?.cancel();
     if (this.connected && this.inflight.size > 0) {
       await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, drainTimeoutMs);
-        this.drainWaiters.push(() => { clearTimeout(t); resolve(); });
+        const t = this.scheduler.setTimeout(resolve, drainTimeoutMs);
+        this.drainWaiters.push(() => { t.cancel(); resolve(); });
       });
     }
     this.flushAcks();
@@ -110,11 +115,11 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
     this.dropConnection();
     // A graceful DISCONNECT, but never wait on a dead socket: force the close after a second.
     if (c) {
-      let timer: NodeJS.Timeout | undefined;
-      const timedOut = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(true), 1000); });
+      let timer: Timer | undefined;
+      const timedOut = new Promise<boolean>((resolve) => { timer = this.scheduler.setTimeout(() => resolve(true), 1000); });
       const ended = c.endAsync(false).then(() => false, () => false);
       if (await Promise.race([ended, timedOut])) c.end(true);
-      clearTimeout(timer);
+      timer?.cancel();
     }
     this.log.info({ ...this.counters() }, "uplink stopped");
   }
@@ -137,9 +142,9 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
       this.tls = tls;
       if (this.running) {
         // Whatever connection attempt is pending was made with the old material: start over now.
-        clearTimeout(this.reconnectTimer);
+        this.reconnectTimer?.cancel();
         this.dropConnection();
-        this.attempt = 0;
+        this.retry.reset();
         this.connect();
       }
       return { clientId: this.clientId, drainMs: 0, carriedOver: 0, madeBeforeBreak: false };
@@ -153,22 +158,22 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
         endGracefully(made.client);
         return { clientId: this.clientId, drainMs: 0, carriedOver: 0, madeBeforeBreak: false };
       }
-      const t0 = Date.now();
+      const t0 = this.clock.nowMs();
       this.quiescing = true;
       if (this.connected && this.inflight.size > 0) {
         await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, o.drainMs ?? 5000);
-          this.drainWaiters.push(() => { clearTimeout(t); resolve(); });
+          const t = this.scheduler.setTimeout(resolve, o.drainMs ?? 5000);
+          this.drainWaiters.push(() => { t.cancel(); resolve(); });
         });
       }
-      const drainMs = Date.now() - t0;
+      const drainMs = this.clock.nowMs() - t0;
       if (!this.running) {
         endGracefully(made.client);
         return { clientId: this.clientId, drainMs, carriedOver: 0, madeBeforeBreak: false };
       }
       const carriedOver = this.inflight.size; // republished on the new connection (the receiver deduplicates)
       const old = this.client;
-      clearTimeout(this.reconnectTimer);
+      this.reconnectTimer?.cancel();
       this.dropConnection(false);
       this.quiescing = false;
       this.tls = tls;
@@ -193,7 +198,7 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
 
   private connect(): void {
     const gen = ++this.gen;
-    this.log.debug({ url: this.opts.url, attempt: this.attempt }, "connecting");
+    this.log.debug({ url: this.opts.url, attempt: this.retry.attempts }, "connecting");
     const c = mqtt.connect(this.opts.url, clientOptions(this.tls, this.clientId, this.opts.keepaliveS));
     this.client = c;
     c.on("connect", (packet: IConnackPacket) => { if (gen === this.gen) this.onConnect(packet); });
@@ -218,7 +223,7 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
     this.connected = true;
     if (this.everConnected && !switched) this.stats.reconnects += 1;
     this.everConnected = true;
-    this.attempt = 0;
+    this.retry.reset();
     const receiveMax = packet.properties?.receiveMaximum ?? 65_535;
     this.effectiveWindow = Math.max(1, Math.min(this.window, receiveMax));
     this.cursor = new Map(); // republish everything unacked, most urgent class first, oldest first
@@ -235,9 +240,9 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
       this.emit("disconnected", reason);
     }
     if (!this.running) return;
-    const delay = backoffDelay(this.attempt++, this.backoff, this.opts.random);
-    this.log.info({ delayMs: delay, attempt: this.attempt }, "reconnect scheduled");
-    this.reconnectTimer = setTimeout(() => { if (this.running) this.connect(); }, delay);
+    const delay = this.retry.next();
+    this.log.info({ delayMs: delay, attempt: this.retry.attempts }, "reconnect scheduled");
+    this.reconnectTimer = this.scheduler.setTimeout(() => { if (this.running) this.connect(); }, delay);
   }
 
   /** Forgets the current connection; its late callbacks are ignored by generation. */
@@ -249,7 +254,7 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
     const c = this.client;
     this.client = undefined;
     this.gen += 1;
-    clearTimeout(this.idleTimer);
+    this.idleTimer?.cancel();
     if (c && this.running && end) c.end(true);
   }
 
@@ -257,7 +262,7 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
   private pump(): void {
     const c = this.client;
     if (!this.connected || !this.running || !c || this.quiescing) return;
-    clearTimeout(this.idleTimer);
+    this.idleTimer?.cancel();
     const gen = this.gen;
     try {
       // Re-check the connection each round: if MQTT.js fails publishes synchronously while its socket
@@ -272,7 +277,7 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
       return;
     }
     // Fallback for producers that forget kick(): one cheap peek per idle period, not a busy loop.
-    this.idleTimer = setTimeout(() => this.pump(), this.opts.idleMs ?? 1000);
+    this.idleTimer = this.scheduler.setTimeout(() => this.pump(), this.opts.idleMs ?? 1000);
   }
 
   private send(c: MqttClient, gen: number, item: QueueItem): void {
@@ -317,7 +322,7 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
     this.kick();
     if (this.flushScheduled) return;
     if (!force && this.inflight.size > 0 && this.pendingAcks.length < Math.max(1, this.effectiveWindow >> 1)) {
-      this.ackTimer ??= setTimeout(() => { this.ackTimer = undefined; this.scheduleFlush(true); }, ACK_DELAY_MS).unref();
+      this.ackTimer ??= this.scheduler.setTimeout(() => { this.ackTimer = undefined; this.scheduleFlush(true); }, ACK_DELAY_MS).unref();
       return;
     }
     this.flushScheduled = true;
@@ -339,7 +344,7 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
       // Delivered is delivered: keep the ids and commit them later (e.g. once a full disk has room).
       // Once stopped, they are simply sent again by the next run (the receiver deduplicates).
       if (this.running) this.pendingAcks = ids.concat(this.pendingAcks);
-      if (this.running) this.ackTimer ??= setTimeout(() => { this.ackTimer = undefined; this.scheduleFlush(true); }, 250).unref();
+      if (this.running) this.ackTimer ??= this.scheduler.setTimeout(() => { this.ackTimer = undefined; this.scheduleFlush(true); }, 250).unref();
       this.fail(err);
       return;
     }

@@ -1,6 +1,8 @@
 import type { Logger } from "../../kernel/log.js";
 import type { Queue } from "../queue/queue.js";
 import type { BackoffOptions } from "../../kernel/backoff.js";
+import type { Clock } from "../../kernel/clock.js";
+import type { Scheduler } from "../../kernel/scheduler.js";
 import type { UplinkTlsMaterial } from "../../kernel/tls.js";
 
 /** A publish the broker refused for good (PUBACK reason code >= 0x80). */
@@ -54,6 +56,10 @@ export interface MqttUplinkOptions {
   keepaliveS?: number;
   /** Jitter source, for repeatable tests. */
   random?: () => number;
+  /** Measures the switch's drain time (default: the system clock). */
+  clock?: Clock;
+  /** Reconnect, idle, ack-batch and drain timers (default: the system's). */
+  scheduler?: Scheduler;
 }
 
 /** Counters for health checks and tests. */

@@ -1,6 +1,7 @@
 /** GPIO digital inputs (docs/adapters.md, URIs in docs/records.md). onoff loads only for `backend: onoff`. */
 import type { Clock } from "../../kernel/clock.js";
 import type { Logger } from "../../kernel/log.js";
+import type { Scheduler } from "../../kernel/scheduler.js";
 import type { GpioSourceConfig } from "./schema.js";
 import { sharedFakeChip } from "./fake.js";
 import { GpioSource } from "./source.js";
@@ -11,9 +12,10 @@ export type { GpioBackend, GpioInput } from "./backend.js";
 
 export { isTamperReporter } from "../source.js";
 
-export function createGpioSource(sc: GpioSourceConfig, clock: Clock, logger: Logger): GpioSource {
+/** A GPIO source from its config; `scheduler` runs the debounce timers (default: the system's). */
+export function createGpioSource(sc: GpioSourceConfig, clock: Clock, logger: Logger, scheduler?: Scheduler): GpioSource {
   return new GpioSource({
-    id: sc.id, chip: sc.chip, lines: sc.lines,
+    id: sc.id, chip: sc.chip, lines: sc.lines, scheduler,
     // The backend is exactly what the config names: never a silent fallback to the fake.
     backend: async () => (sc.backend === "fake" ? sharedFakeChip : (await import("./onoff.js")).onoffBackend()),
   }, clock, logger);

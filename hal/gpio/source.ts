@@ -1,4 +1,5 @@
 import type { Clock } from "../../kernel/clock.js";
+import { systemScheduler, type Scheduler, type Timer } from "../../kernel/scheduler.js";
 import { errorText } from "../../kernel/errors.js";
 import { child, silentLogger, type Logger } from "../../kernel/log.js";
 import type { GpioLineConfig } from "./schema.js";
@@ -14,13 +15,15 @@ export interface GpioSourceOptions {
   lines: readonly GpioLineConfig[];
   /** Opens the backend at start (onoff or the fake, as configured). */
   backend: () => Promise<GpioBackend>;
+  /** Debounce timers (default: the system's). */
+  scheduler?: Scheduler;
 }
 
 interface Line {
   cfg: GpioLineConfig;
   input: GpioInput | null;
   unwatch: (() => void) | null;
-  timer: NodeJS.Timeout | null;
+  timer: Timer | null;
   /** Last delivered logical state. */
   last: boolean | null;
 }
@@ -42,10 +45,12 @@ export class GpioSource implements Source, TamperReporter {
   private state: SourceHealth["state"] = "stopped";
   private detail: string | null = null;
   private readonly delivery: SinkDelivery;
+  private readonly scheduler: Scheduler;
   private errors = 0;
 
   constructor(private readonly opts: GpioSourceOptions, private readonly clock: Clock, logger: Logger = silentLogger()) {
     this.id = opts.id;
+    this.scheduler = opts.scheduler ?? systemScheduler;
     this.log = child(logger, "hal.gpio");
     this.delivery = new SinkDelivery(this.log, this.id);
     this.lines = opts.lines.map((cfg) => ({ cfg, input: null, unwatch: null, timer: null, last: null }));
@@ -102,7 +107,7 @@ export class GpioSource implements Source, TamperReporter {
     this.sink = null;
     for (const l of this.lines) {
       l.unwatch?.();
-      if (l.timer) clearTimeout(l.timer);
+      l.timer?.cancel();
       l.input?.close();
       Object.assign(l, { input: null, unwatch: null, timer: null });
     }
@@ -116,7 +121,7 @@ export class GpioSource implements Source, TamperReporter {
 
   /** Any edge restarts the debounce window; when it expires the settled level is read and judged. */
   private bounce(l: Line): void {
-    if (l.timer) clearTimeout(l.timer);
+    l.timer?.cancel();
     const settle = () => {
       l.timer = null;
       if (!l.input || !this.sink) return;
@@ -127,8 +132,7 @@ export class GpioSource implements Source, TamperReporter {
       else l.last = v;
     };
     if (l.cfg.debounceMs === 0) return settle();
-    l.timer = setTimeout(settle, l.cfg.debounceMs);
-    l.timer.unref();
+    l.timer = this.scheduler.setTimeout(settle, l.cfg.debounceMs).unref();
   }
 
   private emit(l: Line, v: boolean): void {

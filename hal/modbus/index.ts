@@ -1,6 +1,7 @@
 /** Modbus TCP and RTU (docs/adapters.md, URIs in docs/records.md). modbus-serial loads only on connect. */
 import type { Clock } from "../../kernel/clock.js";
 import type { Logger } from "../../kernel/log.js";
+import type { Scheduler } from "../../kernel/scheduler.js";
 import type { ModbusRtuSourceConfig, ModbusTcpSourceConfig } from "./schema.js";
 import { ModbusSource } from "./source.js";
 import { connectRtu, connectTcp } from "./transport.js";
@@ -25,17 +26,19 @@ export function rtuUriBase(device: string, baudRate: number): string {
   return `modbus+rtu://${device}?baud=${baudRate}`;
 }
 
-export function createModbusTcpSource(sc: ModbusTcpSourceConfig, clock: Clock, logger: Logger): ModbusSource {
+/** A Modbus TCP source from its config; `scheduler` runs the poll and retry timers (default: the system's). */
+export function createModbusTcpSource(sc: ModbusTcpSourceConfig, clock: Clock, logger: Logger, scheduler?: Scheduler): ModbusSource {
   return new ModbusSource({
-    ...common(sc), adapter: "modbus-tcp", uriBase: tcpUriBase(sc.host, sc.port), serialBus: false,
+    ...common(sc), adapter: "modbus-tcp", uriBase: tcpUriBase(sc.host, sc.port), serialBus: false, scheduler,
     connect: () => connectTcp(sc.host, sc.port, sc.timeoutMs),
   }, clock, logger);
 }
 
-export function createModbusRtuSource(sc: ModbusRtuSourceConfig, clock: Clock, logger: Logger): ModbusSource {
+/** A Modbus RTU source from its config; `scheduler` runs the poll and retry timers (default: the system's). */
+export function createModbusRtuSource(sc: ModbusRtuSourceConfig, clock: Clock, logger: Logger, scheduler?: Scheduler): ModbusSource {
   const serial = { baudRate: sc.baudRate, parity: sc.parity, dataBits: sc.dataBits, stopBits: sc.stopBits };
   return new ModbusSource({
-    ...common(sc), adapter: "modbus-rtu", uriBase: rtuUriBase(sc.device, sc.baudRate), serialBus: true,
+    ...common(sc), adapter: "modbus-rtu", uriBase: rtuUriBase(sc.device, sc.baudRate), serialBus: true, scheduler,
     connect: () => connectRtu(sc.device, serial, sc.timeoutMs),
   }, clock, logger);
 }

@@ -1,4 +1,6 @@
 import type { Clock } from "../../kernel/clock.js";
+import { backoffDelay } from "../../kernel/backoff.js";
+import { sleep, systemScheduler, type Scheduler, type Timer } from "../../kernel/scheduler.js";
 import { errorText } from "../../kernel/errors.js";
 import { child, silentLogger, type Logger } from "../../kernel/log.js";
 import type { RawReading, ReadingSink, Source, SourceHealth } from "../source.js";
@@ -32,6 +34,8 @@ export interface ModbusSourceOptions {
   backoffMaxMs: number;
   /** Registers that may be read between two mapped ranges to save a request (0: only touching ranges). */
   maxGap: number;
+  /** Poll and retry timers (default: the system's). */
+  scheduler?: Scheduler;
 }
 
 interface Device {
@@ -39,7 +43,7 @@ interface Device {
   requests: ReadRequest[];
   failures: number;
   lastFailure: ModbusFailure | null;
-  timer: NodeJS.Timeout | null;
+  timer: Timer | null;
 }
 
 const FC = { co: "writeFC1", di: "writeFC2", hr: "writeFC3", ir: "writeFC4" } as const;
@@ -64,11 +68,13 @@ export class ModbusSource implements Source {
   private sink: ReadingSink | null = null;
   private state: SourceHealth["state"] = "stopped";
   private readonly delivery: SinkDelivery;
+  private readonly scheduler: Scheduler;
   private errors = 0;
 
   /** Stores its collaborators and plans the requests; nothing runs until start(). */
   constructor(private readonly opts: ModbusSourceOptions, private readonly clock: Clock, logger: Logger = silentLogger()) {
     this.id = opts.id;
+    this.scheduler = opts.scheduler ?? systemScheduler;
     this.adapter = opts.adapter;
     this.log = child(logger, `hal.${opts.adapter}`);
     this.delivery = new SinkDelivery(this.log, this.id);
@@ -112,7 +118,7 @@ export class ModbusSource implements Source {
     this.run++;
     this.sink = null;
     for (const d of this.devices) {
-      if (d.timer) clearTimeout(d.timer);
+      d.timer?.cancel();
       d.timer = null;
     }
     const c = this.client;
@@ -132,15 +138,14 @@ export class ModbusSource implements Source {
 
   private schedule(d: Device, ms: number, run: number): void {
     if (run !== this.run) return;
-    d.timer = setTimeout(() => {
+    d.timer = this.scheduler.setTimeout(() => {
       d.timer = null;
       void this.poll(d, run);
-    }, ms);
-    d.timer.unref();
+    }, ms).unref();
   }
 
   private async poll(d: Device, run: number): Promise<void> {
-    const t0 = performance.now();
+    const t0 = this.clock.nowNs();
     let failed: ModbusFailure | null = null;
     for (const req of d.requests) {
       if (run !== this.run) return;
@@ -158,8 +163,10 @@ export class ModbusSource implements Source {
       d.lastFailure = null;
     }
     // An exception is an answer: the device is alive, so it keeps its schedule. Silence backs off.
-    const backoff = failed && failed.kind !== "exception" ? Math.min(this.opts.backoffMaxMs, d.opts.pollMs * 2 ** Math.min(d.failures, 16)) : d.opts.pollMs;
-    this.schedule(d, Math.max(0, backoff - (performance.now() - t0)), run);
+    const next = failed && failed.kind !== "exception" ? backoffDelay(d.failures, { minMs: d.opts.pollMs, maxMs: this.opts.backoffMaxMs, jitter: 0 }) : d.opts.pollMs;
+    // The poll's own duration counts towards the interval, so the schedule does not drift.
+    const tookMs = Number(this.clock.nowNs() - t0) / 1e6;
+    this.schedule(d, Math.max(0, next - tookMs), run);
   }
 
   /** Reads one request, retrying transport failures; delivers readings either way; returns the failure. */
@@ -167,7 +174,8 @@ export class ModbusSource implements Source {
     let failure: ModbusFailure | null = null;
     for (let attempt = 0; attempt <= this.opts.retries; attempt++) {
       if (attempt > 0) {
-        await delay(this.opts.retryDelayMs * 2 ** (attempt - 1));
+        // Unref'd like the poll timer: a forgotten source never keeps the process alive.
+        await sleep(this.scheduler, backoffDelay(attempt - 1, { minMs: this.opts.retryDelayMs, maxMs: Infinity, jitter: 0 }), { unref: true });
         if (run !== this.run) return null;
       }
       try {
@@ -247,8 +255,4 @@ export class ModbusSource implements Source {
 function messageOf(err: unknown): string {
   const m = (err as { message?: unknown } | null)?.message;
   return typeof m === "string" ? m : "modbus error";
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }

@@ -2,6 +2,7 @@
 import { join } from "node:path";
 import type { Clock } from "../../kernel/clock.js";
 import type { Logger } from "../../kernel/log.js";
+import type { Scheduler } from "../../kernel/scheduler.js";
 import type { SourcesConfig } from "../schema.js";
 import type { OpcuaSourceConfig } from "./schema.js";
 import { OpcuaSource } from "./source.js";
@@ -15,6 +16,7 @@ export function opcuaPkiDir(sc: OpcuaSourceConfig, config: Pick<SourcesConfig, "
   return sc.pkiDir ?? join(config.gateway.stateDir, "pki", "opcua");
 }
 
-export function createOpcuaSource(sc: OpcuaSourceConfig, config: Pick<SourcesConfig, "gateway">, clock: Clock, logger: Logger, opts: { configFile?: string } = {}): OpcuaSource {
-  return new OpcuaSource({ config: sc, pkiDir: opcuaPkiDir(sc, config), ...(opts.configFile ? { configFile: opts.configFile } : {}) }, clock, logger);
+/** An OPC UA source from its config; `scheduler` runs its reconnect timer (default: the system's). */
+export function createOpcuaSource(sc: OpcuaSourceConfig, config: Pick<SourcesConfig, "gateway">, clock: Clock, logger: Logger, opts: { configFile?: string; scheduler?: Scheduler } = {}): OpcuaSource {
+  return new OpcuaSource({ config: sc, pkiDir: opcuaPkiDir(sc, config), ...(opts.configFile ? { configFile: opts.configFile } : {}), scheduler: opts.scheduler }, clock, logger);
 }

@@ -1,6 +1,8 @@
 import { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { Clock } from "../../kernel/clock.js";
+import { Backoff } from "../../kernel/backoff.js";
+import { systemScheduler, type Scheduler, type Timer } from "../../kernel/scheduler.js";
 import { SourceError, errorText } from "../../kernel/errors.js";
 import { child, silentLogger, type Logger } from "../../kernel/log.js";
 import type { OpcuaItemConfig, OpcuaSourceConfig } from "./schema.js";
@@ -21,6 +23,8 @@ export interface OpcuaSourceOptions {
   pkiDir: string;
   /** Shown in the trust error's command; "FILE" when unknown. */
   configFile?: string;
+  /** The reconnect timer (default: the system's). */
+  scheduler?: Scheduler;
 }
 
 /** Untrusted server certificate: the message names it and says exactly what to run. */
@@ -51,14 +55,16 @@ export class OpcuaSource implements Source {
   private client: Client | null = null;
   private session: Session | null = null;
   private subscription: Subscription | null = null;
-  private retryTimer: NodeJS.Timeout | null = null;
+  private retryTimer: Timer | null = null;
   private run = 0;
   private sink: ReadingSink | null = null;
   private state: SourceHealth["state"] = "stopped";
   private detail: string | null = null;
   private readonly delivery: SinkDelivery;
   private errors = 0;
-  private attempts = 0;
+  private readonly scheduler: Scheduler;
+  /** Our own reconnects until the first subscription (node-opcua reconnects an established session itself). */
+  private readonly retry: Backoff;
 
   constructor(private readonly opts: OpcuaSourceOptions, private readonly clock: Clock, logger: Logger = silentLogger()) {
     this.id = opts.config.id;
@@ -66,6 +72,8 @@ export class OpcuaSource implements Source {
     this.log = child(logger, "hal.opcua");
     this.delivery = new SinkDelivery(this.log, this.id);
     this.hostPort = /^opc\.tcp:\/\/([^/]+)/.exec(this.cfg.endpointUrl)?.[1] ?? "unknown";
+    this.scheduler = opts.scheduler ?? systemScheduler;
+    this.retry = new Backoff({ minMs: 500, maxMs: this.cfg.reconnectMaxMs, jitter: 0 });
   }
 
   /** `opcua://host:port/<NodeId>` */
@@ -91,14 +99,14 @@ export class OpcuaSource implements Source {
     this.sink = sink;
     const run = ++this.run;
     this.state = "starting";
-    this.attempts = 0;
+    this.retry.reset();
     await this.attempt(run);
   }
 
   async stop(): Promise<void> {
     this.run++;
     this.sink = null;
-    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer?.cancel();
     this.retryTimer = null;
     await this.teardown();
     this.state = "stopped";
@@ -111,7 +119,7 @@ export class OpcuaSource implements Source {
       if (run !== this.run) return;
       this.state = "running";
       this.detail = null;
-      this.attempts = 0;
+      this.retry.reset();
       this.log.info({ source: this.id, endpoint: this.cfg.endpointUrl, items: this.cfg.items.length }, "opcua source subscribed");
     } catch (err) {
       await this.teardown();
@@ -119,10 +127,8 @@ export class OpcuaSource implements Source {
       this.errors++;
       this.state = "failed";
       this.detail = errorText(err);
-      if (this.attempts === 0) this.log.error({ source: this.id, err: this.detail }, "opcua source cannot connect; retrying");
-      const wait = Math.min(this.cfg.reconnectMaxMs, 500 * 2 ** Math.min(this.attempts++, 12));
-      this.retryTimer = setTimeout(() => void this.attempt(run), wait);
-      this.retryTimer.unref();
+      if (this.retry.attempts === 0) this.log.error({ source: this.id, err: this.detail }, "opcua source cannot connect; retrying");
+      this.retryTimer = this.scheduler.setTimeout(() => void this.attempt(run), this.retry.next()).unref();
     }
   }
 

@@ -1,4 +1,5 @@
 import type { Clock } from "../../kernel/clock.js";
+import { systemScheduler, type Scheduler, type Timer } from "../../kernel/scheduler.js";
 import { child, silentLogger, type Logger } from "../../kernel/log.js";
 import type { ReadingSink, Source, SourceHealth } from "../source.js";
 import { readingsAtTick, simAddresses, tickPeriodMs } from "./generate.js";
@@ -13,21 +14,6 @@ export interface SimSourceOptions {
   assets: readonly SimAssetSpec[];
   faults: readonly SimFaultSpec[];
 }
-
-/** Wakes a callback periodically; injected so tests can drive the source with a ManualClock. */
-export interface Scheduler {
-  /** Calls fn about every `ms`; returns a function that cancels it. */
-  every(ms: number, fn: () => void): () => void;
-}
-
-/** The real scheduler: setInterval, unref'd so a forgotten source never keeps the process alive. */
-export const timerScheduler: Scheduler = {
-  every(ms, fn) {
-    const t = setInterval(fn, Math.max(1, ms));
-    t.unref();
-    return () => clearInterval(t);
-  },
-};
 
 /** After a stall (suspended process, clock jump) ticks older than this are skipped, not replayed in a burst. */
 const MAX_CATCH_UP_MS = 1000;
@@ -45,7 +31,7 @@ export class SimSource implements Source {
   private readonly periodMs: number;
   private model: SimModel | null = null;
   private nextTick = 0;
-  private cancel: (() => void) | null = null;
+  private timer: Timer | null = null;
   private state: SourceHealth["state"] = "stopped";
   private readonly delivery: SinkDelivery;
   private errors = 0;
@@ -56,7 +42,7 @@ export class SimSource implements Source {
     private readonly opts: SimSourceOptions,
     private readonly clock: Clock,
     logger: Logger = silentLogger(),
-    private readonly scheduler: Scheduler = timerScheduler,
+    private readonly scheduler: Scheduler = systemScheduler,
   ) {
     this.id = opts.id;
     this.log = child(logger, "hal.sim");
@@ -75,20 +61,21 @@ export class SimSource implements Source {
   }
 
   start(sink: ReadingSink): Promise<void> {
-    if (this.cancel) return Promise.resolve();
+    if (this.timer) return Promise.resolve();
     const now = this.clock.nowMs();
     // Fault times count from the first start; a restart continues the same timeline from "now".
     this.model ??= { seed: this.opts.seed, assets: this.opts.assets, faults: this.opts.faults, originMs: now };
     this.nextTick = Math.max(this.nextTick, Math.ceil((now - this.model.originMs) / this.periodMs));
     this.state = "running";
-    this.cancel = this.scheduler.every(this.periodMs, () => this.wake(sink));
+    // Unref'd: a forgotten source never keeps the process alive.
+    this.timer = this.scheduler.setInterval(() => this.wake(sink), Math.max(1, this.periodMs)).unref();
     this.log.info({ source: this.id, rateHz: this.opts.rateHz, addresses: this.addrs.length }, "simulated source started");
     return Promise.resolve();
   }
 
   stop(): Promise<void> {
-    this.cancel?.();
-    this.cancel = null;
+    this.timer?.cancel();
+    this.timer = null;
     this.state = "stopped";
     this.log.info({ source: this.id, readings: this.delivery.delivered, skipped: this.skipped }, "simulated source stopped");
     return Promise.resolve();
@@ -101,7 +88,7 @@ export class SimSource implements Source {
 
   private wake(sink: ReadingSink): void {
     const model = this.model;
-    if (!model || !this.cancel) return;
+    if (!model || !this.timer) return;
     const now = this.clock.nowMs();
     const due = Math.floor((now - model.originMs) / this.periodMs);
     const oldest = Math.ceil((now - MAX_CATCH_UP_MS - model.originMs) / this.periodMs);
@@ -109,7 +96,7 @@ export class SimSource implements Source {
       this.skipped += oldest - this.nextTick;
       this.nextTick = oldest;
     }
-    for (; this.nextTick <= due && this.cancel; this.nextTick++) {
+    for (; this.nextTick <= due && this.timer; this.nextTick++) {
       for (const r of readingsAtTick(model, this.opts.rateHz, this.nextTick)) {
         this.delivery.deliver(sink, { address: r.address, value: r.value, sourceTsNs: r.sourceTsNs, quality: r.quality, qualityDetail: r.qualityDetail });
       }

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { setTimeout as sleep } from "node:timers/promises";
 import { systemClock } from "../../kernel/clock.js";
+import { ManualTime } from "../../kernel/scheduler.js";
 import { silentLogger } from "../../kernel/log.js";
 import { createSources } from "../../hal/registry.js";
 import { FakeGpioChip, GpioSource, isTamperReporter, sharedFakeChip, type TamperEvent } from "../../hal/gpio/index.js";
@@ -17,7 +17,8 @@ void test("fake backend from config: state at start, one reading per debounced c
     points: pointsFor("cabinet", ["17", "22"]),
   });
   sharedFakeChip.set(17, 1); // switch closed = enclosure shut (active low)
-  const [src] = await createSources(config, systemClock, silentLogger());
+  const time = new ManualTime();
+  const [src] = await createSources(config, time, silentLogger(), { scheduler: time });
   assert.ok(src instanceof GpioSource && isTamperReporter(src));
   assert.deepEqual(src.tamperAddresses(), ["17"]);
   assert.equal(src.uriFor("17"), "gpio://gpiochip0/17");
@@ -26,10 +27,18 @@ void test("fake backend from config: state at start, one reading per debounced c
   const got: RawReading[] = [];
   await src.start((r) => got.push(r));
   assert.deepEqual(got.map((r) => [r.address, r.value]), [["17", false], ["22", false]]);
-  // Contact bounce: five edges within the debounce window settle to one change.
-  for (const lvl of [0, 1, 0, 1, 0] as const) sharedFakeChip.set(17, lvl);
-  await sleep(80);
+  // Contact bounce: five edges 5 ms apart, each restarting the 20 ms window, settle to one change
+  // 20 ms after the last edge, stamped with that moment.
+  const t0 = time.nowNs();
+  for (const lvl of [0, 1, 0, 1, 0] as const) {
+    sharedFakeChip.set(17, lvl);
+    await time.advance(5);
+  }
+  await time.advance(14);
+  assert.equal(got.length, 2, "39 ms after the first edge, 19 ms after the last: still bouncing");
+  await time.advance(1);
   assert.deepEqual(got.slice(2).map((r) => [r.address, r.value]), [["17", true]]);
+  assert.equal(got[2]!.sourceTsNs, t0 + 40_000_000n);
   assert.deepEqual(tampers.map((t) => [t.line, t.active, t.uri]), [[17, false, "gpio://gpiochip0/17"], [17, true, "gpio://gpiochip0/17"]]);
   // Line 22 reports rising edges only.
   sharedFakeChip.set(22, 1);
@@ -37,9 +46,11 @@ void test("fake backend from config: state at start, one reading per debounced c
   sharedFakeChip.set(22, 1);
   assert.deepEqual(got.slice(3).map((r) => [r.address, r.value]), [["22", true], ["22", true]]);
   assert.ok(got.every((r) => r.quality === "good" && typeof r.sourceTsNs === "bigint"));
+  sharedFakeChip.set(17, 1); // an edge whose window is still open at stop()
+  assert.equal(time.pending(), 1);
   await src.stop();
-  sharedFakeChip.set(17, 1);
-  await sleep(40);
+  assert.equal(time.pending(), 0, "stop() cancels the open debounce window");
+  await time.advance(40);
   assert.equal(got.length, 5);
 });
 
@@ -66,14 +77,15 @@ void test("config: backend is required, production refuses the fake, lines and a
   assert.ok(dup.some((p) => p.includes("/points/0/address: GPIO addresses are the line number")), dup.join("\n"));
 });
 
-sourceContract("gpio (fake backend)", () => {
+sourceContract("gpio (fake backend, manual time)", () => {
   const chip = new FakeGpioChip();
-  const source = new GpioSource({ id: "cab", chip: "gpiochip0", lines: [line(3, { debounceMs: 0 })], backend: () => Promise.resolve(chip) }, systemClock);
+  const time = new ManualTime();
+  const source = new GpioSource({ id: "cab", chip: "gpiochip0", lines: [line(3)], backend: () => Promise.resolve(chip), scheduler: time }, time);
   return {
     source,
     advance: async (ms) => {
       chip.set(3, chip.level(3) === 1 ? 0 : 1);
-      await sleep(ms);
+      await time.advance(ms);
     },
   };
 });

@@ -2,24 +2,13 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ManualClock, systemClock } from "../../kernel/clock.js";
-import { generateSamples, plantValues, SimSource, type Scheduler, type SimAssetSpec, type SimFaultSpec } from "../../hal/sim/index.js";
+import { ManualTime } from "../../kernel/scheduler.js";
+import { generateSamples, plantValues, SimSource, type SimAssetSpec, type SimFaultSpec } from "../../hal/sim/index.js";
 import type { RawReading } from "../../hal/source.js";
 import { sourceContract } from "./source-contract.js";
 
 const assets: SimAssetSpec[] = [{ id: "motor1", kind: "motor" }, { id: "pump1", kind: "pump" }, { id: "compressor1", kind: "compressor" }];
 const T0 = 1_700_000_000_000;
-
-/** A scheduler the test fires by hand, to pair with a ManualClock. */
-class ManualScheduler implements Scheduler {
-  private fns = new Set<() => void>();
-  every(_ms: number, fn: () => void): () => void {
-    this.fns.add(fn);
-    return () => this.fns.delete(fn);
-  }
-  fire(): void {
-    for (const f of [...this.fns]) f();
-  }
-}
 
 const series = (faults: SimFaultSpec[], address: string, ticks: number, rateHz = 10) =>
   generateSamples({ seed: 42, assets, faults, rateHz, startMs: T0 }, ticks).filter((r) => r.address === address);
@@ -85,17 +74,13 @@ void test("dropout: bad quality with a null value during the window", () => {
   assert.ok(s.filter((r) => r.value !== null).every((r) => r.quality === "good"));
 });
 
-void test("SimSource with a ManualClock delivers exactly rateHz ticks per second, with source timestamps", async () => {
-  const clock = new ManualClock(T0);
-  const sched = new ManualScheduler();
-  const src = new SimSource({ id: "plant", seed: 42, rateHz: 10, assets, faults: [] }, clock, undefined, sched);
+void test("SimSource on manual time delivers exactly rateHz ticks per second, with source timestamps", async () => {
+  const time = new ManualTime(new ManualClock(T0));
+  const src = new SimSource({ id: "plant", seed: 42, rateHz: 10, assets, faults: [] }, time, undefined, time);
   assert.equal(src.uriFor("pump1/vibration_rms"), "sim://plant/pump1/vibration_rms");
   const got: RawReading[] = [];
   await src.start((r) => got.push(r));
-  for (let i = 0; i < 20; i++) {
-    clock.advanceMs(50);
-    sched.fire();
-  }
+  await time.advance(1000);
   // t = 0 .. 1000 ms inclusive at 10 Hz: 11 ticks × 12 addresses.
   assert.equal(got.length, 11 * 12);
   const ts = [...new Set(got.map((r) => r.sourceTsNs))];
@@ -104,19 +89,18 @@ void test("SimSource with a ManualClock delivers exactly rateHz ticks per second
   // Same values as the timer-free generator: the source only decides when.
   assert.deepEqual(got.slice(0, 12).map((r) => r.value), generateSamples({ seed: 42, assets, rateHz: 10, startMs: T0 }, 1).map((r) => r.value));
   await src.stop();
-  clock.advanceMs(1000);
-  sched.fire();
+  assert.equal(time.pending(), 0, "stop() cancels the source's timer");
+  await time.advance(1000);
   assert.equal(got.length, 11 * 12);
 });
 
 void test("SimSource skips ticks after a long stall instead of bursting", async () => {
-  const clock = new ManualClock(T0);
-  const sched = new ManualScheduler();
-  const src = new SimSource({ id: "plant", seed: 1, rateHz: 10, assets: [assets[0]!], faults: [] }, clock, undefined, sched);
+  const time = new ManualTime(new ManualClock(T0));
+  const src = new SimSource({ id: "plant", seed: 1, rateHz: 10, assets: [assets[0]!], faults: [] }, time, undefined, time);
   let n = 0;
   await src.start(() => n++);
-  clock.advanceMs(60_000);
-  sched.fire();
+  time.jump(60_000); // the process was suspended: no timer ran
+  await time.advance(0);
   assert.ok(n <= 11 * 4, `${n} readings after a 60 s stall`);
   assert.match(src.health().detail ?? "", /skipped/);
   await src.stop();
@@ -135,20 +119,10 @@ void test("SimSource on real timers delivers at about the configured rate", asyn
   assert.ok(Math.abs(perAddress - expected) <= 3 + 0.15 * expected, `${perAddress} readings where 50 Hz over the elapsed time gives ${expected.toFixed(1)}`);
 });
 
-sourceContract("sim (manual clock)", () => {
-  const clock = new ManualClock(T0);
-  const sched = new ManualScheduler();
-  const source = new SimSource({ id: "plant", seed: 3, rateHz: 20, assets, faults: [] }, clock, undefined, sched);
-  return {
-    source,
-    advance: (ms) => {
-      for (let t = 0; t < ms; t += 25) {
-        clock.advanceMs(25);
-        sched.fire();
-      }
-      return Promise.resolve();
-    },
-  };
+sourceContract("sim (manual time)", () => {
+  const time = new ManualTime(new ManualClock(T0));
+  const source = new SimSource({ id: "plant", seed: 3, rateHz: 20, assets, faults: [] }, time, undefined, time);
+  return { source, advance: (ms) => time.advance(ms) };
 });
 
 sourceContract("sim (real timers)", () => ({

@@ -3,11 +3,18 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { silentLogger } from "../../kernel/log.js";
 import { buildReceiver } from "../../ingest/receiver.js";
+import type { IngestStore } from "../../ingest/store.js";
 import { waitFor } from "./cli-support.js";
 import { assertExactlyOnceInOrder, startFleet, type Fleet } from "./fleet-fixture.js";
 
 const me = import.meta.url;
 const MESSAGES = 6000;
+
+/** The sessions a receiver knows, each with whether its final checkpoint closed it. */
+function sessionsClosed(store: IngestStore): Map<string, boolean> {
+  const rows = store.db.prepare("SELECT session_id AS id, state FROM sessions").all() as Array<{ id: string; state: string }>;
+  return new Map(rows.map((r) => [r.id, (JSON.parse(r.state) as { closed: boolean }).closed]));
+}
 
 /**
  * Session 1 saw a TPM gateway (TLS through its sidecar) stop reaching the receiver after a mosquitto
@@ -55,16 +62,22 @@ void describe("broker restart while a TPM gateway publishes through its TLS side
       for (const reason of Object.keys(plain.counts().byReason)) assert.equal(reason, "REPLAY", diag());
       assertExactlyOnceInOrder(fleet.receiver);
 
+      // The gateway stopped cleanly, so the last frame of each of its sessions (all opened before the
+      // restart) is that session's final checkpoint, and the plain receiver, which lost nothing, sees
+      // them all. Once the $share receiver has closed the same sessions it has handled everything the
+      // broker will ever deliver to it: no quiet period to guess.
+      await waitFor("the plain receiver to see every session's final checkpoint", () => {
+        const s = sessionsClosed(plain);
+        return s.size > 0 && [...s.values()].every(Boolean);
+      }, 120_000).catch((e: Error) => { throw new Error(`${e.message}: ${diag()}`); });
+      const sessions = [...sessionsClosed(plain).keys()];
+      await waitFor("the $share receiver to see the same final checkpoints", () => {
+        const s = sessionsClosed(shared.store);
+        return sessions.every((id) => s.get(id) === true);
+      }, 120_000).catch((e: Error) => { throw new Error(`${e.message}: ${diag()}`); });
       // The $share receiver resumed (the stall). What reached no shared subscriber while it resubscribed
       // (mosquitto dropped the $share subscription with the restart) is not silently missing: the
       // receiver reports it as sequence gaps and checkpoint mismatches (docs/topics.md).
-      let last = -1;
-      for (;;) {
-        const n = shared.store.counts().verified;
-        if (n === last) break;
-        last = n;
-        await new Promise((r) => setTimeout(r, 2000));
-      }
       const sc = shared.store.counts();
       assert.ok(sc.verified > sharedAtRestart + 1000, `the shared receiver resumed after the restart: ${diag()}`);
       const missing = gateway.stats.publishedData - sc.verified;

@@ -2,6 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { ManualClock } from "../../kernel/clock.js";
+import { ManualTime } from "../../kernel/scheduler.js";
 import { createLogger } from "../../kernel/log.js";
 import { Normalizer } from "../../firmware/pipeline/normalize.js";
 import { Validator } from "../../firmware/pipeline/validate.js";
@@ -18,13 +19,14 @@ void test("no payload value reaches the logs at debug level (normalize, validate
   const logger = createLogger({ level: "debug", destination: { write: (s: string) => void lines.push(s) } });
   const { config } = testConfig();
   const clock = new ManualClock();
-  const sim = new SimSource({ id: "plant", seed: 1, rateHz: 10, assets: [{ id: "pump1", kind: "pump" }], faults: [] }, clock, logger, {
-    every: (_ms, fn) => { fn(); return () => undefined; },
-  });
+  const time = new ManualTime(clock);
+  const sim = new SimSource({ id: "plant", seed: 1, rateHz: 10, assets: [{ id: "pump1", kind: "pump" }], faults: [] }, time, logger, time);
   await sim.start(() => {
     throw new Error("sink down");
   });
+  await time.advance(100); // one tick reaches the failing sink
   await sim.stop();
+  assert.ok(sim.health().errors > 0, "the sink failures were counted (and logged)");
   const n = new Normalizer(config, clock, logger);
   const raw = { value: MARKER, sourceTsNs: clock.nowNs(), quality: "good" as const, qualityDetail: null };
   assert.equal(n.normalize(sim, { ...raw, address: "pump1/bearing_temp" }), null);
