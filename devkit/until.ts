@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
+import { DevkitError } from "../kernel/errors.js";
 
 /**
  * Polls `pred` until it returns something truthy and returns that value; fails after `ms` naming
@@ -9,7 +10,7 @@ export async function until<T>(what: string, pred: () => T | undefined | false |
   for (;;) {
     const v = pred();
     if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > end) throw new DevkitError("DEVKIT_TIMEOUT", `timed out waiting for ${what}`);
     await sleep(everyMs);
   }
 }

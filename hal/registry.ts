@@ -3,6 +3,7 @@ import type { Logger } from "../kernel/log.js";
 import type { Scheduler } from "../kernel/scheduler.js";
 import type { SourceConfig, SourcesConfig } from "./schema.js";
 import type { Source } from "./source.js";
+import { SourceError } from "../kernel/errors.js";
 
 /**
  * Builds the configured sources. Each adapter is imported only when a source of its kind is
@@ -45,5 +46,5 @@ async function createSource(sc: SourceConfig, config: SourcesConfig, clock: Cloc
       return createGpioSource(sc, clock, logger, opts.scheduler);
     }
   }
-  throw new Error(`unknown source kind in config`);
+  throw new SourceError("SOURCE_KIND_UNKNOWN", "unknown source kind in config: run `otgw config check`");
 }

@@ -7,6 +7,7 @@ import { IngestStore } from "./store.js";
 import { IngestService } from "./service.js";
 import { SqliteVerifierState } from "./verifier-state.js";
 import { CrlRevocation } from "../envelope/verify/crl.js";
+import { IngestError } from "../kernel/errors.js";
 
 export interface ReceiverFiles {
   url: string;
@@ -27,7 +28,7 @@ export interface ReceiverFiles {
 export function readCertBundle(file: string): Buffer[] {
   const text = readFileSync(file, "utf8");
   const blocks = text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
-  if (blocks.length === 0) throw new Error(`${file}: no PEM certificate found; pass the fleet CA certificate (PEM)`);
+  if (blocks.length === 0) throw new IngestError("INGEST_CA_FILE", `${file}: no PEM certificate found; pass the fleet CA certificate (PEM)`);
   return blocks.map((b) => Buffer.from(new X509Certificate(b).raw));
 }
 

@@ -2,7 +2,7 @@ import { EventEmitter } from "node:events";
 import mqtt, { type MqttClient, type IPublishPacket } from "mqtt";
 import type { Logger } from "../kernel/log.js";
 import { child } from "../kernel/log.js";
-import { errorText } from "../kernel/errors.js";
+import { errorText, IngestError } from "../kernel/errors.js";
 import { buildTlsOptions } from "../kernel/tls.js";
 import type { Verifier, VerifyResult } from "../envelope/verify/verifier.js";
 import type { IngestStore } from "./store.js";
@@ -90,7 +90,7 @@ export class IngestService extends EventEmitter {
       new Promise<void>((resolve, reject) => {
         client.subscribe(topic, { qos: 1 }, (err, granted) => {
           const code = granted?.[0]?.qos;
-          if (err || code === undefined || code > 2) reject(err ?? new Error(`broker refused subscription to ${topic} (reason ${code ?? "none"}): check the receiver's ACL`));
+          if (err || code === undefined || code > 2) reject(err ?? new IngestError("INGEST_SUBSCRIBE", `broker refused subscription to ${topic} (reason ${code ?? "none"}): check the receiver's ACL`));
           else resolve();
         });
       });

@@ -1,7 +1,7 @@
 import Database from "better-sqlite3";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import { GatewayError } from "../kernel/errors.js";
+import { IngestError } from "../kernel/errors.js";
 
 /** One verified data record, with the pristine envelope it came in. */
 export interface VerifiedRow {
@@ -60,7 +60,7 @@ export class IngestStore {
       this.db.pragma("synchronous = NORMAL");
       this.db.exec(SCHEMA);
     } catch (err) {
-      throw new GatewayError("INGEST_STORE", `cannot open receiver store ${file}: ${(err as Error).message}; move the damaged file aside and restart (the broker redelivers unacknowledged frames)`, { cause: err });
+      throw new IngestError("INGEST_STORE", `cannot open receiver store ${file}: ${(err as Error).message}; move the damaged file aside and restart (the broker redelivers unacknowledged frames)`, { cause: err });
     }
     this.insVerified = this.db.prepare(
       `INSERT INTO verified (gateway_id, stream, session_id, seq, schema_id, source_ts_ns, gateway_ts_ns, record, chain, envelope, topic, received_at)

@@ -1,5 +1,5 @@
 import Database from "better-sqlite3";
-import { GatewayError } from "../kernel/errors.js";
+import { IngestError } from "../kernel/errors.js";
 import { READING_SCHEMA_ID } from "../kernel/record.js";
 import { inputHash, PREDICTION_SCHEMA_ID, type InputRef, type ModelRef, type PredictionRecord } from "../kernel/prediction.js";
 
@@ -31,7 +31,7 @@ export interface Trace {
  * recomputes the input hash over their stored bytes (docs/model-bundle.md "Input hash").
  */
 export function tracePrediction(dbFile: string, id: string): Trace {
-  if (!/^[0-9a-f]{32}$/.test(id)) throw new GatewayError("TRACE_BAD_ID", `prediction id must be 32 lowercase hex characters (the "id" of an otgw.prediction/1 record)`);
+  if (!/^[0-9a-f]{32}$/.test(id)) throw new IngestError("TRACE_BAD_ID", `prediction id must be 32 lowercase hex characters (the "id" of an otgw.prediction/1 record)`);
   const db = new Database(dbFile, { fileMustExist: true });
   try {
     // The receiver's table has no index for lookups by source time; add one (idempotent) so tracing stays fast.
@@ -40,7 +40,7 @@ export function tracePrediction(dbFile: string, id: string): Trace {
     const rows = db.prepare("SELECT gateway_id, stream, session_id, seq, record FROM verified WHERE schema_id = ? AND json_extract(record, '$.id') = ?")
       .safeIntegers(true).all(PREDICTION_SCHEMA_ID, id) as Row[];
     const row = rows[0];
-    if (!row) throw new GatewayError("TRACE_NOT_FOUND", `no verified prediction ${id} in ${dbFile}`);
+    if (!row) throw new IngestError("TRACE_NOT_FOUND", `no verified prediction ${id} in ${dbFile}`);
     const p = JSON.parse(row.record) as PredictionRecord;
     const byRef = db.prepare(`SELECT gateway_id, stream, session_id, seq, record FROM verified
       WHERE gateway_id = ? AND stream = ? AND source_ts_ns = ? AND schema_id = ? AND json_extract(record, '$.point') = ?`).safeIntegers(true);

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { RuntimeError } from "./errors.js";
 
 let cached: string | null = null;
 
@@ -12,7 +13,7 @@ export function repoRoot(): string {
     const pkg = join(dir, "package.json");
     if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, "utf8")) as { name?: string }).name === "otgw") return (cached = dir);
     const up = dirname(dir);
-    if (up === dir) throw new Error("cannot find the otgw project root (package.json)");
+    if (up === dir) throw new RuntimeError("PROJECT_ROOT_MISSING", "cannot find the otgw project root (package.json)");
     dir = up;
   }
 }

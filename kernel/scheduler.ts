@@ -3,6 +3,7 @@
  * tests drive debounce windows, poll intervals and reconnect delays with `ManualTime` instead of sleeping.
  */
 import { ManualClock, type Clock } from "./clock.js";
+import { RuntimeError } from "./errors.js";
 
 /** A pending timeout or interval. */
 export interface Timer {
@@ -113,7 +114,7 @@ export class ManualTime implements Clock, Scheduler {
    */
   async advance(ms: number): Promise<void> {
     if (!(ms >= 0)) throw new RangeError(`ManualTime.advance: ${ms} ms is not a duration`);
-    if (this.advancing) throw new Error("ManualTime.advance is already running: await it before advancing again");
+    if (this.advancing) throw new RuntimeError("RUNTIME_INVARIANT", "ManualTime.advance is already running: await it before advancing again");
     this.advancing = true;
     try {
       const targetNs = this.clock.nowNs() + BigInt(Math.round(ms * 1_000_000));

@@ -1,7 +1,7 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { IdentityError } from "../kernel/errors.js";
+import { KeyStoreError } from "../kernel/errors.js";
 import type { KeyStore, Signer } from "../kernel/keystore.js";
 
 /**
@@ -13,7 +13,7 @@ export class SoftwareKeyStore implements KeyStore {
   constructor(private readonly dir: string) {}
 
   private path(name: string): string {
-    if (!/^[A-Za-z0-9._-]+$/.test(name)) throw new IdentityError("KEY_NAME_INVALID", `key name "${name}" may only hold letters, digits, '.', '_' and '-'`);
+    if (!/^[A-Za-z0-9._-]+$/.test(name)) throw new KeyStoreError("KEY_NAME_INVALID", `key name "${name}" may only hold letters, digits, '.', '_' and '-'`);
     return join(this.dir, `${name}.key.pem`);
   }
 
@@ -24,7 +24,7 @@ export class SoftwareKeyStore implements KeyStore {
   create(name: string): Promise<Signer> {
     const file = this.path(name);
     if (existsSync(file)) {
-      return Promise.reject(new IdentityError("KEY_EXISTS", `key "${name}" already exists at ${file}; keys are never replaced silently: remove it first if you really mean to`));
+      return Promise.reject(new KeyStoreError("KEY_EXISTS", `key "${name}" already exists at ${file}; keys are never replaced silently: remove it first if you really mean to`));
     }
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
@@ -35,7 +35,7 @@ export class SoftwareKeyStore implements KeyStore {
   open(name: string): Promise<Signer> {
     const file = this.path(name);
     if (!existsSync(file)) {
-      return Promise.reject(new IdentityError("KEY_MISSING", `no key "${name}" at ${file}: create one with \`otgw identity create\` (or the demo's setup)`));
+      return Promise.reject(new KeyStoreError("KEY_MISSING", `no key "${name}" at ${file}: create one with \`otgw identity create\` (or the demo's setup)`));
     }
     return Promise.resolve(SoftwareSigner.fromPem(readFileSync(file, "utf8")));
   }
@@ -49,7 +49,7 @@ export class SoftwareSigner implements Signer {
 
   constructor(private readonly key: KeyObject) {
     if (key.asymmetricKeyType !== "ec" || key.asymmetricKeyDetails?.namedCurve !== "prime256v1") {
-      throw new IdentityError("KEY_TYPE", "signing keys must be ECDSA P-256");
+      throw new KeyStoreError("KEY_TYPE", "signing keys must be ECDSA P-256");
     }
     this.pub = createPublicKey(key);
   }

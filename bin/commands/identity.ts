@@ -2,7 +2,7 @@ import { X509Certificate } from "node:crypto";
 import { existsSync, readFileSync, renameSync } from "node:fs";
 import { loadConfig } from "../../firmware/config/load.js";
 import type { GatewayConfig } from "../../firmware/config/schema.js";
-import { IdentityError } from "../../kernel/errors.js";
+import { IdentityError, EstError } from "../../kernel/errors.js";
 import { keyDirOf, tctiOf } from "../../provisioning/identity.js";
 import { keyId } from "../../fleet/ca/inventory.js";
 import { attestAndEnroll } from "../../provisioning/attest/enroll.js";
@@ -43,7 +43,7 @@ export async function identityShowCommand(configFile: string): Promise<number> {
 
 function estFor(config: GatewayConfig, keyPem: string): EstClient {
   const url = config.identity.est?.url;
-  if (!url) throw new IdentityError("EST_NOT_CONFIGURED", "identity.est.url is not set in the config: add the fleet's EST server (otgw provision writes it)");
+  if (!url) throw new EstError("EST_NOT_CONFIGURED", "identity.est.url is not set in the config: add the fleet's EST server (otgw provision writes it)");
   return new EstClient({ url, caPem: readFileSync(config.identity.caFile, "utf8"), clientTls: { cert: readFileSync(config.identity.certFile, "utf8"), key: keyPem } });
 }
 

@@ -2,7 +2,7 @@ import { createHash, X509Certificate } from "node:crypto";
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { parse as parseYaml, stringify as toYaml } from "yaml";
-import { IdentityError } from "../../kernel/errors.js";
+import { EstError, KeyStoreError } from "../../kernel/errors.js";
 import { systemClock } from "../../kernel/clock.js";
 import { AuditLog, AUDIT_EVENTS } from "../../firmware/audit/audit-log.js";
 import { loadConfig } from "../../firmware/config/load.js";
@@ -50,14 +50,14 @@ export async function provisionCommand(o: ProvisionOptions): Promise<number> {
   let caPem: string;
   if (o.estCa) caPem = readFileSync(o.estCa, "utf8");
   else if (o.caFingerprint) caPem = await fetchCaByFingerprint(o.est, o.caFingerprint);
-  else throw new IdentityError("EST_TRUST", "say how to trust the EST server: --ca-fingerprint <sha256 from the fleet operator> or --est-ca <fleet CA file>");
+  else throw new EstError("EST_TRUST", "say how to trust the EST server: --ca-fingerprint <sha256 from the fleet operator> or --est-ca <fleet CA file>");
   console.log(`    fleet CA ${new X509Certificate(caPem).subject.replace(/\n/g, ", ")} (${new X509Certificate(caPem).fingerprint256})`);
 
   step(`TPM at ${o.tcti}: ${STEPS.key}`);
   const store = new TpmKeyStore(keyDir, o.tcti);
   try {
     if (await store.has(o.keyName)) {
-      throw new IdentityError("KEY_EXISTS", `${store.keyFile(o.keyName)} exists: this gateway is already provisioned (see \`otgw identity show\`); to start over, move ${keyDir} away first`);
+      throw new KeyStoreError("KEY_EXISTS", `${store.keyFile(o.keyName)} exists: this gateway is already provisioned (see \`otgw identity show\`); to start over, move ${keyDir} away first`);
     }
     const signer = (await store.create(o.keyName)) as TpmSigner;
     console.log(`    key ${store.keyFile(o.keyName)} (TPM-wrapped, fixedTPM/fixedParent)`);

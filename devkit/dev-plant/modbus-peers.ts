@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { repoRoot } from "../../kernel/paths.js";
+import { DevkitError } from "../../kernel/errors.js";
 
 let built: { tcpServer: string; rtuSlave: string } | null = null;
 
@@ -17,7 +18,7 @@ function need(cmd: string, pkg: string): void {
   try {
     execFileSync("sh", ["-c", `command -v ${cmd}`], { stdio: "pipe" });
   } catch {
-    throw new Error(`${cmd} is missing: install Debian package ${pkg} (scripts/setup.sh does it)`);
+    throw new DevkitError("DEVKIT_TOOL_MISSING", `${cmd} is missing: install Debian package ${pkg} (scripts/setup.sh does it)`);
   }
 }
 
@@ -30,7 +31,7 @@ export function buildPeers(): { tcpServer: string; rtuSlave: string } {
   try {
     flags = execFileSync("pkg-config", ["--cflags", "--libs", "libmodbus"], { encoding: "utf8" }).trim().split(/\s+/);
   } catch {
-    throw new Error("libmodbus not found by pkg-config: install Debian package libmodbus-dev (scripts/setup.sh does it)");
+    throw new DevkitError("DEVKIT_TOOL_MISSING", "libmodbus not found by pkg-config: install Debian package libmodbus-dev (scripts/setup.sh does it)");
   }
   const dir = mkdtempSync(join(tmpdir(), "otgw-peers-"));
   const src = join(repoRoot(), "devkit", "dev-plant", "peers");
@@ -48,7 +49,7 @@ export async function freePort(): Promise<number> {
     s.once("error", reject);
     s.listen(0, "127.0.0.1", () => {
       const a = s.address();
-      s.close(() => (typeof a === "object" && a ? resolve(a.port) : reject(new Error("no port"))));
+      s.close(() => (typeof a === "object" && a ? resolve(a.port) : reject(new DevkitError("DEVKIT_PEER_START", "no free port"))));
     });
   });
 }
@@ -63,7 +64,7 @@ function waitForLine(proc: ChildProcess, what: string, re: RegExp, ms = 10_000):
   return new Promise((resolve, reject) => {
     let out = "";
     let err = "";
-    const t = setTimeout(() => reject(new Error(`${what} did not start in ${ms} ms: ${err}`)), ms);
+    const t = setTimeout(() => reject(new DevkitError("DEVKIT_PEER_START", `${what} did not start in ${ms} ms: ${err}`)), ms);
     proc.stderr?.on("data", (d: Buffer) => (err += d.toString()));
     proc.stdout?.on("data", (d: Buffer) => {
       out += d.toString();
@@ -74,7 +75,7 @@ function waitForLine(proc: ChildProcess, what: string, re: RegExp, ms = 10_000):
     });
     proc.once("exit", (code) => {
       clearTimeout(t);
-      reject(new Error(`${what} exited with ${code}: ${err}`));
+      reject(new DevkitError("DEVKIT_PEER_START", `${what} exited with ${code}: ${err}`));
     });
   });
 }
@@ -114,7 +115,7 @@ export async function startPtyPair(dir: string): Promise<Peer & { a: string; b: 
   const b = join(dir, "ttyB");
   const proc = spawn("socat", ["-d", "-d", `pty,raw,echo=0,link=${a}`, `pty,raw,echo=0,link=${b}`], { stdio: ["ignore", "ignore", "pipe"] });
   for (let i = 0; i < 200 && !(existsSync(a) && existsSync(b)); i++) await sleep(25);
-  if (!(existsSync(a) && existsSync(b))) throw new Error("socat did not create the pty pair");
+  if (!(existsSync(a) && existsSync(b))) throw new DevkitError("DEVKIT_PEER_START", "socat did not create the pty pair");
   return { ...peer(proc), a, b };
 }
 

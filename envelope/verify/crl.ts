@@ -1,7 +1,7 @@
 import { readFileSync, statSync } from "node:fs";
 import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
-import { IdentityError, errorText } from "../../kernel/errors.js";
+import { errorText, CaError } from "../../kernel/errors.js";
 
 const norm = (serial: string): string => serial.toLowerCase().replace(/^0+/, "");
 
@@ -30,7 +30,7 @@ export class CrlRevocation {
       const crl = new x509.X509Crl(readFileSync(this.file, "utf8"));
       let ok = false;
       for (const der of this.caCertsDer) if (await crl.verify({ publicKey: new x509.X509Certificate(der) })) ok = true;
-      if (!ok) throw new IdentityError("CRL_UNTRUSTED", `${this.file} is not signed by a fleet CA`);
+      if (!ok) throw new CaError("CRL_UNTRUSTED", `${this.file} is not signed by a fleet CA`);
       this.revoked = new Set(crl.entries.map((e) => norm(e.serialNumber)));
       this.problem = "";
       this.onChange?.({ entries: this.revoked.size });
@@ -51,7 +51,7 @@ export class CrlRevocation {
         this.loading = this.load().finally(() => { this.loading = undefined; });
       }
     }
-    if (!this.revoked) throw new IdentityError("CRL_UNAVAILABLE", `revocation cannot be checked (${this.problem}): refusing; publish the CRL with \`otgw ca revoke\`/\`otgw ca init\` and point the receiver at it`);
+    if (!this.revoked) throw new CaError("CRL_UNAVAILABLE", `revocation cannot be checked (${this.problem}): refusing; publish the CRL with \`otgw ca revoke\`/\`otgw ca init\` and point the receiver at it`);
     return this.revoked.has(norm(serialHex));
   };
 }

@@ -21,6 +21,8 @@ export const MODEL_ERRORS = {
   versionReused: "MODEL_VERSION_REUSED",
   /** The artefact is signed and intact but is not a model this gateway can run. */
   unsupported: "MODEL_UNSUPPORTED",
+  /** Training data cannot make a model: too few healthy windows, a missing load point, no sim source. */
+  trainingData: "MODEL_TRAINING_DATA",
   /** Nothing is installed (or the model store cannot be read). */
   noModel: "MODEL_NONE",
 } as const;

@@ -7,10 +7,11 @@
  */
 import Database from "better-sqlite3";
 import { parentPort, workerData } from "node:worker_threads";
+import { RuntimeError } from "../../kernel/errors.js";
 
 const { file, synchronous } = workerData as { file: string; synchronous: "NORMAL" | "FULL" };
 const port = parentPort;
-if (!port) throw new Error("checkpoint-worker runs as a worker thread only");
+if (!port) throw new RuntimeError("RUNTIME_INVARIANT", "checkpoint-worker runs as a worker thread only");
 port.on("message", (m: string) => {
   if (m === "close") {
     port.close();

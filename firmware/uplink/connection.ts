@@ -1,5 +1,5 @@
 import mqtt, { type IClientOptions, type IConnackPacket, type MqttClient } from "mqtt";
-import { errorText } from "../../kernel/errors.js";
+import { errorText, RuntimeError } from "../../kernel/errors.js";
 import { buildTlsOptions, type UplinkTlsMaterial, type UplinkTlsOptions } from "../../kernel/tls.js";
 
 /**
@@ -31,7 +31,7 @@ export function openConnection(url: string, options: IClientOptions): Promise<{ 
       off();
       c.on("error", () => undefined);
       c.end(true);
-      reject(new Error(`the new identity's connection failed: ${why}`));
+      reject(new RuntimeError("UPLINK_SWITCH_FAILED", `the new identity's connection failed: ${why}`));
     };
     const onError = (err: Error): void => fail(errorText(err));
     const onClose = (): void => fail("connection closed before CONNACK");

@@ -1,6 +1,6 @@
 import { EventEmitter } from "node:events";
 import mqtt, { type IConnackPacket, type MqttClient } from "mqtt";
-import { errorText } from "../../kernel/errors.js";
+import { errorText, RuntimeError } from "../../kernel/errors.js";
 import { child, type Logger } from "../../kernel/log.js";
 import type { QueueItem } from "../queue/queue.js";
 import { Backoff } from "../../kernel/backoff.js";
@@ -136,7 +136,7 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
    * With no connection up, the material is simply used by the next (immediate) connect.
    */
   async switchTo(tls: MqttUplinkOptions["tls"], o: { drainMs?: number } = {}): Promise<SwitchReport> {
-    if (this.switching) throw new Error("an uplink switch is already in progress");
+    if (this.switching) throw new RuntimeError("UPLINK_SWITCHING", "an uplink switch is already in progress");
     const previous = this.tls;
     if (!this.running || !this.connected) {
       this.tls = tls;

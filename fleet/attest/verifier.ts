@@ -1,5 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual, X509Certificate, type KeyObject } from "node:crypto";
-import { IdentityError } from "../../kernel/errors.js";
+import { AttestError } from "../../kernel/errors.js";
 import { keyId, type Inventory } from "../ca/inventory.js";
 import { ATTR, nameOf, parseEccPublic, publicKeyOf, rsaPublicKeyOf } from "../../provisioning/tpm/wire.js";
 import { makeCredential } from "./credential.js";
@@ -38,7 +38,7 @@ export function verifyEkChain(ekCert: X509Certificate, roots: X509Certificate[],
   let cur = ekCert;
   for (let depth = 0; depth < 6; depth++) {
     if (!(now >= Date.parse(cur.validFrom) && now <= Date.parse(cur.validTo))) {
-      throw new IdentityError("EK_CHAIN_UNTRUSTED", `EK chain certificate "${cur.subject.replace(/\n/g, ", ")}" is not valid now`);
+      throw new AttestError("EK_CHAIN_UNTRUSTED", `EK chain certificate "${cur.subject.replace(/\n/g, ", ")}" is not valid now`);
     }
     const issuer = roots.find((r) => cur.checkIssued(r) && cur.verify(r.publicKey));
     if (!issuer) break;
@@ -46,7 +46,7 @@ export function verifyEkChain(ekCert: X509Certificate, roots: X509Certificate[],
     if (issuer.checkIssued(issuer) && issuer.verify(issuer.publicKey)) return chain;
     cur = issuer;
   }
-  throw new IdentityError("EK_CHAIN_UNTRUSTED", `the EK certificate (issuer "${cur.issuer.replace(/\n/g, ", ")}") does not chain to a trusted TPM manufacturer root: add the vendor's root and intermediates to the CA's ek-roots/ if this TPM is genuine`);
+  throw new AttestError("EK_CHAIN_UNTRUSTED", `the EK certificate (issuer "${cur.issuer.replace(/\n/g, ", ")}") does not chain to a trusted TPM manufacturer root: add the vendor's root and intermediates to the CA's ek-roots/ if this TPM is genuine`);
 }
 
 /** Issues and checks attestation challenges (single use, short-lived, in memory). */
@@ -61,15 +61,15 @@ export class AttestationVerifier {
     try {
       ekCert = new X509Certificate(req.ekCert);
     } catch {
-      throw new IdentityError("EK_CHAIN_UNTRUSTED", "the EK certificate does not parse");
+      throw new AttestError("EK_CHAIN_UNTRUSTED", "the EK certificate does not parse");
     }
     verifyEkChain(ekCert, this.roots());
     const ekKey = rsaPublicKeyOf(req.ekPublic);
-    if (!ekKey.equals(ekCert.publicKey)) throw new IdentityError("EK_MISMATCH", "the EK public area is not the key in the EK certificate");
+    if (!ekKey.equals(ekCert.publicKey)) throw new AttestError("EK_MISMATCH", "the EK public area is not the key in the EK certificate");
     const area = parseEccPublic(req.keyPublic);
     const need = ATTR.fixedTPM | ATTR.fixedParent | ATTR.sensitiveDataOrigin | ATTR.sign;
     if ((area.attributes & need) !== need || area.attributes & ATTR.restricted) {
-      throw new IdentityError("KEY_EXPORTABLE", "the identity key is not a fixedTPM/fixedParent signing key generated in the TPM; create it with `otgw provision`");
+      throw new AttestError("KEY_EXPORTABLE", "the identity key is not a fixedTPM/fixedParent signing key generated in the TPM; create it with `otgw provision`");
     }
     const keyPublic = publicKeyOf(area);
     const att: Attested = {
@@ -93,13 +93,13 @@ export class AttestationVerifier {
     const [id, hex] = challengePassword.split(".");
     const p = id ? this.pending.get(id) : undefined;
     if (id) this.pending.delete(id);
-    if (!p || p.expires < Date.now()) throw new IdentityError("ATTESTATION_REQUIRED", "no open attestation for this request (missing, used or expired): attest again, then enroll within 5 minutes");
+    if (!p || p.expires < Date.now()) throw new AttestError("ATTESTATION_REQUIRED", "no open attestation for this request (missing, used or expired): attest again, then enroll within 5 minutes");
     const got = sha256(Buffer.from(hex ?? "", "hex"));
     if (!timingSafeEqual(got, p.secretSha256)) {
-      throw new IdentityError("KEY_NOT_IN_TPM", "credential activation failed: the key is not held by the TPM whose EK was presented");
+      throw new AttestError("KEY_NOT_IN_TPM", "credential activation failed: the key is not held by the TPM whose EK was presented");
     }
-    if (p.gatewayId !== gatewayId) throw new IdentityError("ID_MISMATCH", `the CSR names "${gatewayId}" but attestation was for "${p.gatewayId}"`);
-    if (keyId(csrKey) !== p.keySha256) throw new IdentityError("KEY_MISMATCH", "the CSR key is not the attested TPM key");
+    if (p.gatewayId !== gatewayId) throw new AttestError("ID_MISMATCH", `the CSR names "${gatewayId}" but attestation was for "${p.gatewayId}"`);
+    if (keyId(csrKey) !== p.keySha256) throw new AttestError("KEY_MISMATCH", "the CSR key is not the attested TPM key");
     return p;
   }
 

@@ -3,7 +3,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSy
 import { basename, join } from "node:path";
 import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
-import { IdentityError } from "../../kernel/errors.js";
+import { CaError } from "../../kernel/errors.js";
 import { caFromPem, createCa, gatewayUri, issueCertificate, type CaBundle } from "./pki.js";
 import { Inventory, keyId } from "./inventory.js";
 
@@ -39,7 +39,7 @@ const SIGN_ALG = { name: "ECDSA", hash: "SHA-256" } as const;
 
 /** Creates a fleet CA in `dir` (which must not hold one yet). */
 export async function initCa(dir: string, o: CaInitOptions): Promise<void> {
-  if (existsSync(join(dir, "ca.key"))) throw new IdentityError("CA_EXISTS", `${dir} already holds a fleet CA; choose another --dir (a CA is never overwritten)`);
+  if (existsSync(join(dir, "ca.key"))) throw new CaError("CA_EXISTS", `${dir} already holds a fleet CA; choose another --dir (a CA is never overwritten)`);
   mkdirSync(join(dir, "ek-roots"), { recursive: true, mode: 0o700 });
   const ca = await createCa({ commonName: o.name, days: o.days });
   writeFileSync(join(dir, "ca.crt"), ca.certPem);
@@ -64,7 +64,7 @@ export class FleetCa {
   private readonly ca: CaBundle;
 
   private constructor(readonly dir: string) {
-    if (!existsSync(join(dir, "ca.key"))) throw new IdentityError("CA_MISSING", `no fleet CA in ${dir}: create one with \`otgw ca init --dir ${dir}\``);
+    if (!existsSync(join(dir, "ca.key"))) throw new CaError("CA_MISSING", `no fleet CA in ${dir}: create one with \`otgw ca init --dir ${dir}\``);
     this.ca = caFromPem(readFileSync(join(dir, "ca.crt"), "utf8"), readFileSync(join(dir, "ca.key"), "utf8"));
     this.policy = JSON.parse(readFileSync(join(dir, "ca.json"), "utf8")) as CaPolicy;
     this.inventory = new Inventory(join(dir, "inventory.json"));

@@ -1,6 +1,6 @@
 import { createHash, type KeyObject } from "node:crypto";
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import { IdentityError } from "../../kernel/errors.js";
+import { AttestError, CaError } from "../../kernel/errors.js";
 
 /** One certificate the fleet CA issued to a gateway. */
 export interface IssuedRecord {
@@ -72,11 +72,11 @@ export class Inventory {
   checkEnrollment(gatewayId: string, ekPublicSha256: string, keySha256: string, opts: { renewal: boolean }): void {
     const owner = this.ownerOfKey(keySha256);
     if (owner && !(opts.renewal && owner.gatewayId === gatewayId)) {
-      throw new IdentityError("KEY_REUSED", `this key was already enrolled (gateway "${owner.gatewayId}"): every enrollment needs a fresh TPM key; run \`otgw identity rotate\` or re-provision`);
+      throw new CaError("KEY_REUSED", `this key was already enrolled (gateway "${owner.gatewayId}"): every enrollment needs a fresh TPM key; run \`otgw identity rotate\` or re-provision`);
     }
     const existing = this.get(gatewayId);
     if (existing && existing.ekPublicSha256 !== ekPublicSha256) {
-      throw new IdentityError("EK_MISMATCH", `gateway id "${gatewayId}" is enrolled with another TPM (EK ${existing.ekPublicSha256.slice(0, 16)}…): one identity per device; if the board was replaced, revoke the old one (\`otgw ca revoke ${gatewayId} --forget\`) first`);
+      throw new AttestError("EK_MISMATCH", `gateway id "${gatewayId}" is enrolled with another TPM (EK ${existing.ekPublicSha256.slice(0, 16)}…): one identity per device; if the board was replaced, revoke the old one (\`otgw ca revoke ${gatewayId} --forget\`) first`);
     }
   }
 
@@ -94,7 +94,7 @@ export class Inventory {
   /** Marks every unrevoked certificate of `gatewayId` revoked; returns their serials. */
   revoke(gatewayId: string, opts: { forget?: boolean } = {}): string[] {
     const g = this.get(gatewayId);
-    if (!g) throw new IdentityError("UNKNOWN_GATEWAY", `no gateway "${gatewayId}" in the inventory: list them with \`otgw ca list\``);
+    if (!g) throw new CaError("UNKNOWN_GATEWAY", `no gateway "${gatewayId}" in the inventory: list them with \`otgw ca list\``);
     const now = new Date().toISOString();
     const serials = g.certs.filter((c) => !c.revokedAt).map((c) => { c.revokedAt = now; return c.serial; });
     // --forget frees the id for a replacement board; revoked serials stay on the CRL (kept below).

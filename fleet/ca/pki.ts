@@ -5,7 +5,7 @@ import { join } from "node:path";
 // polyfill loaded first (its README says so); ESM evaluates imports in order, so this line must stay first.
 import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
-import { IdentityError } from "../../kernel/errors.js";
+import { PkiError } from "../../kernel/errors.js";
 
 /**
  * A small X.509 toolkit for development, the demo and tests: a CA, gateway client certificates and
@@ -68,7 +68,7 @@ function newSerial(): string {
 }
 
 function validity(days: number): { notBefore: Date; notAfter: Date } {
-  if (!Number.isFinite(days) || days <= 0) throw new IdentityError("PKI_VALIDITY", `certificate validity must be a positive number of days, got ${days}`);
+  if (!Number.isFinite(days) || days <= 0) throw new PkiError("PKI_VALIDITY", `certificate validity must be a positive number of days, got ${days}`);
   // Back-date a little so a gateway whose clock lags the CA's by a few minutes still accepts it, but by
   // at most a tenth of the lifetime: a short-lived certificate would otherwise start most of its life
   // already spent, and renewal (at a fraction of the lifetime) would fire at once.
@@ -78,7 +78,7 @@ function validity(days: number): { notBefore: Date; notAfter: Date } {
 }
 
 function cnName(cn: string): string {
-  if (!/^[A-Za-z0-9._ -]+$/.test(cn)) throw new IdentityError("PKI_NAME", `common name "${cn}" may only hold letters, digits, space, '.', '_' and '-'`);
+  if (!/^[A-Za-z0-9._ -]+$/.test(cn)) throw new PkiError("PKI_NAME", `common name "${cn}" may only hold letters, digits, space, '.', '_' and '-'`);
   return `CN=${cn}`;
 }
 
@@ -115,7 +115,7 @@ export async function issueCertificate(opts: IssueOptions): Promise<IssuedCertif
   const { ca } = opts;
   const caCert = new x509.X509Certificate(ca.certDer);
   const caKey = await webcrypto.subtle.importKey("pkcs8", x509.PemConverter.decodeFirst(ca.keyPem), EC_ALG, false, ["sign"]);
-  if (opts.publicKey.type !== "public") throw new IdentityError("PKI_KEY", "issueCertificate takes the public key only; never pass a private key to the issuer");
+  if (opts.publicKey.type !== "public") throw new PkiError("PKI_KEY", "issueCertificate takes the public key only; never pass a private key to the issuer");
   const spki = opts.publicKey.export({ type: "spki", format: "der" });
   const names: x509.JsonGeneralNames = [
     ...(opts.sanUris ?? []).map((value) => ({ type: "url" as const, value })),
@@ -206,7 +206,7 @@ export async function writeDevPki(dir: string, opts: { gateways: string[]; recei
   chmodSync(caKey, 0o600);
   const server = await writeIdentity(dir, "server", "localhost", ca, { days, usage: "server", sanDns: ["localhost"], sanIps: ["127.0.0.1"] });
   if (opts.gateways.includes(opts.receiverName)) {
-    throw new IdentityError("PKI_NAME", `receiver name "${opts.receiverName}" is also a gateway id: identities are never shared`);
+    throw new PkiError("PKI_NAME", `receiver name "${opts.receiverName}" is also a gateway id: identities are never shared`);
   }
   const gateways: Record<string, DevIdentityFiles> = {};
   for (const id of opts.gateways) {

@@ -2,7 +2,7 @@ import { createServer, type Server } from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { TLSSocket } from "node:tls";
 import { X509Certificate } from "node:crypto";
-import { IdentityError, GatewayError, errorText } from "../../kernel/errors.js";
+import { GatewayError, errorText, AttestError, EstError } from "../../kernel/errors.js";
 import type { Logger } from "../../kernel/log.js";
 import { AttestationVerifier, type Attested } from "../attest/verifier.js";
 import { keyId } from "../ca/inventory.js";
@@ -45,7 +45,7 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
     let n = 0;
     req.on("data", (d: Buffer) => {
       n += d.length;
-      if (n > MAX_BODY) { reject(new IdentityError("EST_BAD_REQUEST", "request body too large")); req.destroy(); } else parts.push(d);
+      if (n > MAX_BODY) { reject(new EstError("EST_BAD_REQUEST", "request body too large")); req.destroy(); } else parts.push(d);
     });
     req.on("end", () => resolve(Buffer.concat(parts)));
     req.on("error", reject);
@@ -64,10 +64,10 @@ export async function startEstServer(o: EstServerOptions): Promise<RunningEst> {
     if (!peer) return undefined;
     const now = Date.now();
     if (!peer.checkIssued(caCert) || !peer.verify(caCert.publicKey) || now > Date.parse(peer.validTo) || now < Date.parse(peer.validFrom)) {
-      throw new IdentityError("CLIENT_CERT_INVALID", "the client certificate is not a valid certificate of this fleet CA: enroll again with `otgw provision`");
+      throw new EstError("CLIENT_CERT_INVALID", "the client certificate is not a valid certificate of this fleet CA: enroll again with `otgw provision`");
     }
     const hit = ca.inventory.bySerial(peer.serialNumber);
-    if (!hit || hit.cert.revokedAt) throw new IdentityError("CERT_REVOKED", "the client certificate is revoked or unknown to this CA: the gateway must be re-provisioned by an operator");
+    if (!hit || hit.cert.revokedAt) throw new EstError("CERT_REVOKED", "the client certificate is revoked or unknown to this CA: the gateway must be re-provisioned by an operator");
     return { gatewayId: hit.gateway.gatewayId, cert: peer };
   };
 
@@ -87,32 +87,32 @@ export async function startEstServer(o: EstServerOptions): Promise<RunningEst> {
     const op = (req.url ?? "").split("?")[0]?.slice(PREFIX.length) ?? "";
     if (req.method === "GET" && op === "cacerts") return { type: "application/pkcs7-mime", body: certsToPkcs7Base64([ca.certPem]) };
     if (req.method === "GET" && op === "crl") return { type: "application/pkix-crl", body: await ca.writeCrlIfStale() };
-    if (req.method !== "POST") throw new IdentityError("EST_BAD_REQUEST", `unknown EST operation ${req.method ?? ""} ${op}`);
+    if (req.method !== "POST") throw new EstError("EST_BAD_REQUEST", `unknown EST operation ${req.method ?? ""} ${op}`);
     const body = await readBody(req);
     if (op === "attest") {
       const j = JSON.parse(body.toString("utf8")) as Record<string, string>;
       const current = currentIdentity(req);
       const gatewayId = j.gatewayId ?? "";
-      if (current && current.gatewayId !== gatewayId) throw new IdentityError("ID_MISMATCH", `this client is "${current.gatewayId}", not "${gatewayId}"`);
+      if (current && current.gatewayId !== gatewayId) throw new AttestError("ID_MISMATCH", `this client is "${current.gatewayId}", not "${gatewayId}"`);
       const ch = verifier.begin({ gatewayId, ekCert: Buffer.from(j.ekCert ?? "", "base64"), ekPublic: Buffer.from(j.ekPublic ?? "", "base64"), keyPublic: Buffer.from(j.keyPublic ?? "", "base64") }, { renewal: current !== undefined });
       return { type: "application/json", body: JSON.stringify({ challengeId: ch.challengeId, credentialBlob: ch.credentialBlob.toString("base64"), secret: ch.secret.toString("base64") }) };
     }
     const csr = await parseCsr(Buffer.from(body.toString("ascii").replace(/\s+/g, ""), "base64"));
     if (op === "simpleenroll") {
-      if (!csr.challengePassword) throw new IdentityError("ATTESTATION_REQUIRED", "enrollment needs TPM attestation: use `otgw provision` (it attests first)");
+      if (!csr.challengePassword) throw new AttestError("ATTESTATION_REQUIRED", "enrollment needs TPM attestation: use `otgw provision` (it attests first)");
       const att = verifier.finish(csr.challengePassword, csr.publicKey, csr.commonName);
       ca.inventory.checkEnrollment(att.gatewayId, att.ekPublicSha256, att.keySha256, { renewal: false });
       return { type: "application/pkcs7-mime; smime-type=certs-only", body: await issue(att, "issued") };
     }
     if (op === "simplereenroll") {
       const current = currentIdentity(req);
-      if (!current) throw new IdentityError("CLIENT_CERT_REQUIRED", "re-enrollment needs the current gateway certificate as TLS client certificate: run `otgw identity renew` on the gateway");
-      if (csr.commonName !== current.gatewayId) throw new IdentityError("ID_MISMATCH", `the CSR names "${csr.commonName}" but the client is "${current.gatewayId}"`);
+      if (!current) throw new EstError("CLIENT_CERT_REQUIRED", "re-enrollment needs the current gateway certificate as TLS client certificate: run `otgw identity renew` on the gateway");
+      if (csr.commonName !== current.gatewayId) throw new AttestError("ID_MISMATCH", `the CSR names "${csr.commonName}" but the client is "${current.gatewayId}"`);
       if (csr.publicKey.equals(current.cert.publicKey)) return { type: "application/pkcs7-mime; smime-type=certs-only", body: await issue({ gatewayId: current.gatewayId, keyPublic: csr.publicKey }, "renewed") };
-      if (!csr.challengePassword) throw new IdentityError("ATTESTATION_REQUIRED", "a new key needs TPM attestation: use `otgw identity rotate`");
+      if (!csr.challengePassword) throw new AttestError("ATTESTATION_REQUIRED", "a new key needs TPM attestation: use `otgw identity rotate`");
       return { type: "application/pkcs7-mime; smime-type=certs-only", body: await issue(verifier.finish(csr.challengePassword, csr.publicKey, csr.commonName), "rotated") };
     }
-    throw new IdentityError("EST_BAD_REQUEST", `unknown EST operation ${op}`);
+    throw new EstError("EST_BAD_REQUEST", `unknown EST operation ${op}`);
   };
 
   const handle = (req: IncomingMessage, res: ServerResponse): void => {

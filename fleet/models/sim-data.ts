@@ -3,11 +3,12 @@ import type { GatewayConfig, SimSourceConfig } from "../../firmware/config/schem
 import { simReadings, type GeneratedReading } from "../../hal/sim/generate.js";
 import type { SimFaultSpec } from "../../hal/sim/model.js";
 import type { TrainingSample, TrainingSpec } from "./train.js";
+import { ModelError, MODEL_ERRORS } from "../../firmware/models/errors.js";
 
 /** The sim source of a config (the first, or the one named). */
 export function simSourceOf(config: GatewayConfig, id?: string): SimSourceConfig {
   const s = config.sources.find((x): x is SimSourceConfig => x.kind === "sim" && (id === undefined || x.id === id));
-  if (!s) throw new Error(id ? `no sim source "${id}" in the config` : "the config has no sim source to train from");
+  if (!s) throw new ModelError(MODEL_ERRORS.trainingData, id ? `no sim source "${id}" in the config` : "the config has no sim source to train from");
   return s;
 }
 
@@ -19,7 +20,7 @@ export function simTrainingAssets(config: GatewayConfig, src: SimSourceConfig): 
       .filter((p) => p.source === src.id && p.address.startsWith(`${a.id}/`))
       .map((p) => ({ point: p.name, unit: units.get(p.transform) ?? "", address: p.address }));
     const load = points.find((p) => p.address === `${a.id}/motor_current`);
-    if (!load) throw new Error(`asset ${a.id} has no motor_current point to index its load`);
+    if (!load) throw new ModelError(MODEL_ERRORS.trainingData, `asset ${a.id} has no motor_current point to index its load`);
     return { id: a.id, loadPoint: load.point, points: points.map(({ point, unit }) => ({ point, unit })) };
   });
 }

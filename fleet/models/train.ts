@@ -2,6 +2,7 @@ import type { AssetModel, FeatureModel, LevelModel, ModelArtefact } from "../../
 import { MODEL_KIND } from "../../firmware/models/artefact.js";
 import { loadIndex, spikeZ, spreadRatio } from "../../firmware/models/scorer.js";
 import { meanStd, quantileCuts, robustSigma, windowStats, type WindowStats } from "../../firmware/models/stats.js";
+import { ModelError, MODEL_ERRORS } from "../../firmware/models/errors.js";
 
 /** One healthy training sample. */
 export interface TrainingSample {
@@ -42,7 +43,7 @@ export function trainModel(samples: Iterable<TrainingSample>, spec: TrainingSpec
   const windowsOf = (point: string): Map<number, WindowStats> => {
     const out = new Map<number, WindowStats>();
     for (const [idx, xs] of byPoint.get(point) ?? []) if (xs.length >= spec.minSamples) out.set(idx, windowStats(xs));
-    if (out.size < 10) throw new Error(`training data has only ${out.size} complete window(s) for ${point}; need more healthy data`);
+    if (out.size < 10) throw new ModelError(MODEL_ERRORS.trainingData, `training data has only ${out.size} complete window(s) for ${point}; need more healthy data`);
     return out;
   };
 
@@ -77,7 +78,7 @@ function levelModel(wins: Map<number, WindowStats>, li: Map<number, number>, max
     const fit = regress(wins, li, lag);
     if (fit && (best === null || Math.abs(fit.r) > Math.abs(best.r))) best = { lag, ...fit };
   }
-  if (!best) throw new Error("training data too short for the level model; record more healthy data");
+  if (!best) throw new ModelError(MODEL_ERRORS.trainingData, "training data too short for the level model; record more healthy data");
   const { lag, a, b } = best;
   const resid: number[] = [];
   for (const [k, s] of wins) {

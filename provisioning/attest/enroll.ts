@@ -1,5 +1,5 @@
 import { X509Certificate } from "node:crypto";
-import { IdentityError } from "../../kernel/errors.js";
+import { AttestError, EstError } from "../../kernel/errors.js";
 import type { EstClient } from "../est/client.js";
 import { buildCsr } from "../est/csr.js";
 import { EK_CERT_NV } from "../tpm/tpm.js";
@@ -24,7 +24,7 @@ export async function attestAndEnroll(o: {
   const tpm = o.store.tpm();
   o.progress?.("ek");
   const ekCert = await tpm.readNv(EK_CERT_NV.rsa);
-  if (!ekCert) throw new IdentityError("EK_CERT_MISSING", `this TPM has no RSA EK certificate in NV 0x${EK_CERT_NV.rsa.toString(16)}: the TPM vendor did not provision one; it cannot be attested`);
+  if (!ekCert) throw new AttestError("EK_CERT_MISSING", `this TPM has no RSA EK certificate in NV 0x${EK_CERT_NV.rsa.toString(16)}: the TPM vendor did not provision one; it cannot be attested`);
   const ekPublic = await tpm.endorsementPublic();
   o.progress?.("attest");
   const ch = await o.est.attest({ gatewayId: o.gatewayId, ekCert, ekPublic, keyPublic: o.signer.blob.pub });
@@ -37,7 +37,7 @@ export async function attestAndEnroll(o: {
   o.progress?.("verify");
   const cert = new X509Certificate(certPem);
   if (!cert.publicKey.equals(o.signer.publicKey()) || !cert.subject.split("\n").includes(`CN=${o.gatewayId}`)) {
-    throw new IdentityError("EST_RESPONSE", "the EST server returned a certificate for another key or id: report this to the fleet operator");
+    throw new EstError("EST_RESPONSE", "the EST server returned a certificate for another key or id: report this to the fleet operator");
   }
   return certPem;
 }

@@ -1,6 +1,6 @@
 import { createHash, X509Certificate } from "node:crypto";
 import { request } from "node:https";
-import { IdentityError } from "../../kernel/errors.js";
+import { EstError, errorFromWire, type GatewayError } from "../../kernel/errors.js";
 import type { AttestChallenge } from "../attest/protocol.js";
 import { pkcs7Base64ToPems } from "./pkcs7.js";
 
@@ -28,15 +28,16 @@ function send(url: URL, method: string, opts: { ca?: string; insecure?: boolean;
       res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text }));
       res.on("error", reject);
     });
-    req.on("error", (err) => reject(new IdentityError("EST_UNREACHABLE", `cannot reach the EST server ${url.origin} (${err.message}): check the URL, the network and that the server certificate is from the fleet CA`)));
-    req.setTimeout(60_000, () => req.destroy(new Error("timeout")));
+    req.on("error", (err) => reject(new EstError("EST_UNREACHABLE", `cannot reach the EST server ${url.origin} (${err.message}): check the URL, the network and that the server certificate is from the fleet CA`)));
+    req.setTimeout(60_000, () => req.destroy(new EstError("EST_UNREACHABLE", `the EST server ${url.origin} did not answer within 60 s`)));
     req.end(body?.data);
   });
 }
 
-function refusal(r: Reply): IdentityError {
+function refusal(r: Reply): GatewayError {
   const m = /^([A-Z_]+): ([\s\S]*)$/.exec(r.body.trim());
-  return new IdentityError(m?.[1] ?? "EST_REFUSED", `EST server refused (HTTP ${r.status}): ${m?.[2] ?? r.body.trim()}`);
+  const message = `EST server refused (HTTP ${r.status}): ${m?.[2] ?? r.body.trim()}`;
+  return errorFromWire(m?.[1], message) ?? new EstError("EST_REFUSED", message);
 }
 
 /**
@@ -51,7 +52,7 @@ export async function fetchCaByFingerprint(url: string, sha256Hex: string): Prom
     const got = createHash("sha256").update(new X509Certificate(pem).raw).digest("hex");
     if (got === want) return pem;
   }
-  throw new IdentityError("EST_CA_FINGERPRINT", `the EST server's CA does not have fingerprint ${want}: wrong server, or someone in between; check the URL and the fingerprint from the fleet operator`);
+  throw new EstError("EST_CA_FINGERPRINT", `the EST server's CA does not have fingerprint ${want}: wrong server, or someone in between; check the URL and the fingerprint from the fleet operator`);
 }
 
 /** An EST client (RFC 7030) plus the otgw attestation extension. */
@@ -82,7 +83,7 @@ export class EstClient {
   async enroll(csrDer: Buffer, op: "simpleenroll" | "simplereenroll"): Promise<string> {
     const pems = pkcs7Base64ToPems(await this.call("POST", op, { type: "application/pkcs10", data: csrDer.toString("base64") }));
     const leaf = pems[0];
-    if (!leaf) throw new IdentityError("EST_RESPONSE", "the EST server returned no certificate");
+    if (!leaf) throw new EstError("EST_RESPONSE", "the EST server returned no certificate");
     return leaf;
   }
 }

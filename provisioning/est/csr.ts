@@ -1,7 +1,7 @@
 import { createPublicKey, type KeyObject } from "node:crypto";
 import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
-import { IdentityError } from "../../kernel/errors.js";
+import { EstError } from "../../kernel/errors.js";
 
 /**
  * PKCS#10 (RFC 2986) built by hand so that any Signer (a TPM key included) can sign it: the key is
@@ -56,14 +56,14 @@ export async function parseCsr(der: Buffer): Promise<ParsedCsr> {
   try {
     csr = new x509.Pkcs10CertificateRequest(der);
   } catch (err) {
-    throw new IdentityError("CSR_INVALID", `the CSR does not parse: ${(err as Error).message}`);
+    throw new EstError("CSR_INVALID", `the CSR does not parse: ${(err as Error).message}`);
   }
-  if (!(await csr.verify())) throw new IdentityError("CSR_INVALID", "the CSR signature does not verify (no proof of possession of the key)");
+  if (!(await csr.verify())) throw new EstError("CSR_INVALID", "the CSR signature does not verify (no proof of possession of the key)");
   const cns = csr.subjectName.getField("CN");
   const commonName = cns[0] ?? "";
-  if (cns.length !== 1 || !/^[A-Za-z0-9._-]{1,64}$/.test(commonName)) throw new IdentityError("CSR_INVALID", "the CSR subject must be exactly one CN = the gateway id");
+  if (cns.length !== 1 || !/^[A-Za-z0-9._-]{1,64}$/.test(commonName)) throw new EstError("CSR_INVALID", "the CSR subject must be exactly one CN = the gateway id");
   const publicKey = createPublicKey({ key: Buffer.from(csr.publicKey.rawData), format: "der", type: "spki" });
-  if (publicKey.asymmetricKeyDetails?.namedCurve !== "prime256v1") throw new IdentityError("CSR_INVALID", "gateway keys must be P-256");
+  if (publicKey.asymmetricKeyDetails?.namedCurve !== "prime256v1") throw new EstError("CSR_INVALID", "gateway keys must be P-256");
   const cp = csr.getAttribute("1.2.840.113549.1.9.7");
   const out: ParsedCsr = { commonName, publicKey };
   if (cp instanceof x509.ChallengePasswordAttribute) out.challengePassword = cp.password;

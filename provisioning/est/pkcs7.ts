@@ -1,7 +1,7 @@
 import { X509Certificate as NodeX509 } from "node:crypto";
 import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
-import { IdentityError } from "../../kernel/errors.js";
+import { EstError } from "../../kernel/errors.js";
 
 /** RFC 7030 carries certificates as base64 "certs-only" PKCS#7 (CMS SignedData without signers). */
 export function certsToPkcs7Base64(pems: string[]): string {
@@ -14,6 +14,6 @@ export function pkcs7Base64ToPems(b64: string): string[] {
     const certs = new x509.X509Certificates(Buffer.from(b64.replace(/\s+/g, ""), "base64"));
     return Array.from(certs, (c) => new NodeX509(Buffer.from(c.rawData)).toString());
   } catch (err) {
-    throw new IdentityError("EST_RESPONSE", `the EST server sent no valid PKCS#7 certificates: ${(err as Error).message}`);
+    throw new EstError("EST_RESPONSE", `the EST server sent no valid PKCS#7 certificates: ${(err as Error).message}`);
   }
 }

@@ -1,5 +1,5 @@
 import { createRequire } from "node:module";
-import { IdentityError, errorText } from "../../kernel/errors.js";
+import { errorText, TpmError } from "../../kernel/errors.js";
 
 /**
  * The thin FFI layer over tpm2-tss (libtss2-esys, -tctildr, -mu) through koffi. Every TPM structure
@@ -59,13 +59,13 @@ function bind(): Bindings {
   try {
     koffi = require("koffi") as Koffi;
   } catch (err) {
-    throw new IdentityError("TPM_FFI_MISSING", `cannot load koffi (${(err as Error).message}): run \`npm ci\` in the otgw directory`);
+    throw new TpmError("TPM_FFI_MISSING", `cannot load koffi (${(err as Error).message}): run \`npm ci\` in the otgw directory`);
   }
   const open = (name: string): KoffiLib => {
     try {
       return koffi.load(name);
     } catch (err) {
-      throw new IdentityError("TPM_LIB_MISSING", `cannot load ${name} (${(err as Error).message}): install tpm2-tss (apt-get install libtss2-esys-3.0.2-0 libtss2-tctildr0 libtss2-mu0, or libtss2-dev)`);
+      throw new TpmError("TPM_LIB_MISSING", `cannot load ${name} (${(err as Error).message}): install tpm2-tss (apt-get install libtss2-esys-3.0.2-0 libtss2-tctildr0 libtss2-mu0, or libtss2-dev)`);
     }
   };
   const esys = open("libtss2-esys.so.0");
@@ -94,7 +94,7 @@ function bind(): Bindings {
 }
 
 /** A TPM response code with the command that returned it. 0x902: out of object memory (flush). */
-export class TpmError extends IdentityError {
+export class TpmCommandError extends TpmError {
   constructor(readonly command: string, readonly rc: number, hint: string) {
     super("TPM_COMMAND", `${command} failed with TPM response 0x${rc.toString(16)}${hint ? `: ${hint}` : ""}`);
   }
@@ -120,12 +120,12 @@ export class Esys {
     const b = bind();
     const tcti: unknown[] = [null];
     const rc1 = b.tctiInit(tctiConf, tcti);
-    if (rc1 !== 0) throw new IdentityError("TPM_UNREACHABLE", `cannot open the TPM through TCTI "${tctiConf}" (0x${rc1.toString(16)}): check identity.tpm.tcti, that the device exists and is readable by this user (group tss), or that swtpm runs`);
+    if (rc1 !== 0) throw new TpmError("TPM_UNREACHABLE", `cannot open the TPM through TCTI "${tctiConf}" (0x${rc1.toString(16)}): check identity.tpm.tcti, that the device exists and is readable by this user (group tss), or that swtpm runs`);
     const ctx: unknown[] = [null];
     const rc2 = b.esysInit(ctx, tcti[0], null);
     if (rc2 !== 0) {
       b.tctiFinalize(tcti);
-      throw new IdentityError("TPM_UNREACHABLE", `Esys_Initialize on "${tctiConf}" failed (0x${rc2.toString(16)}): is a TPM 2.0 answering there?`);
+      throw new TpmError("TPM_UNREACHABLE", `Esys_Initialize on "${tctiConf}" failed (0x${rc2.toString(16)}): is a TPM 2.0 answering there?`);
     }
     return new Esys(b, ctx[0], tcti[0], tctiConf);
   }
@@ -139,13 +139,13 @@ export class Esys {
 
   /** Calls an ESAPI function on a worker thread (the event loop stays free while a chip works). */
   call(name: string, ...args: unknown[]): Promise<void> {
-    if (this.closed) return Promise.reject(new IdentityError("TPM_CLOSED", "the TPM context is closed"));
+    if (this.closed) return Promise.reject(new TpmError("TPM_CLOSED", "the TPM context is closed"));
     const f = this.b.fn[name];
-    if (!f) return Promise.reject(new Error(`no binding for ${name}`));
+    if (!f) return Promise.reject(new TpmError("TPM_FFI_MISSING", `no binding for ${name} in the loaded tpm2-tss libraries`));
     return new Promise((resolve, reject) => {
       f.async(this.ctx, ...args, (err: unknown, rc: number) => {
         if (err) reject(err instanceof Error ? err : new Error(errorText(err)));
-        else if (rc !== 0) reject(new TpmError(name, rc, hintFor(rc)));
+        else if (rc !== 0) reject(new TpmCommandError(name, rc, hintFor(rc)));
         else resolve();
       });
     });
@@ -156,7 +156,7 @@ export class Esys {
     const dest = Buffer.alloc(SCRATCH);
     const off = [0];
     const rc = this.b.unmarshal[type]?.(Buffer.from(wire), wire.length, off, dest) ?? -1;
-    if (rc !== 0) throw new TpmError(`Tss2_MU_${type}_Unmarshal`, rc, "malformed TPM structure");
+    if (rc !== 0) throw new TpmCommandError(`Tss2_MU_${type}_Unmarshal`, rc, "malformed TPM structure");
     return dest;
   }
 
@@ -166,7 +166,7 @@ export class Esys {
       const buf = Buffer.alloc(SCRATCH);
       const off = [0];
       const rc = this.b.marshal[type]?.(ptr, buf, buf.length, off) ?? -1;
-      if (rc !== 0) throw new TpmError(`Tss2_MU_${type}_Marshal`, rc, "");
+      if (rc !== 0) throw new TpmCommandError(`Tss2_MU_${type}_Marshal`, rc, "");
       return Buffer.from(buf.subarray(0, Number(off[0])));
     } finally {
       this.b.free(ptr);

@@ -1,4 +1,4 @@
-import { IdentityError } from "../../kernel/errors.js";
+import { TpmError } from "../../kernel/errors.js";
 import type { TpmKeyBlob } from "./tpm.js";
 
 /**
@@ -63,7 +63,7 @@ class Der {
   }
 }
 
-const bad = (why: string): IdentityError => new IdentityError("TPM_KEYFILE", `not a TSS2 PRIVATE KEY file (${why}); re-create the key with \`otgw provision\``);
+const bad = (why: string): TpmError => new TpmError("TPM_KEYFILE", `not a TSS2 PRIVATE KEY file (${why}); re-create the key with \`otgw provision\``);
 
 /** Parses a TSS2 PRIVATE KEY PEM into the blob ESAPI loads. */
 export function decodeKeyFile(pem: string): TpmKeyBlob & { parent: number } {

@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { IdentityError } from "../../kernel/errors.js";
+import { TpmError } from "../../kernel/errors.js";
 
 /**
  * Loading the tpm2 OpenSSL provider into Node (FACTS: TPM). Node reads an OpenSSL config only at
@@ -41,7 +41,7 @@ export function providerConfigText(module = TPM2_PROVIDER): string {
 /** Writes the config into `dir` (default: a per-user temp dir) and returns its path. */
 export function writeProviderConfig(dir = join(tmpdir(), `otgw-openssl-${process.getuid?.() ?? 0}`)): string {
   if (!existsSync(TPM2_PROVIDER)) {
-    throw new IdentityError("TPM_PROVIDER_MISSING", `the tpm2 OpenSSL provider is not at ${TPM2_PROVIDER}: apt-get install tpm2-openssl (or set OTGW_TPM2_PROVIDER)`);
+    throw new TpmError("TPM_PROVIDER_MISSING", `the tpm2 OpenSSL provider is not at ${TPM2_PROVIDER}: apt-get install tpm2-openssl (or set OTGW_TPM2_PROVIDER)`);
   }
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const file = join(dir, "openssl-tpm2.cnf");

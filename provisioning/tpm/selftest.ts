@@ -1,5 +1,5 @@
 import { createPrivateKey, randomBytes, sign as cryptoSign, verify, X509Certificate, type KeyObject } from "node:crypto";
-import { IdentityError } from "../../kernel/errors.js";
+import { IdentityError, TpmError } from "../../kernel/errors.js";
 import { providerRequested } from "./provider.js";
 
 /**
@@ -9,20 +9,20 @@ import { providerRequested } from "./provider.js";
  */
 export async function tpmTlsSelfTest(m: { keyPem: string; certPem: string; tcti: string; publicKey: KeyObject; now?: number }): Promise<{ daysLeft: number }> {
   if (!providerRequested()) {
-    throw new IdentityError("TPM_PROVIDER_NOT_LOADED", "this process was not started with the tpm2 OpenSSL provider: `otgw run` does TPM TLS in its sidecar process, which is started with OPENSSL_CONF and --openssl-shared-config (docs/identity.md)");
+    throw new TpmError("TPM_PROVIDER_NOT_LOADED", "this process was not started with the tpm2 OpenSSL provider: `otgw run` does TPM TLS in its sidecar process, which is started with OPENSSL_CONF and --openssl-shared-config (docs/identity.md)");
   }
   let key: KeyObject;
   try {
     key = createPrivateKey(m.keyPem);
   } catch (err) {
-    throw new IdentityError("TPM_PROVIDER_LOAD", `the tpm2 provider cannot load the TPM key (${(err as Error).message}): check that tpm2-openssl is installed, that TPM2OPENSSL_TCTI (${m.tcti}) reaches the TPM, and that the key file was made by \`otgw provision\``);
+    throw new TpmError("TPM_PROVIDER_LOAD", `the tpm2 provider cannot load the TPM key (${(err as Error).message}): check that tpm2-openssl is installed, that TPM2OPENSSL_TCTI (${m.tcti}) reaches the TPM, and that the key file was made by \`otgw provision\``);
   }
   const challenge = randomBytes(32);
   let sig: Buffer;
   try {
     sig = await new Promise<Buffer>((resolve, reject) => cryptoSign("sha256", challenge, key, (err, s) => (err ? reject(err) : resolve(s))));
   } catch (err) {
-    throw new IdentityError("TPM_PROVIDER_SIGN", `the TPM did not sign through the tpm2 provider (${(err as Error).message}): check TPM2OPENSSL_TCTI=${m.tcti}; with a bare swtpm, put tpm2-abrmd in front of it (one client at a time otherwise); on a device use device:/dev/tpmrm0`);
+    throw new TpmError("TPM_PROVIDER_SIGN", `the TPM did not sign through the tpm2 provider (${(err as Error).message}): check TPM2OPENSSL_TCTI=${m.tcti}; with a bare swtpm, put tpm2-abrmd in front of it (one client at a time otherwise); on a device use device:/dev/tpmrm0`);
   }
   let cert: X509Certificate;
   try {

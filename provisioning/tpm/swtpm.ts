@@ -2,7 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { connect, createServer } from "node:net";
 import { join } from "node:path";
-import { IdentityError } from "../../kernel/errors.js";
+import { TpmError } from "../../kernel/errors.js";
 
 /**
  * DEVELOPMENT AND TESTS ONLY: a software TPM (swtpm) on free TCP ports with its own state directory
@@ -24,7 +24,7 @@ let hooked = false;
 
 function need(bin: string): void {
   const r = spawnSync("sh", ["-c", `command -v ${bin}`]);
-  if (r.status !== 0) throw new IdentityError("SWTPM_MISSING", `${bin} is not installed: apt-get install swtpm swtpm-tools (scripts/setup.sh does it)`);
+  if (r.status !== 0) throw new TpmError("SWTPM_MISSING", `${bin} is not installed: apt-get install swtpm swtpm-tools (scripts/setup.sh does it)`);
 }
 
 /** Runs swtpm_setup with a private local CA in `caDir` (created on first use, reused afterwards). */
@@ -38,7 +38,7 @@ function manufacture(stateDir: string, caDir: string): void {
   const setupConf = join(caDir, "swtpm_setup.conf");
   writeFileSync(setupConf, [`create_certs_tool = /usr/bin/swtpm_localca`, `create_certs_tool_config = ${localcaConf}`, `create_certs_tool_options = ${options}`, "active_pcr_banks = sha256", ""].join("\n"));
   const r = spawnSync("swtpm_setup", ["--tpm2", "--tpmstate", stateDir, "--create-ek-cert", "--create-platform-cert", "--ecc", "--config", setupConf, "--overwrite"], { encoding: "utf8" });
-  if (r.status !== 0) throw new IdentityError("SWTPM_SETUP", `swtpm_setup failed (${r.status}): ${r.stderr || r.stdout}`);
+  if (r.status !== 0) throw new TpmError("SWTPM_SETUP", `swtpm_setup failed (${r.status}): ${r.stderr || r.stdout}`);
 }
 
 function caChain(caDir: string): string[] {
@@ -76,7 +76,7 @@ export async function startSwtpm(dir: string, opts: { ekCaDir?: string } = {}): 
   for (let attempt = 0; ; attempt++) {
     const started = await launch(stateDir);
     if (started.ok) return { ...started.tpm, stateDir, ekCaPem: opts.ekCaDir ? caChain(opts.ekCaDir) : [] };
-    if (attempt >= 5 || !/in use/i.test(started.error)) throw new IdentityError("SWTPM_START", `swtpm did not start: ${started.error}`);
+    if (attempt >= 5 || !/in use/i.test(started.error)) throw new TpmError("SWTPM_START", `swtpm did not start: ${started.error}`);
   }
 }
 

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { IdentityError } from "../../kernel/errors.js";
+import { TpmError } from "../../kernel/errors.js";
 
 /**
  * DEVELOPMENT AND TESTS ONLY: tpm2-abrmd (the user-space TPM resource manager) on a private D-Bus in
@@ -42,7 +42,7 @@ function acquireBus(dir: string): Promise<Bus> {
     bus.once("error", () => undefined);
     const busExit = track(bus);
     for (let i = 0; i < 100 && bus.exitCode === null && !existsSync(join(dir, "bus")); i++) await sleep(20);
-    if (bus.exitCode !== null || bus.pid === undefined) throw new IdentityError("TABRMD_START", "dbus-daemon did not start: apt-get install dbus");
+    if (bus.exitCode !== null || bus.pid === undefined) throw new TpmError("TABRMD_START", "dbus-daemon did not start: apt-get install dbus");
     // The TCTI library connects through the bus named in the environment (GDBus reads it on connect).
     process.env.DBUS_SESSION_BUS_ADDRESS = address;
     return { address, users: 0, stop: async () => { bus.kill("SIGTERM"); await busExit; } };
@@ -89,7 +89,7 @@ export async function startTabrmd(dir: string, swtpmTcti: string): Promise<Runni
   };
   if (!ready) {
     await stop();
-    throw new IdentityError("TABRMD_START", `tpm2-abrmd did not come up on ${swtpmTcti}: ${log.trim() || "no output"} (apt-get install tpm2-abrmd libtss2-tcti-tabrmd0)`);
+    throw new TpmError("TABRMD_START", `tpm2-abrmd did not come up on ${swtpmTcti}: ${log.trim() || "no output"} (apt-get install tpm2-abrmd libtss2-tcti-tabrmd0)`);
   }
   return { tcti, busAddress, stop };
 }

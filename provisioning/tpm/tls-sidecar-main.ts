@@ -7,7 +7,7 @@ import { chmodSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { connect, createSecureContext } from "node:tls";
 import { createPublicKey } from "node:crypto";
-import { GatewayError, errorText } from "../../kernel/errors.js";
+import { codeOf, errorText } from "../../kernel/errors.js";
 import { tpmTlsSelfTest } from "./selftest.js";
 import type { SidecarConfig } from "./tls-sidecar.js";
 
@@ -40,6 +40,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  console.log(JSON.stringify({ ready: false, code: err instanceof GatewayError ? err.code : "SIDECAR_FAILED", message: errorText(err) }));
+  console.log(JSON.stringify({ ready: false, code: codeOf(err) ?? "SIDECAR_FAILED", message: errorText(err) }));
   process.exit(1);
 });

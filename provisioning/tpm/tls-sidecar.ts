@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { IdentityError } from "../../kernel/errors.js";
+import { errorFromWire, TpmError } from "../../kernel/errors.js";
 import { providerLaunch } from "./provider.js";
 import { scriptArgs } from "../../kernel/child-script.js";
 
@@ -60,7 +60,7 @@ export function startTlsSidecar(c: SidecarConfig): Promise<TlsSidecar> {
       if (!line || !out.includes("\n")) return;
       p.stdout.off("data", onData);
       const r = JSON.parse(line) as { ready: boolean; daysLeft?: number; code?: string; message?: string };
-      if (!r.ready) { reject(new IdentityError(r.code ?? "SIDECAR_FAILED", r.message ?? "TPM TLS sidecar failed")); return; }
+      if (!r.ready) { reject(errorFromWire(r.code, r.message ?? "TPM TLS sidecar failed") ?? new TpmError("SIDECAR_FAILED", r.message ?? "TPM TLS sidecar failed")); return; }
       // After "ready" the sidecar prints one JSON line per upstream TLS failure.
       const listeners: Array<(error: string, code: string | undefined) => void> = [];
       let rest = out.slice(out.indexOf(line) + line.length + 1);
@@ -83,6 +83,6 @@ export function startTlsSidecar(c: SidecarConfig): Promise<TlsSidecar> {
       });
     };
     p.stdout.on("data", onData);
-    p.once("exit", (code) => reject(new IdentityError("SIDECAR_FAILED", `the TPM TLS sidecar exited (${code}) before it was ready: ${out.trim()}`)));
+    p.once("exit", (code) => reject(new TpmError("SIDECAR_FAILED", `the TPM TLS sidecar exited (${code}) before it was ready: ${out.trim()}`)));
   });
 }

@@ -1,10 +1,10 @@
 import type { KeyObject } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { IdentityError } from "../../kernel/errors.js";
+import { KeyStoreError, TpmError } from "../../kernel/errors.js";
 import type { KeyStore, Signer } from "../../kernel/keystore.js";
 import { decodeKeyFile, encodeKeyFile } from "./keyfile.js";
-import { TpmError } from "./esys.js";
+import { TpmCommandError } from "./esys.js";
 import { Tpm, type TpmKeyBlob } from "./tpm.js";
 import { ATTR, parseEccPublic, publicKeyOf } from "./wire.js";
 
@@ -22,7 +22,7 @@ export class TpmKeyStore implements KeyStore {
 
   /** The key file for `name` (what `identity.tls.key` carries for the uplink). */
   keyFile(name: string): string {
-    if (!/^[A-Za-z0-9._-]+$/.test(name)) throw new IdentityError("KEY_NAME_INVALID", `key name "${name}" may only hold letters, digits, '.', '_' and '-'`);
+    if (!/^[A-Za-z0-9._-]+$/.test(name)) throw new KeyStoreError("KEY_NAME_INVALID", `key name "${name}" may only hold letters, digits, '.', '_' and '-'`);
     return join(this.dir, `${name}.tss2.pem`);
   }
 
@@ -39,7 +39,7 @@ export class TpmKeyStore implements KeyStore {
   async create(name: string): Promise<Signer> {
     const file = this.keyFile(name);
     if (existsSync(file)) {
-      throw new IdentityError("KEY_EXISTS", `key "${name}" already exists at ${file}; keys are never replaced silently: use \`otgw identity rotate\`, or remove it first if you really mean to`);
+      throw new KeyStoreError("KEY_EXISTS", `key "${name}" already exists at ${file}; keys are never replaced silently: use \`otgw identity rotate\`, or remove it first if you really mean to`);
     }
     const blob = await this.tpm().createSigningKey();
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
@@ -50,18 +50,18 @@ export class TpmKeyStore implements KeyStore {
   async open(name: string): Promise<Signer> {
     const file = this.keyFile(name);
     if (!existsSync(file)) {
-      throw new IdentityError("KEY_MISSING", `no TPM key "${name}" at ${file}: create it with \`otgw provision\``);
+      throw new KeyStoreError("KEY_MISSING", `no TPM key "${name}" at ${file}: create it with \`otgw provision\``);
     }
     const blob = decodeKeyFile(readFileSync(file, "utf8"));
     const attrs = parseEccPublic(blob.pub).attributes;
     if (!(attrs & ATTR.fixedTPM) || !(attrs & ATTR.fixedParent) || !(attrs & ATTR.sensitiveDataOrigin)) {
-      throw new IdentityError("TPM_KEY_EXPORTABLE", `${file} is not a fixedTPM/fixedParent key generated in the TPM; re-provision with \`otgw provision\``);
+      throw new TpmError("TPM_KEY_EXPORTABLE", `${file} is not a fixedTPM/fixedParent key generated in the TPM; re-provision with \`otgw provision\``);
     }
     try {
       await this.tpm().verifyLoadable(blob);
     } catch (err) {
-      if (err instanceof TpmError && err.code === "TPM_COMMAND") {
-        throw new IdentityError("TPM_KEY_FOREIGN", `${file} cannot be loaded by the TPM at "${this.tcti}" (${err.message}); a key file only works in the TPM that created it: re-provision this gateway with \`otgw provision\``, { cause: err });
+      if (err instanceof TpmCommandError) {
+        throw new TpmError("TPM_KEY_FOREIGN", `${file} cannot be loaded by the TPM at "${this.tcti}" (${err.message}); a key file only works in the TPM that created it: re-provision this gateway with \`otgw provision\``, { cause: err });
       }
       throw err;
     }

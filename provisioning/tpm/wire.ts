@@ -1,5 +1,5 @@
 import { createHash, createPublicKey, type KeyObject } from "node:crypto";
-import { IdentityError } from "../../kernel/errors.js";
+import { TpmError } from "../../kernel/errors.js";
 
 /**
  * TPM 2.0 wire structures (big-endian, TPM 2.0 Part 2) built and parsed as bytes: templates for the
@@ -63,7 +63,7 @@ export function ekTemplate(): Buffer {
 export function rsaPublicKeyOf(tpm2bPublic: Uint8Array): KeyObject {
   const r = new Reader(Buffer.from(tpm2bPublic));
   const a = new Reader(r.sized());
-  if (a.u16() !== ALG.RSA) throw new IdentityError("TPM_KEY_TYPE", "TPM key is not an RSA key");
+  if (a.u16() !== ALG.RSA) throw new TpmError("TPM_KEY_TYPE", "TPM key is not an RSA key");
   a.u16(); a.u32(); a.sized();
   if (a.u16() !== ALG.NULL) { a.u16(); a.u16(); }
   if (a.u16() !== ALG.NULL) a.u16();
@@ -94,7 +94,7 @@ class Reader {
   bytes(n: number): Buffer { this.need(n); const v = this.b.subarray(this.off, this.off + n); this.off += n; return Buffer.from(v); }
   sized(): Buffer { return this.bytes(this.u16()); }
   private need(n: number): void {
-    if (this.off + n > this.b.length) throw new IdentityError("TPM_WIRE", "truncated TPM structure");
+    if (this.off + n > this.b.length) throw new TpmError("TPM_WIRE", "truncated TPM structure");
   }
 }
 
@@ -103,7 +103,7 @@ export function parseEccPublic(tpm2bPublic: Uint8Array): EccPublicArea {
   const r = new Reader(Buffer.from(tpm2bPublic));
   const area = r.sized();
   const a = new Reader(area);
-  if (a.u16() !== ALG.ECC) throw new IdentityError("TPM_KEY_TYPE", "TPM key is not an ECC key");
+  if (a.u16() !== ALG.ECC) throw new TpmError("TPM_KEY_TYPE", "TPM key is not an ECC key");
   const nameAlg = a.u16();
   const attributes = a.u32();
   a.sized(); // authPolicy
@@ -111,7 +111,7 @@ export function parseEccPublic(tpm2bPublic: Uint8Array): EccPublicArea {
   if (symAlg !== ALG.NULL) { a.u16(); a.u16(); }
   const scheme = a.u16();
   if (scheme !== ALG.NULL) a.u16();
-  if (a.u16() !== NIST_P256) throw new IdentityError("TPM_KEY_TYPE", "TPM key is not on curve P-256");
+  if (a.u16() !== NIST_P256) throw new TpmError("TPM_KEY_TYPE", "TPM key is not on curve P-256");
   const kdf = a.u16();
   if (kdf !== ALG.NULL) a.u16();
   const x = a.sized();
@@ -127,14 +127,14 @@ export function publicKeyOf(p: EccPublicArea): KeyObject {
 
 /** TPM object name: nameAlg || SHA-256(TPMT_PUBLIC). */
 export function nameOf(p: EccPublicArea): Buffer {
-  if (p.nameAlg !== ALG.SHA256) throw new IdentityError("TPM_KEY_TYPE", "TPM key name algorithm is not SHA-256");
+  if (p.nameAlg !== ALG.SHA256) throw new TpmError("TPM_KEY_TYPE", "TPM key name algorithm is not SHA-256");
   return Buffer.concat([u16(ALG.SHA256), createHash("sha256").update(p.area).digest()]);
 }
 
 /** TPMT_SIGNATURE (ECDSA) wire bytes -> IEEE P1363 r||s, 64 bytes. */
 export function p1363Of(sig: Buffer): Buffer {
   const r = new Reader(sig);
-  if (r.u16() !== ALG.ECDSA) throw new IdentityError("TPM_SIGNATURE", "TPM returned a non-ECDSA signature");
+  if (r.u16() !== ALG.ECDSA) throw new TpmError("TPM_SIGNATURE", "TPM returned a non-ECDSA signature");
   r.u16();
   const pad = (b: Buffer): Buffer => (b.length >= 32 ? b.subarray(b.length - 32) : Buffer.concat([Buffer.alloc(32 - b.length), b]));
   return Buffer.concat([pad(r.sized()), pad(r.sized())]);

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { IdentityError } from "../../kernel/errors.js";
+import { GatewayError } from "../../kernel/errors.js";
 import { silentLogger } from "../../kernel/log.js";
 import { attestAndEnroll } from "../../provisioning/attest/enroll.js";
 import { FleetCa, initCa } from "../../fleet/ca/fleet-ca.js";
@@ -15,7 +15,7 @@ import { startSwtpm, type RunningSwtpm } from "../../provisioning/tpm/swtpm.js";
 import { EK_CERT_NV } from "../../provisioning/tpm/tpm.js";
 import { TpmKeyStore, type TpmSigner } from "../../provisioning/tpm/tpm-keystore.js";
 
-const refused = (code: string) => (e: unknown): boolean => e instanceof IdentityError && e.code === code;
+const refused = (code: string) => (e: unknown): boolean => e instanceof GatewayError && e.code === code;
 
 void describe("fleet CA + EST (RFC 7030) + TPM attestation (EK chain, credential activation)", () => {
   let dir: string;

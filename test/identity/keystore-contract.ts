@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { verify } from "node:crypto";
 import { describe, it } from "node:test";
-import { IdentityError } from "../../kernel/errors.js";
+import { KeyStoreError } from "../../kernel/errors.js";
 import type { KeyStore } from "../../kernel/keystore.js";
 
 /** A fresh, empty key store for one test, and how to dispose of it. */
@@ -53,9 +53,9 @@ export function keyStoreContract(name: string, kind: "software" | "tpm", factory
       const { store, dispose } = await factory.create();
       try {
         await store.create("gw");
-        await assert.rejects(store.create("gw"), (e: unknown) => e instanceof IdentityError && e.code === "KEY_EXISTS");
-        await assert.rejects(store.open("nope"), (e: unknown) => e instanceof IdentityError && e.code === "KEY_MISSING" && /nope/.test(e.message));
-        await assert.rejects(async () => store.create("../etc"), (e: unknown) => e instanceof IdentityError && e.code === "KEY_NAME_INVALID");
+        await assert.rejects(store.create("gw"), (e: unknown) => e instanceof KeyStoreError && e.code === "KEY_EXISTS");
+        await assert.rejects(store.open("nope"), (e: unknown) => e instanceof KeyStoreError && e.code === "KEY_MISSING" && /nope/.test(e.message));
+        await assert.rejects(async () => store.create("../etc"), (e: unknown) => e instanceof KeyStoreError && e.code === "KEY_NAME_INVALID");
       } finally {
         await dispose();
       }

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { cpSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { IdentityError } from "../../kernel/errors.js";
+import { TpmError } from "../../kernel/errors.js";
 import { startMosquitto, type RunningBroker } from "../../devkit/broker/mosquitto.js";
 import { caFromPem, gatewayUri, issueCertificate, writeDevPki, type DevPkiPaths } from "../../fleet/ca/pki.js";
 import { providerLaunch } from "../../provisioning/tpm/provider.js";
@@ -97,7 +97,7 @@ void describe("mTLS to mosquitto with a non-exportable TPM key (tpm2 provider, T
     cpSync(keyDir, cloneKeys, { recursive: true });
     try {
       const store = new TpmKeyStore(cloneKeys, other.tcti);
-      await assert.rejects(store.open("gateway"), (e: unknown) => e instanceof IdentityError && e.code === "TPM_KEY_FOREIGN" && /otgw provision/.test(e.message));
+      await assert.rejects(store.open("gateway"), (e: unknown) => e instanceof TpmError && e.code === "TPM_KEY_FOREIGN" && /otgw provision/.test(e.message));
       await store.close();
     } finally {
       await other.stop();

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { IdentityError } from "../../kernel/errors.js";
+import { TpmError } from "../../kernel/errors.js";
 import { decodeKeyFile, encodeKeyFile } from "../../provisioning/tpm/keyfile.js";
 import { startSwtpm, type RunningSwtpm } from "../../provisioning/tpm/swtpm.js";
 import { EK_CERT_NV, Tpm } from "../../provisioning/tpm/tpm.js";
@@ -62,19 +62,19 @@ void describe("TPM key store details (swtpm)", () => {
   });
 
   void it("refuses a key file that is not a TSS2 key, and says what to do", () => {
-    assert.throws(() => decodeKeyFile(`${"-".repeat(5)}BEGIN PRIVATE KEY${"-".repeat(5)}\nMA==\n${"-".repeat(5)}END PRIVATE KEY${"-".repeat(5)}\n`), (e: unknown) => e instanceof IdentityError && e.code === "TPM_KEYFILE" && /otgw provision/.test(e.message));
+    assert.throws(() => decodeKeyFile(`${"-".repeat(5)}BEGIN PRIVATE KEY${"-".repeat(5)}\nMA==\n${"-".repeat(5)}END PRIVATE KEY${"-".repeat(5)}\n`), (e: unknown) => e instanceof TpmError && e.code === "TPM_KEYFILE" && /otgw provision/.test(e.message));
   });
 
   void it("an unreachable TPM is a clear error naming the TCTI", async () => {
     const store = new TpmKeyStore(join(dir, "keys2"), "swtpm:host=127.0.0.1,port=9");
-    await assert.rejects(store.create("gw"), (e: unknown) => e instanceof IdentityError && e.code === "TPM_UNREACHABLE" && /identity\.tpm\.tcti/.test(e.message));
+    await assert.rejects(store.create("gw"), (e: unknown) => e instanceof TpmError && e.code === "TPM_UNREACHABLE" && /identity\.tpm\.tcti/.test(e.message));
   });
 
   void it("fails loudly (never skips) when swtpm is not installed", async () => {
     const path = process.env.PATH;
     process.env.PATH = join(dir, "empty-bin");
     try {
-      await assert.rejects(startSwtpm(join(dir, "none")), (e: unknown) => e instanceof IdentityError && e.code === "SWTPM_MISSING" && /apt-get install swtpm/.test(e.message));
+      await assert.rejects(startSwtpm(join(dir, "none")), (e: unknown) => e instanceof TpmError && e.code === "SWTPM_MISSING" && /apt-get install swtpm/.test(e.message));
     } finally {
       process.env.PATH = path;
     }
