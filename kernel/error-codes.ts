@@ -24,7 +24,6 @@ export const ENVELOPE_CODES = {
 
 export const QUEUE_CODES = {
   QUEUE_CLOSED: "the queue was used after close()",
-  QUEUE_DAMAGED: "the queue file fails its integrity check and recovery was not allowed",
   QUEUE_FULL: "the disk under the queue is full",
   QUEUE_IO: "the queue's database could not be read or written",
   QUEUE_ITEM: "an item is not valid for the queue (size, class, stream)",

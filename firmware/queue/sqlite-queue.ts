@@ -162,7 +162,7 @@ export class SqliteQueue implements Queue {
       const problem = integrityProblem(file);
       let moved: string | null = null;
       if (problem !== null) {
-        if (opts.recover === false) throw new QueueError("QUEUE_DAMAGED", `queue file ${file}: ${problem}; move it aside (the gateway starts a new queue and salvages what it can) and keep it for analysis`);
+        if (opts.recover === false) throw new QueueError("QUEUE_OPEN", `cannot open queue file ${file}: ${problem}. If it is damaged, move it aside (the gateway starts a new queue) and keep it for analysis`);
         moved = moveAside(file, clock.nowMs());
       }
       db = new Database(file);
