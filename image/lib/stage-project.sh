@@ -15,24 +15,7 @@ fail() { echo "otgw image: ERROR: $*" >&2; exit 1; }
 
 [ -f "$repo/dist/bin/otgw.js" ] || fail "$repo/dist is missing: run \`npm run build\` first (npm run image does it)"
 rm -rf "$dst"; mkdir -p "$dst"
-# Only the gateway's folders (docs/architecture.md): the receiver (ingest/, envelope/verify/), the fleet
-# side (fleet/), the dev kit (devkit/), tests, benches and scripts stay behind, and so do the CLI's
-# command modules of those deployables (bin/commands/<deployable>/); the CLI says such a group is not
-# part of this installation. npm run check keeps the gateway's folders from importing the others.
-mkdir -p "$dst/dist"
-for d in kernel envelope hal firmware provisioning bin; do
-  [ -d "$repo/dist/$d" ] || fail "$repo/dist/$d is missing: run \`npm run build\`"
-  cp -a "$repo/dist/$d" "$dst/dist/$d"
-done
-rm -rf "$dst/dist/envelope/verify"
-for d in "$dst/dist/bin/commands"/*/; do
-  [ -d "$d" ] || continue
-  case "$(basename "$d")" in gateway) ;; *) rm -rf "$d" ;; esac
-done
-(cd "$dst" && find dist -type f | LC_ALL=C sort) > "$dst/SHIPPED"
-if grep -E '^dist/(ingest|fleet|devkit|test|bench|scripts|envelope/verify)/' "$dst/SHIPPED" >&2; then
-  fail "receiver, fleet, dev-kit or test code was staged (above)"
-fi
+bash "$repo/image/lib/stage-dist.sh" "$repo/dist" "$dst"
 cp "$repo/package.json" "$repo/package-lock.json" "$dst/"
 cp "$repo/image/lib/selftest.mjs" "$dst/selftest.mjs"
 cp -a "$repo/docs" "$dst/docs"   # the units' Documentation= links point here
