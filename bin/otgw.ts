@@ -15,7 +15,7 @@ config
   .argument("<file>", "gateway config (YAML or JSON)")
   .description("validate a config file; exit 0 when good, non-zero with every problem listed")
   .action(async (file: string) => {
-    const { configCheckCommand } = await import("../firmware/config/check.js");
+    const { configCheckCommand } = await import("./commands/config-check.js");
     process.exitCode = configCheckCommand(file);
   });
 
@@ -26,7 +26,7 @@ audit
   .option("--public-key <pem>", "gateway public key (SPKI PEM) to check checkpoint signatures against")
   .description("verify the hash chain and signed checkpoints; names the first bad entry")
   .action(async (file: string, o: { publicKey?: string }) => {
-    const { auditVerifyCommand } = await import("../firmware/audit/verify-command.js");
+    const { auditVerifyCommand } = await import("./commands/audit-verify.js");
     process.exitCode = auditVerifyCommand(file, o.publicKey);
   });
 
@@ -149,8 +149,8 @@ egress
   .option("--out <file>", "write the ruleset here (atomically) instead of stdout")
   .option("--ssh", "admit inbound SSH on tcp/22 (images built with key-only SSH)")
   .description("render the nftables ruleset (table inet otgw_egress); exit 1 naming each bad field")
-  .action(async (o: import("../firmware/egress/command.js").EgressRenderOptions) => {
-    const { egressRenderCommand } = await import("../firmware/egress/command.js");
+  .action(async (o: import("./commands/egress-render.js").EgressRenderOptions) => {
+    const { egressRenderCommand } = await import("./commands/egress-render.js");
     process.exitCode = egressRenderCommand(o);
   });
 
