@@ -4,13 +4,13 @@ import { createLogger } from "../../kernel/log.js";
 import { FleetCa, initCa } from "../../fleet/ca/fleet-ca.js";
 import { startEstServer } from "../../fleet/est/server.js";
 
-export interface CaInitCliOptions { dir: string; name: string; days: string; certDays: string; crlDays: string; serverName: string[]; ekRoot: string[] }
+export interface CaInitCliOptions { dir: string; name: string; days: number; certDays: number; crlDays: number; serverName: string[]; ekRoot: string[] }
 
 /** `otgw ca init`: a fleet CA directory with EST server certificate, EK roots and an empty CRL. */
 export async function caInitCommand(o: CaInitCliOptions): Promise<number> {
   const dir = resolve(o.dir);
   await initCa(dir, {
-    name: o.name, days: Number(o.days), certDays: Number(o.certDays), crlDays: Number(o.crlDays),
+    name: o.name, days: o.days, certDays: o.certDays, crlDays: o.crlDays,
     serverNames: o.serverName.length > 0 ? o.serverName : ["localhost", "127.0.0.1"], ekRoots: o.ekRoot,
   });
   const ca = FleetCa.open(dir);
@@ -24,10 +24,10 @@ export async function caInitCommand(o: CaInitCliOptions): Promise<number> {
 }
 
 /** `otgw ca serve`: the EST server until SIGINT/SIGTERM. */
-export async function caServeCommand(o: { dir: string; host: string; port: string }): Promise<number> {
+export async function caServeCommand(o: { dir: string; host: string; port: number }): Promise<number> {
   const ca = FleetCa.open(resolve(o.dir));
   const logger = createLogger();
-  const est = await startEstServer({ ca, logger, host: o.host, port: Number(o.port) });
+  const est = await startEstServer({ ca, logger, host: o.host, port: o.port });
   console.log(`EST server on ${est.url}/.well-known/est/ (CA fingerprint ${new X509Certificate(ca.certPem).fingerprint256})`);
   await new Promise<void>((r) => { process.once("SIGINT", r); process.once("SIGTERM", r); });
   await est.close();

@@ -6,9 +6,9 @@
  */
 import { join } from "node:path";
 import { loadConfig } from "../../firmware/config/load.js";
-import type { CommandIo } from "../../firmware/config/check.js";
 import { GatewayError, errorText } from "../../kernel/errors.js";
 import { TrustStore, type TrustEntry } from "../../hal/opcua/trust-store.js";
+import { stdio, type Io } from "../output.js";
 
 export type TrustAction = "list" | "trust" | "reject" | "remove";
 
@@ -17,11 +17,6 @@ export interface TrustOptions {
   /** trust only: add a certificate from a PEM or DER file instead of a recorded thumbprint. */
   file?: string;
 }
-
-const processIo: CommandIo = {
-  out: (line) => process.stdout.write(line + "\n"),
-  err: (line) => process.stderr.write(line + "\n"),
-};
 
 /** The distinct OPC UA trust store directories of a config. */
 export function opcuaTrustDirs(configFile: string): string[] {
@@ -34,7 +29,7 @@ export function opcuaTrustDirs(configFile: string): string[] {
 const row = (e: TrustEntry) => `${e.state.padEnd(8)} ${e.thumbprint}  ${e.subject}  (valid until ${e.notAfter})`;
 
 /** Runs one action; returns the exit code (0 done, 1 refused or failed, 2 usage). */
-export function trustOpcuaCommand(action: TrustAction, thumbprint: string | undefined, o: TrustOptions, io: CommandIo = processIo): number {
+export function trustOpcuaCommand(action: TrustAction, thumbprint: string | undefined, o: TrustOptions, io: Io = stdio): number {
   try {
     const dirs = opcuaTrustDirs(o.config);
     if (dirs.length === 0) {

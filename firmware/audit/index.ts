@@ -3,4 +3,3 @@ export { AuditLog, type AuditLogOptions, type AuditListener } from "./audit-log.
 export { AUDIT_EVENTS, type AuditEventType } from "./events.js";
 export { GENESIS_HASH, entryHash, keyFingerprint, type AuditEntry, type AuditData, type CheckpointData } from "./chain.js";
 export { verifyAuditFile, type AuditVerifyResult, type AuditVerifyOk, type AuditVerifyFail } from "./verify.js";
-export { auditVerifyCommand, type VerifyIo } from "./verify-command.js";

@@ -11,13 +11,14 @@ import { Gateway } from "../../firmware/runtime/gateway.js";
 import { createSources } from "../../hal/registry.js";
 import { PREDICTION_SCHEMA_ID, type PredictionRecord } from "../../kernel/prediction.js";
 import { tracePrediction } from "../../ingest/trace.js";
-import { modelInstall, type ModelIo } from "../../bin/commands/model.js";
+import { modelInstall } from "../../bin/commands/model.js";
+import type { Io } from "../../bin/output.js";
 import { traceCommand } from "../../bin/commands/trace.js";
 import { newStack, SIM_EXAMPLE, waitFor } from "../e2e/harness.js";
 import { bundleOf, newSigner } from "./helpers.js";
 import { trainedArtefact } from "./plant.js";
 
-const quiet = (): ModelIo & { lines: string[] } => {
+const quiet = (): Io & { lines: string[] } => {
   const lines: string[] = [];
   return { lines, out: (l) => lines.push(l), err: (l) => lines.push(l) };
 };

@@ -1,25 +1,15 @@
 import { createPublicKey, X509Certificate, type KeyObject } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { errorText } from "../../kernel/errors.js";
-import { verifyAuditFile } from "./verify.js";
-
-/** Where the command writes; injectable for tests. */
-export interface VerifyIo {
-  out: (line: string) => void;
-  err: (line: string) => void;
-}
-
-const processIo: VerifyIo = {
-  out: (line) => process.stdout.write(line + "\n"),
-  err: (line) => process.stderr.write(line + "\n"),
-};
+import { verifyAuditFile } from "../../firmware/audit/verify.js";
+import { stdio, type Io } from "../output.js";
 
 /**
  * `otgw audit verify FILE [--public-key PEM]`. Exit codes: 0 the log verifies, 1 it does not (the first
  * bad line is printed), 2 the log or key could not be read. The key file may hold an SPKI public key or
  * the gateway's X.509 certificate.
  */
-export function auditVerifyCommand(file: string, publicKeyFile?: string, io: VerifyIo = processIo): number {
+export function auditVerifyCommand(file: string, publicKeyFile?: string, io: Io = stdio): number {
   let publicKey: KeyObject | undefined;
   if (publicKeyFile !== undefined) {
     try {
