@@ -5,6 +5,7 @@
 //   kernel, envelope(+verify) ← ingest                          (the receiver)
 //   kernel, envelope(+verify), hal, provisioning, firmware ← fleet   (CA, EST server, attestation, training)
 //   everything but bin/bench/scripts/test ← devkit; everything but test ← bin, bench, scripts; test sees all
+//   (tests may call the CLI's command handlers in-process; nothing else imports bin/)
 //
 // Type-only imports count too (tsPreCompilationDeps): a type that crosses a boundary ties the two
 // folders as surely as a value does.
@@ -40,11 +41,12 @@ module.exports = {
     layer("bench-not-on-tests", "^bench/", ["kernel", "envelope", "hal", "provisioning", "firmware", "fleet", "ingest", "devkit", "bench"], "the bench uses the dev kit, not test helpers"),
     layer("scripts-not-on-tests", "^scripts/", ["kernel", "envelope", "hal", "provisioning", "firmware", "fleet", "ingest", "devkit", "scripts"], "scripts use the dev kit, not test helpers"),
     layer("bin-not-on-tests", "^bin/", ["kernel", "envelope", "hal", "provisioning", "firmware", "fleet", "ingest", "devkit", "bin"], "the CLI never imports tests, bench or scripts"),
+    layer("gateway-cli-is-gateway-only", "^bin/(groups|commands)/gateway/", ["kernel", "envelope", "hal", "provisioning", "firmware", "bin"], "the gateway image ships only these command groups: they may not need receiver, fleet or dev-kit code", ["^envelope/verify/", "^bin/(groups|commands)/(?!gateway/)"]),
     {
       name: "nothing-imports-bin",
-      comment: "bin/ is the top: the CLI wires command modules; tests drive it as a process or call the module it calls",
+      comment: "bin/ is the top: no library, dev-kit, bench or script code imports the CLI (tests may drive its command handlers in-process)",
       severity: "error",
-      from: { pathNot: "^bin/" },
+      from: { pathNot: "^(bin|test)/" },
       to: { path: "^bin/" },
     },
     {

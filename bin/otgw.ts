@@ -18,21 +18,21 @@ import { registerGroups, type GroupEntry } from "./registry.js";
  * names the folders outside the gateway's that a group's commands load (bin/registry.ts).
  */
 const GROUPS: readonly GroupEntry[] = [
-  { name: "run", deployable: "gateway", module: "./groups/run.js" },
-  { name: "service", deployable: "gateway", module: "./groups/service.js" },
-  { name: "check", deployable: "gateway", module: "./groups/check.js" },
-  { name: "config", deployable: "gateway", module: "./groups/config.js" },
-  { name: "provision", deployable: "gateway", module: "./groups/provision.js" },
-  { name: "identity", deployable: "gateway", module: "./groups/identity.js" },
-  { name: "trust", deployable: "gateway", module: "./groups/trust.js" },
-  { name: "audit", deployable: "gateway", module: "./groups/audit.js" },
-  { name: "egress", deployable: "gateway", module: "./groups/egress.js" },
-  { name: "model", subcommands: ["verify", "install", "list"], deployable: "gateway", module: "./groups/model.js" },
-  { name: "ca", deployable: "fleet", module: "./groups/ca.js", needs: ["fleet"] },
-  { name: "model", subcommands: ["keygen", "train", "sign"], deployable: "fleet", module: "./groups/model-fleet.js", needs: ["fleet"] },
-  { name: "ingest", deployable: "receiver", module: "./groups/ingest.js", needs: ["ingest", "envelope/verify"] },
-  { name: "receiver", deployable: "receiver", module: "./groups/receiver.js", needs: ["ingest"] },
-  { name: "demo", deployable: "dev", module: "./groups/demo.js", needs: ["devkit", "fleet", "ingest", "envelope/verify"] },
+  { name: "run", deployable: "gateway", module: "./groups/gateway/run.js" },
+  { name: "service", deployable: "gateway", module: "./groups/gateway/service.js" },
+  { name: "check", deployable: "gateway", module: "./groups/gateway/check.js" },
+  { name: "config", deployable: "gateway", module: "./groups/gateway/config.js" },
+  { name: "provision", deployable: "gateway", module: "./groups/gateway/provision.js" },
+  { name: "identity", deployable: "gateway", module: "./groups/gateway/identity.js" },
+  { name: "trust", deployable: "gateway", module: "./groups/gateway/trust.js" },
+  { name: "audit", deployable: "gateway", module: "./groups/gateway/audit.js" },
+  { name: "egress", deployable: "gateway", module: "./groups/gateway/egress.js" },
+  { name: "model", subcommands: ["verify", "install", "list"], deployable: "gateway", module: "./groups/gateway/model.js" },
+  { name: "ca", deployable: "fleet", module: "./groups/fleet/ca.js", needs: ["fleet"] },
+  { name: "model", subcommands: ["keygen", "train", "sign"], deployable: "fleet", module: "./groups/fleet/model-fleet.js", needs: ["fleet"] },
+  { name: "ingest", deployable: "receiver", module: "./groups/receiver/ingest.js", needs: ["ingest", "envelope/verify"] },
+  { name: "receiver", deployable: "receiver", module: "./groups/receiver/receiver.js", needs: ["ingest"] },
+  { name: "demo", deployable: "dev", module: "./groups/dev/demo.js", needs: ["devkit", "fleet", "ingest", "envelope/verify"] },
 ];
 
 /** The installed package's version (package.json sits at the installation's root, above dist/). */

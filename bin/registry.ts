@@ -35,7 +35,7 @@ export interface GroupEntry {
   /** When the group is split: the subcommands this entry provides (e.g. model keygen, train, sign). */
   subcommands?: readonly string[];
   deployable: Deployable;
-  /** The group module, relative to bin/ (e.g. "./groups/ca.js"). */
+  /** The group module, relative to bin/ (e.g. "./groups/fleet/ca.js"). */
   module: string;
   /**
    * Folders of the installation (relative to its root, the parent of bin/) that the group's commands

@@ -1,4 +1,4 @@
-import type { KeyObject } from "node:crypto";
+import { createHash, type KeyObject } from "node:crypto";
 
 /**
  * A signing key whose private half the caller never sees. The envelope (session-open, checkpoints) and
@@ -27,4 +27,9 @@ export interface KeyStore {
   open(name: string): Promise<Signer>;
   /** True if a key named `name` exists. */
   has(name: string): Promise<boolean>;
+}
+
+/** A public key's identity everywhere otgw names one (CA inventory, `otgw identity show`, audit): SHA-256 hex of its SPKI DER. */
+export function keyId(pub: KeyObject): string {
+  return createHash("sha256").update(pub.export({ type: "spki", format: "der" })).digest("hex");
 }

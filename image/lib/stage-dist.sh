@@ -8,7 +8,7 @@ dist=$1 dst=$2
 fail() { echo "otgw image: ERROR: $*" >&2; exit 1; }
 # Only the gateway's folders (docs/architecture.md): the receiver (ingest/, envelope/verify/), the fleet
 # side (fleet/), the dev kit (devkit/), tests, benches and scripts stay behind, and so do the CLI's
-# command modules of those deployables (bin/commands/<deployable>/); the CLI says such a group is not
+# command groups of those deployables (bin/groups/<deployable>/, bin/commands/<deployable>/); the CLI says such a group is not
 # part of this installation. npm run check keeps the gateway's folders from importing the others.
 mkdir -p "$dst/dist"
 for d in kernel envelope hal firmware provisioning bin; do
@@ -16,11 +16,11 @@ for d in kernel envelope hal firmware provisioning bin; do
   cp -a "$dist/$d" "$dst/dist/$d"
 done
 rm -rf "$dst/dist/envelope/verify"
-for d in "$dst/dist/bin/commands"/*/; do
+for d in "$dst/dist/bin/groups"/*/ "$dst/dist/bin/commands"/*/; do
   [ -d "$d" ] || continue
   case "$(basename "$d")" in gateway) ;; *) rm -rf "$d" ;; esac
 done
 (cd "$dst" && find dist -type f | LC_ALL=C sort) > "$dst/SHIPPED"
-if grep -E '^dist/(ingest|fleet|devkit|test|bench|scripts|envelope/verify)/' "$dst/SHIPPED" >&2; then
+if grep -E '^dist/(ingest|fleet|devkit|test|bench|scripts|envelope/verify|bin/groups/[^g]|bin/commands/[^g])' "$dst/SHIPPED" >&2; then
   fail "receiver, fleet, dev-kit or test code was staged (above)"
 fi

@@ -8,7 +8,7 @@ import { AuditError } from "../../kernel/errors.js";
 import { AuditLog, AUDIT_EVENTS, type AuditEntry } from "../../firmware/audit/audit-log.js";
 import { entryHash } from "../../firmware/audit/chain.js";
 import { verifyAuditFile } from "../../firmware/audit/verify.js";
-import { auditVerifyCommand } from "../../bin/commands/audit-verify.js";
+import { auditVerifyCommand } from "../../bin/commands/gateway/audit-verify.js";
 import { SoftwareSigner } from "../../provisioning/software-keystore.js";
 
 const signer = SoftwareSigner.generate();

@@ -86,8 +86,9 @@ void test("model verify --trusted K --trusted K2 BUNDLE: the repeatable option l
  */
 function gatewayLayout(): string {
   const inst = mkdtempSync(join(tmpdir(), "otgw-gateway-layout-"));
-  for (const d of ["bin", "kernel", "envelope", "hal", "firmware", "provisioning"]) cpSync(join(root, "dist", d), join(inst, "dist", d), { recursive: true });
-  rmSync(join(inst, "dist", "envelope", "verify"), { recursive: true });
+  // The images' own staging rule (image/lib/stage-dist.sh), so this test sees what an image ships.
+  const staged = spawnSync("bash", [join(root, "image", "lib", "stage-dist.sh"), join(root, "dist"), inst], { encoding: "utf8" });
+  assert.equal(staged.status, 0, staged.stderr);
   cpSync(join(root, "package.json"), join(inst, "package.json"));
   symlinkSync(join(root, "node_modules"), join(inst, "node_modules"));
   return inst;
@@ -108,4 +109,21 @@ void test("in the gateway's layout only gateway groups are listed; the others sa
   }
   const check = cli(["config", "check", join(root, "config", "examples", "sim-plant.yaml")]);
   assert.equal(check.status, 0, check.stderr);
+});
+
+void test("every module the gateway layout ships loads without the receiver, fleet and dev-kit folders", () => {
+  const inst = gatewayLayout();
+  const shipped = readFileSync(join(inst, "SHIPPED"), "utf8").trim().split("\n");
+  assert.ok(shipped.length > 100, `only ${shipped.length} files staged`);
+  assert.deepEqual(shipped.filter((f) => /^dist\/(ingest|fleet|devkit|test|bench|scripts|envelope\/verify)\//.test(f) || /^dist\/bin\/(groups|commands)\/(?!gateway\/)/.test(f)), []);
+  // Entry scripts run on import (the CLI, the TLS sidecar, the checkpoint worker thread): the CLI is run above.
+  const modules = shipped.filter((f) => f.endsWith(".js") && !/(bin\/otgw|-main|checkpoint-worker)\.js$/.test(f));
+  const probe = `const failed = [];
+for (const m of ${JSON.stringify(modules)}) {
+  try { await import(new URL(m, ${JSON.stringify(`file://${inst}/`)}).href); } catch (e) { failed.push(m + ": " + e.message.split("\\n")[0]); }
+}
+console.log(JSON.stringify(failed));`;
+  const r = spawnSync(process.execPath, ["--input-type=module", "-e", probe], { cwd: inst, encoding: "utf8" });
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout.trim().split("\n").pop() ?? "[]"), [], "modules that do not load in the gateway's layout");
 });

@@ -29,7 +29,7 @@ async function invoke(program: Command, args: string[]): Promise<number | string
 
 void test("an installed group is registered and listed under its deployable's heading", async () => {
   const program = programOf();
-  await registerGroups(program, [{ name: "config", deployable: "gateway", module: "./groups/config.js" }], { base, io: capture() });
+  await registerGroups(program, [{ name: "config", deployable: "gateway", module: "./groups/gateway/config.js" }], { base, io: capture() });
   const help = program.helpInformation();
   assert.match(help, /Gateway commands:\n\s+config\s/);
 });
@@ -38,7 +38,7 @@ void test("a group whose module is missing is not listed; running it prints one 
   const io = capture();
   const program = programOf();
   const entries: GroupEntry[] = [
-    { name: "config", deployable: "gateway", module: "./groups/config.js" },
+    { name: "config", deployable: "gateway", module: "./groups/gateway/config.js" },
     { name: "ghost", deployable: "fleet", module: "./groups/no-such-group.js" },
   ];
   await registerGroups(program, entries, { base, io });
@@ -51,7 +51,7 @@ void test("a group whose module is missing is not listed; running it prints one 
 void test("a group whose module is installed but whose folders are not is absent too", async () => {
   const io = capture();
   const program = programOf();
-  await registerGroups(program, [{ name: "ca", deployable: "fleet", module: "./groups/ca.js", needs: ["no-such-folder"] }], { base, io });
+  await registerGroups(program, [{ name: "ca", deployable: "fleet", module: "./groups/fleet/ca.js", needs: ["no-such-folder"] }], { base, io });
   assert.doesNotMatch(program.helpInformation(), /\bca\b/);
   assert.equal(await invoke(program, ["ca", "init", "--dir", "/tmp/x"]), 2);
   assert.deepEqual(io.lines, ["otgw: ca is not part of this installation (it is a fleet command)"]);
@@ -61,8 +61,8 @@ void test("a split group keeps its installed half; the absent half's subcommands
   const io = capture();
   const program = programOf();
   await registerGroups(program, [
-    { name: "model", subcommands: ["verify", "install", "list"], deployable: "gateway", module: "./groups/model.js" },
-    { name: "model", subcommands: ["keygen", "train", "sign"], deployable: "fleet", module: "./groups/model-fleet.js", needs: ["no-such-folder"] },
+    { name: "model", subcommands: ["verify", "install", "list"], deployable: "gateway", module: "./groups/gateway/model.js" },
+    { name: "model", subcommands: ["keygen", "train", "sign"], deployable: "fleet", module: "./groups/fleet/model-fleet.js", needs: ["no-such-folder"] },
   ], { base, io });
   const model = program.commands.find((c) => c.name() === "model");
   assert.ok(model);

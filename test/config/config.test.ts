@@ -7,7 +7,7 @@ import { isAbsolute, join } from "node:path";
 import { repoRoot } from "../../kernel/paths.js";
 import { ConfigError } from "../../kernel/errors.js";
 import { activeOverrides, checkConfigFile, loadConfig } from "../../firmware/config/load.js";
-import { configCheckCommand } from "../../bin/commands/config-check.js";
+import { configCheckCommand } from "../../bin/commands/gateway/config-check.js";
 
 const examples = join(repoRoot(), "config", "examples");
 const bad = join(repoRoot(), "test", "config", "bad");

@@ -15,7 +15,7 @@ import type { OpcuaSourceConfig } from "../../firmware/config/schema.js";
 import { createSources } from "../../hal/registry.js";
 import { OpcuaSource, TrustStore, thumbprintOf } from "../../hal/opcua/index.js";
 import type { RawReading } from "../../hal/source.js";
-import { trustOpcuaCommand } from "../../bin/commands/trust.js";
+import { trustOpcuaCommand } from "../../bin/commands/gateway/trust.js";
 import { fieldConfig, pointsFor } from "../../devkit/dev-plant/field-config.js";
 import { freePort } from "../../devkit/dev-plant/modbus-peers.js";
 import { startOpcuaServer, VIB_PICOSECONDS, VIB_TS_MS, type TestOpcuaServer } from "../../devkit/dev-plant/opcua-server.js";

@@ -34,7 +34,7 @@ void test("arm64: the project runs on the tree's arm64 node under qemu-aarch64-s
   // The arm64 tree got only the gateway's folders, like the amd64 image (docs/architecture.md).
   const shipped = readFileSync(join(out, "tree", "opt", "otgw", "SHIPPED"), "utf8").trim().split("\n");
   assert.ok(shipped.includes("dist/bin/otgw.js") && shipped.includes("dist/firmware/runtime/gateway.js"), "the gateway is in the tree");
-  assert.deepEqual(shipped.filter((f) => !/^dist\/(kernel|envelope|hal|firmware|provisioning|bin)\//.test(f) || /^dist\/(envelope\/verify\/|bin\/commands\/(?!gateway\/))/.test(f)), [],
+  assert.deepEqual(shipped.filter((f) => !/^dist\/(kernel|envelope|hal|firmware|provisioning|bin)\//.test(f) || /^dist\/(envelope\/verify\/|bin\/(groups|commands)\/(?!gateway\/))/.test(f)), [],
     "receiver, fleet or dev-kit code was staged for arm64");
   rmSync(join(out, "tree"), { recursive: true, force: true });
 });

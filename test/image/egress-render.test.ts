@@ -119,7 +119,7 @@ void test("the full config loader rejects non-IP addresses in the network sectio
 });
 
 void test("otgw check reports what otgw-egress loaded: the allowlist, or FAIL when it fell back to fail-closed", async () => {
-  const { egressLine } = await import("../../bin/commands/check.js");
+  const { egressLine } = await import("../../bin/commands/gateway/check.js");
   const status = join(dir, "status");
   assert.deepEqual(egressLine(join(dir, "absent")), [], "no line off the image");
   writeFileSync(status, "allowlist: /etc/otgw/config.yaml\n");

@@ -53,7 +53,7 @@ void test("amd64 image: built with mmdebstrap + genimage, booted with OVMF under
   const shipped = readFileSync(join(out, "otgw-amd64.files.txt"), "utf8").trim().split("\n");
   t.diagnostic(`shipped ${shipped.length} files of dist/: ${[...new Set(shipped.map((f) => f.split("/").slice(0, 2).join("/")))].join(" ")}`);
   assert.deepEqual(shipped.filter((f) => !/^dist\/(kernel|envelope|hal|firmware|provisioning|bin)\//.test(f)), [], "files outside the gateway's folders were shipped");
-  assert.deepEqual(shipped.filter((f) => /^dist\/(envelope\/verify\/|bin\/commands\/(?!gateway\/))/.test(f)), [], "receiver-side envelope code or non-gateway CLI groups were shipped");
+  assert.deepEqual(shipped.filter((f) => /^dist\/(envelope\/verify\/|bin\/(groups|commands)\/(?!gateway\/))/.test(f)), [], "receiver-side envelope code or non-gateway CLI groups were shipped");
   for (const want of ["dist/bin/otgw.js", "dist/firmware/runtime/gateway.js", "dist/envelope/sealer.js", "dist/hal/registry.js", "dist/provisioning/tpm/tpm-keystore.js"]) {
     assert.ok(shipped.includes(want), `${want} is not in the image`);
   }

@@ -1,0 +1,36 @@
+import type { Command } from "commander";
+
+/** `otgw ingest` and `otgw ingest trace` (receiver). */
+export function register(program: Command): void {
+  // `otgw ingest --url …` runs the receiver (the default subcommand); `otgw ingest trace ID` inspects
+  // its evidence store.
+  const ingest = program.command("ingest").description("the verifying receiver");
+  ingest
+    .command("run", { isDefault: true })
+    .description("subscribe, verify, and keep the evidence (the default: `otgw ingest --url …`)")
+    .requiredOption("--url <url>", "broker URL, e.g. mqtts://127.0.0.1:8883")
+    .requiredOption("--ca <pem>", "CA that signed the broker certificate")
+    .requiredOption("--cert <pem>", "receiver client certificate")
+    .requiredOption("--key <pem>", "receiver client key")
+    .requiredOption("--fleet-ca <pem>", "fleet CA that gateway certificates must chain to")
+    .requiredOption("--recipient-key <pem>", "receiver's HPKE private key (P-256, PKCS#8 PEM)")
+    .requiredOption("--db <file>", "evidence store (SQLite)")
+    .option("--group <name>", "shared subscription group", "otgw-ingest")
+    .option("--no-share", "one receiver on a plain persistent subscription (survives a mosquitto restart; see docs/ingest.md)")
+    .option("--client-id <id>", "MQTT client id (unique per receiver instance)")
+    .option("--crl <pem>", "fleet CRL (from `otgw ca revoke`): revoked gateways are refused")
+    .action(async (o: import("../../commands/receiver/ingest.js").IngestCliOptions) => {
+      const { ingestCommand } = await import("../../commands/receiver/ingest.js");
+      process.exitCode = await ingestCommand(o);
+    });
+  ingest
+    .command("trace")
+    .argument("<id>", "prediction id (32 hex)")
+    .requiredOption("--db <file>", "receiver evidence store (SQLite)")
+    .option("--inputs", "list every input record's location")
+    .description("show the model and the verified input records behind a prediction, recomputing the input hash")
+    .action(async (id: string, o: { db: string; inputs?: boolean }) => {
+      const { traceCommand } = await import("../../commands/receiver/trace.js");
+      process.exitCode = traceCommand(id, o);
+    });
+}
