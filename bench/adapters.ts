@@ -23,7 +23,7 @@ import { ModbusSource } from "../hal/modbus/source.js";
 import { connectTcp } from "../hal/modbus/transport.js";
 import { OpcuaSource, TrustStore } from "../hal/opcua/index.js";
 import type { RawReading, Source } from "../hal/source.js";
-import { makeWorld } from "../test/envelope/helpers.js";
+import { makeWorld } from "../devkit/envelope-world.js";
 import { fieldConfig, pointsFor } from "../devkit/dev-plant/field-config.js";
 import { freePort, startTcpServer } from "../devkit/dev-plant/modbus-peers.js";
 import { startOpcuaServer } from "../devkit/dev-plant/opcua-server.js";

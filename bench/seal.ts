@@ -14,7 +14,7 @@
 import { createCipheriv, generateKeyPairSync, randomBytes, sign } from "node:crypto";
 import { CompactEncrypt } from "jose";
 import { systemClock } from "../kernel/clock.js";
-import { makeWorld } from "../test/envelope/helpers.js";
+import { makeWorld } from "../devkit/envelope-world.js";
 import type { BenchFigure } from "./figure.js";
 import type { Series } from "./histogram.js";
 import { median, quantile } from "./stats.js";

@@ -135,6 +135,7 @@ export const CA_CODES = {
 export const PKI_CODES = {
   PKI_KEY: "the key cannot be used to issue or be certified",
   PKI_NAME: "a name (gateway id, subject) is not valid in a certificate",
+  PKI_SERIAL: "a fixed certificate serial is not 1 to 40 hex digits",
   PKI_VALIDITY: "the validity period asked for is not possible",
 } as const;
 

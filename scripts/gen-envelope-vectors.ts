@@ -16,7 +16,7 @@ import { prefixLength } from "../envelope/format.js";
 import { deriveRaw, nonceInto } from "../envelope/keys.js";
 import { SessionSealer, signSessionEnd } from "../envelope/sealer.js";
 import { SoftwareSigner } from "../provisioning/software-keystore.js";
-import { makeCa, makeLeaf } from "../test/envelope/helpers.js";
+import { makeCa, makeLeaf } from "../devkit/test-pki.js";
 
 const OUT = new URL("../docs/envelope-vectors.json", import.meta.url);
 const fresh = process.argv.includes("--fresh") || !existsSync(OUT);
@@ -38,7 +38,7 @@ if (old) {
   gatewayKey = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey;
   const leaf = await makeLeaf(ca, { cn: GW, key: gatewayKey, serial: "0a01" });
   receiverKey = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey;
-  caDer = ca.der;
+  caDer = ca.certDer;
   leafDer = leaf.der;
 }
 

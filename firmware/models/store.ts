@@ -1,7 +1,10 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { LowSync } from "lowdb";
 import type { Clock } from "../../kernel/clock.js";
+import { writeFileDurably } from "../../kernel/durable-write.js";
 import { errorText } from "../../kernel/errors.js";
+import { DurableJsonFile } from "../../kernel/json-state.js";
 import { child, silentLogger, type Logger } from "../../kernel/log.js";
 import { AUDIT_EVENTS } from "../audit/events.js";
 import { parseArtefact } from "./artefact.js";
@@ -50,9 +53,12 @@ type Ref = { version: number; digest: string };
  */
 export class ModelStore {
   private readonly log: Logger;
+  private readonly db: LowSync<StoreState>;
 
   constructor(private readonly o: ModelStoreOptions) {
     this.log = child(o.logger ?? silentLogger(), "models");
+    // Not read here: state() reads it on every use, as before, so construction never fails.
+    this.db = new LowSync(new DurableJsonFile<StoreState>(join(o.dir, "state.json")), emptyState());
   }
 
   /** Verifies and installs a bundle, making it the active model. Throws ModelError on refusal. */
@@ -85,7 +91,8 @@ export class ModelStore {
       signer: v.signer.name, installedAt: new Date(this.o.clock.nowMs()).toISOString(),
     };
     mkdirSync(join(this.o.dir, "bundles"), { recursive: true, mode: 0o700 });
-    atomicWrite(join(this.o.dir, "bundles", entry.file), bytes);
+    // Durable before state.json names it: after a power cut the active model's bundle is never missing.
+    writeFileDurably(join(this.o.dir, "bundles", entry.file), bytes);
     this.o.audit.append(AUDIT_EVENTS.modelAccepted, { ...ctx, name: v.name, signer: v.signer.name, keyid: v.signer.keyid });
     this.save({ active: to, accepted: same ? st.accepted : [...st.accepted, entry] });
     this.o.audit.append(AUDIT_EVENTS.modelPromoted, { from, to, name: v.name });
@@ -126,21 +133,21 @@ export class ModelStore {
     return e;
   }
 
+  /** state.json as it is on disk now; the defaults while there is none. */
   private state(): StoreState {
-    const f = join(this.o.dir, "state.json");
-    if (!existsSync(f)) return { active: null, accepted: [] };
-    return JSON.parse(readFileSync(f, "utf8")) as StoreState;
+    this.db.data = emptyState();
+    this.db.read();
+    return this.db.data;
   }
 
   private save(s: StoreState): void {
     mkdirSync(this.o.dir, { recursive: true, mode: 0o700 });
-    atomicWrite(join(this.o.dir, "state.json"), Buffer.from(`${JSON.stringify(s, null, 2)}\n`));
+    this.db.data = s;
+    this.db.write();
   }
 }
 
-function atomicWrite(file: string, data: Buffer): void {
-  const tmp = `${file}.tmp`;
-  writeFileSync(tmp, data, { mode: 0o600 });
-  renameSync(tmp, file);
+function emptyState(): StoreState {
+  return { active: null, accepted: [] };
 }
 

@@ -1,6 +1,7 @@
-import { createHash, type KeyObject } from "node:crypto";
-import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import type { LowSync } from "lowdb";
 import { AttestError, CaError } from "../../kernel/errors.js";
+import { openJsonState } from "../../kernel/json-state.js";
+import { keyId } from "../../kernel/keystore.js";
 
 /** One certificate the fleet CA issued to a gateway. */
 export interface IssuedRecord {
@@ -26,20 +27,23 @@ export interface GatewayRecord {
 
 interface InventoryFile { version: 1; gateways: Record<string, GatewayRecord> }
 
-/** SHA-256 of a public key's SPKI DER, hex: how the inventory names keys. */
-export function keyId(pub: KeyObject): string {
-  return createHash("sha256").update(pub.export({ type: "spki", format: "der" })).digest("hex");
-}
+/** SHA-256 of a public key's SPKI DER, hex: how the inventory names keys (the kernel's one definition). */
+export { keyId };
 
 /**
- * The device inventory of the fleet CA, a JSON file rewritten atomically (tmp + rename). Small by
- * nature (one record per gateway); a fleet of many thousands would move it into a database.
+ * The device inventory of the fleet CA, a JSON state file (kernel/json-state.ts: rewritten atomically
+ * and durably, 0600). Small by nature (one record per gateway); a fleet of many thousands would move
+ * it into a database.
  */
 export class Inventory {
-  private data: InventoryFile;
+  private readonly db: LowSync<InventoryFile>;
 
-  constructor(private readonly file: string) {
-    this.data = existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as InventoryFile) : { version: 1, gateways: {} };
+  constructor(file: string) {
+    this.db = openJsonState<InventoryFile>(file, { version: 1, gateways: {} });
+  }
+
+  private get data(): InventoryFile {
+    return this.db.data;
   }
 
   get(gatewayId: string): GatewayRecord | undefined {
@@ -112,8 +116,6 @@ export class Inventory {
   }
 
   private save(): void {
-    const tmp = `${this.file}.tmp`;
-    writeFileSync(tmp, `${JSON.stringify(this.data, null, 2)}\n`, { mode: 0o600 });
-    renameSync(tmp, this.file);
+    this.db.write();
   }
 }

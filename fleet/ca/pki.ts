@@ -41,23 +41,43 @@ export interface IssuedCertificate {
   serialHex: string;
 }
 
-export interface IssueOptions {
+/**
+ * A fixed validity period, for fixtures that run on a manual clock and for certificates that must
+ * already be expired or not yet valid. Issuing for real uses `days` from now.
+ */
+export interface ValidityWindow {
+  notBefore: Date;
+  notAfter: Date;
+}
+
+/** How long a certificate is valid: exactly one of the two. */
+export interface ValidityOptions {
+  /** Validity in days from now (back-dated a little for clock skew). */
+  days?: number;
+  /** An explicit period instead of `days`. */
+  window?: ValidityWindow;
+}
+
+export interface IssueOptions extends ValidityOptions {
   /** The issuing CA. */
   ca: CaBundle;
   /** Subject CN: the gateway id for gateways, the service name otherwise. */
   commonName: string;
   /** Subject public key (P-256). The private half never passes through here. */
   publicKey: KeyObject;
-  /** Validity in days from now. */
-  days: number;
-  /** Extended key usage: clientAuth or serverAuth. */
-  usage: "client" | "server";
+  /**
+   * Extended key usage clientAuth or serverAuth; "ca" issues a subordinate CA certificate instead
+   * (cA, path length 0, keyCertSign and cRLSign, no extended key usage).
+   */
+  usage: "client" | "server" | "ca";
   /** SAN URIs, e.g. `urn:otgw:gateway:<id>`. */
   sanUris?: string[];
   /** SAN DNS names. */
   sanDns?: string[];
   /** SAN IP addresses. */
   sanIps?: string[];
+  /** A fixed serial (hex), for fixtures and test vectors; by default a fresh random one. */
+  serialHex?: string;
 }
 
 /** Positive 128-bit serial (top bit clear so DER INTEGER stays positive without padding). */
@@ -67,8 +87,20 @@ function newSerial(): string {
   return b.toString("hex");
 }
 
-function validity(days: number): { notBefore: Date; notAfter: Date } {
-  if (!Number.isFinite(days) || days <= 0) throw new PkiError("PKI_VALIDITY", `certificate validity must be a positive number of days, got ${days}`);
+/** A caller's fixed serial, checked and lowercased; else a fresh one. */
+function serialOf(fixed: string | undefined): string {
+  if (fixed === undefined) return newSerial();
+  if (!/^[0-9a-fA-F]{1,40}$/.test(fixed)) throw new PkiError("PKI_SERIAL", `certificate serial must be 1 to 40 hex digits, got "${fixed}"`);
+  return fixed.toLowerCase();
+}
+
+function validity({ days, window }: ValidityOptions): ValidityWindow {
+  if (window) {
+    if (days !== undefined) throw new PkiError("PKI_VALIDITY", "give the certificate validity as days or as a window, not both");
+    if (!(window.notAfter.getTime() > window.notBefore.getTime())) throw new PkiError("PKI_VALIDITY", `certificate validity window ends (${window.notAfter.toISOString()}) before it starts (${window.notBefore.toISOString()})`);
+    return { notBefore: window.notBefore, notAfter: window.notAfter };
+  }
+  if (days === undefined || !Number.isFinite(days) || days <= 0) throw new PkiError("PKI_VALIDITY", `certificate validity must be a positive number of days, got ${days}`);
   // Back-date a little so a gateway whose clock lags the CA's by a few minutes still accepts it, but by
   // at most a tenth of the lifetime: a short-lived certificate would otherwise start most of its life
   // already spent, and renewal (at a fraction of the lifetime) would fire at once.
@@ -82,13 +114,13 @@ function cnName(cn: string): string {
   return `CN=${cn}`;
 }
 
-/** Creates a self-signed P-256 CA valid for `days`. */
-export async function createCa(opts: { commonName: string; days: number }): Promise<CaBundle> {
+/** Creates a self-signed P-256 CA valid for `days` (or `window`), optionally with a fixed serial (hex). */
+export async function createCa(opts: { commonName: string; serialHex?: string } & ValidityOptions): Promise<CaBundle> {
   const keys = await webcrypto.subtle.generateKey(EC_ALG, true, ["sign", "verify"]);
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: newSerial(),
+    serialNumber: serialOf(opts.serialHex),
     name: cnName(opts.commonName),
-    ...validity(opts.days),
+    ...validity(opts),
     keys,
     signingAlgorithm: SIGN_ALG,
     extensions: [
@@ -122,21 +154,24 @@ export async function issueCertificate(opts: IssueOptions): Promise<IssuedCertif
     ...(opts.sanDns ?? []).map((value) => ({ type: "dns" as const, value })),
     ...(opts.sanIps ?? []).map((value) => ({ type: "ip" as const, value })),
   ];
-  const eku = opts.usage === "client" ? x509.ExtendedKeyUsage.clientAuth : x509.ExtendedKeyUsage.serverAuth;
-  const extensions: x509.Extension[] = [
-    new x509.BasicConstraintsExtension(false, undefined, true),
-    new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-    new x509.ExtendedKeyUsageExtension([eku], false),
-    await x509.SubjectKeyIdentifierExtension.create(spki),
-    await x509.AuthorityKeyIdentifierExtension.create(caCert.publicKey),
-  ];
+  const extensions: x509.Extension[] = opts.usage === "ca"
+    ? [
+      new x509.BasicConstraintsExtension(true, 0, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+    ]
+    : [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+      new x509.ExtendedKeyUsageExtension([opts.usage === "client" ? x509.ExtendedKeyUsage.clientAuth : x509.ExtendedKeyUsage.serverAuth], false),
+    ];
+  extensions.push(await x509.SubjectKeyIdentifierExtension.create(spki), await x509.AuthorityKeyIdentifierExtension.create(caCert.publicKey));
   if (names.length > 0) extensions.push(new x509.SubjectAlternativeNameExtension(names, false));
-  const serialHex = newSerial();
+  const serialHex = serialOf(opts.serialHex);
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: serialHex,
     subject: cnName(opts.commonName),
     issuer: caCert.subject,
-    ...validity(opts.days),
+    ...validity(opts),
     publicKey: spki,
     signingKey: caKey,
     signingAlgorithm: SIGN_ALG,

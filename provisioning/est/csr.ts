@@ -1,48 +1,47 @@
 import { createPublicKey, type KeyObject } from "node:crypto";
 import "reflect-metadata";
+import { AsnConvert } from "@peculiar/asn1-schema";
+import { Attribute, AttributeTypeAndValue, AttributeValue, DirectoryString, Name, RelativeDistinguishedName, SubjectPublicKeyInfo } from "@peculiar/asn1-x509";
+import { Attributes, CertificationRequest, CertificationRequestInfo } from "@peculiar/asn1-csr";
+import { ecdsaWithSHA256 } from "@peculiar/asn1-ecc";
 import * as x509 from "@peculiar/x509";
 import { EstError } from "../../kernel/errors.js";
 
 /**
- * PKCS#10 (RFC 2986) built by hand so that any Signer (a TPM key included) can sign it: the key is
- * never handed to a library. Parsing and verification on the CA side use @peculiar/x509.
+ * PKCS#10 (RFC 2986) assembled from @peculiar/asn1-csr structures and signed through a callback, so
+ * that any Signer (a TPM key included) can sign it: the key is never handed to a library. Parsing and
+ * verification on the CA side use @peculiar/x509.
  */
 
-function len(n: number): Buffer {
-  if (n < 0x80) return Buffer.from([n]);
-  if (n < 0x100) return Buffer.from([0x81, n]);
-  return Buffer.from([0x82, n >> 8, n & 0xff]);
-}
-const tlv = (tag: number, body: Buffer): Buffer => Buffer.concat([Buffer.from([tag]), len(body.length), body]);
-const oid = (hex: string): Buffer => tlv(0x06, Buffer.from(hex, "hex"));
-const OID_CN = "550403";
-const OID_CHALLENGE = "2a864886f70d010907";
-const OID_ECDSA_SHA256 = "2a8648ce3d040302";
+const OID_CN = "2.5.4.3";
+const OID_CHALLENGE_PASSWORD = "1.2.840.113549.1.9.7";
 
-function derInt(b: Buffer): Buffer {
-  let i = 0;
-  while (i < b.length - 1 && b[i] === 0) i++;
-  const v = b.subarray(i);
-  return tlv(0x02, (v[0] ?? 0) & 0x80 ? Buffer.concat([Buffer.alloc(1), v]) : v);
-}
+const P256 = { name: "ECDSA", namedCurve: "P-256" };
 
-/** IEEE P1363 r||s -> DER ECDSA-Sig-Value. */
-export function p1363ToDer(sig: Buffer): Buffer {
-  return tlv(0x30, Buffer.concat([derInt(sig.subarray(0, 32)), derInt(sig.subarray(32))]));
+/** IEEE P1363 r||s (what Signers return) -> DER ECDSA-Sig-Value (what X.509 carries). */
+function p1363ToDer(sig: Buffer): ArrayBuffer {
+  const der = new x509.AsnEcSignatureFormatter().toAsnSignature(P256, sig);
+  if (!der) throw new EstError("CSR_INVALID", "the signature could not be converted to DER");
+  return der;
 }
 
 /** A CSR with CN = `commonName`, signed through `sign` (ES256, P1363), optionally with a challengePassword. */
 export async function buildCsr(o: { commonName: string; publicKey: KeyObject; challengePassword?: string; sign: (tbs: Buffer) => Promise<Buffer> }): Promise<Buffer> {
-  const name = tlv(0x30, tlv(0x31, tlv(0x30, Buffer.concat([oid(OID_CN), tlv(0x0c, Buffer.from(o.commonName, "utf8"))]))));
-  const spki = o.publicKey.export({ type: "spki", format: "der" });
-  const attrs = o.challengePassword
-    ? tlv(0x30, Buffer.concat([oid(OID_CHALLENGE), tlv(0x31, tlv(0x0c, Buffer.from(o.challengePassword, "utf8")))]))
-    : Buffer.alloc(0);
-  const info = tlv(0x30, Buffer.concat([tlv(0x02, Buffer.from([0])), name, spki, tlv(0xa0, attrs)]));
-  const sig = await o.sign(info);
-  return tlv(0x30, Buffer.concat([info, tlv(0x30, oid(OID_ECDSA_SHA256)), tlv(0x03, Buffer.concat([Buffer.alloc(1), p1363ToDer(sig)]))]));
+  // Both strings are UTF8String, as OpenSSL writes them under its default string_mask (utf8only).
+  const cn = new AttributeTypeAndValue({ type: OID_CN, value: new AttributeValue({ utf8String: o.commonName }) });
+  const attributes = new Attributes(o.challengePassword
+    ? [new Attribute({ type: OID_CHALLENGE_PASSWORD, values: [AsnConvert.serialize(new DirectoryString({ utf8String: o.challengePassword }))] })]
+    : []);
+  const info = new CertificationRequestInfo({
+    version: 0,
+    subject: new Name([new RelativeDistinguishedName([cn])]),
+    subjectPKInfo: AsnConvert.parse(o.publicKey.export({ type: "spki", format: "der" }), SubjectPublicKeyInfo),
+    attributes,
+  });
+  const sig = await o.sign(Buffer.from(AsnConvert.serialize(info)));
+  const csr = new CertificationRequest({ certificationRequestInfo: info, signatureAlgorithm: ecdsaWithSHA256, signature: p1363ToDer(sig) });
+  return Buffer.from(AsnConvert.serialize(csr));
 }
-
 /** A verified CSR: its proof of possession checked. */
 export interface ParsedCsr {
   commonName: string;

@@ -59,7 +59,7 @@ void test("BAD_SIGNATURE on session-open and on checkpoint", async () => {
 
 void test("UNKNOWN_GATEWAY: foreign CA, expired certificate, CA certificate as leaf", async () => {
   const w = await makeWorld();
-  const foreign = await makeCa("someone else's CA");
+  const foreign = await makeCa("another fleet CA");
   const cases = [
     await makeLeaf(foreign, { cn: w.gatewayId }),
     await makeLeaf(w.ca, { cn: w.gatewayId, notAfter: new Date("2021-01-01T00:00:00Z") }),
