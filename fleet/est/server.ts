@@ -2,7 +2,7 @@ import { createServer, type Server } from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { TLSSocket } from "node:tls";
 import { X509Certificate } from "node:crypto";
-import { GatewayError, errorText, AttestError, EstError } from "../../kernel/errors.js";
+import { codeOf, errorText, AttestError, EstError } from "../../kernel/errors.js";
 import type { Logger } from "../../kernel/log.js";
 import { AttestationVerifier, type Attested } from "../attest/verifier.js";
 import { keyId } from "../ca/inventory.js";
@@ -120,7 +120,7 @@ export async function startEstServer(o: EstServerOptions): Promise<RunningEst> {
     route(req).then(({ type, body }) => {
       res.writeHead(200, { "content-type": type, ...(type.startsWith("application/pkcs7") ? { "content-transfer-encoding": "base64" } : {}) }).end(body);
     }, (err: unknown) => {
-      const code = err instanceof GatewayError ? err.code : err instanceof SyntaxError ? "EST_BAD_REQUEST" : "EST_INTERNAL";
+      const code = codeOf(err) ?? (err instanceof SyntaxError ? "EST_BAD_REQUEST" : "EST_INTERNAL");
       const status = STATUS[code] ?? (code === "EST_INTERNAL" ? 500 : 403);
       log.warn({ event: "identity.refused", code, url: req.url }, errorText(err));
       res.writeHead(status, { "content-type": "text/plain" }).end(`${code}: ${code === "EST_INTERNAL" ? "internal error (see the EST server log)" : errorText(err)}`);

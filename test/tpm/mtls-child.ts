@@ -4,7 +4,7 @@
  */
 import mqtt, { type IClientOptions } from "mqtt";
 import { readFileSync } from "node:fs";
-import { GatewayError } from "../../kernel/errors.js";
+import { codeOf } from "../../kernel/errors.js";
 import { buildTlsOptions } from "../../kernel/tls.js";
 import { openTpmIdentity } from "../../provisioning/tpm/runtime-identity.js";
 import { tpmTlsSelfTest } from "../../provisioning/tpm/selftest.js";
@@ -32,6 +32,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  console.log(JSON.stringify({ ok: false, code: err instanceof GatewayError ? err.code : "ERROR", message: err instanceof Error ? err.message : String(err) }));
+  console.log(JSON.stringify({ ok: false, code: codeOf(err) ?? "ERROR", message: err instanceof Error ? err.message : String(err) }));
   process.exitCode = 1;
 });
