@@ -13,11 +13,11 @@ import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import mqtt from "mqtt";
-import { systemClock } from "../kernel/clock.js";
 import { silentLogger } from "../kernel/log.js";
 import { loadConfig } from "../firmware/config/load.js";
 import { openIdentity } from "../provisioning/identity.js";
-import { Gateway } from "../firmware/runtime/gateway.js";
+import type { Gateway } from "../firmware/runtime/gateway.js";
+import { createGateway } from "../firmware/runtime/create-gateway.js";
 import { SqliteQueue } from "../firmware/queue/sqlite-queue.js";
 import { MqttUplink } from "../firmware/uplink/mqtt-uplink.js";
 import { buildTlsOptions } from "../kernel/tls.js";
@@ -75,8 +75,8 @@ function rssMb(): number {
 }
 
 async function pipeline(configFile: string, n: number, trials: number): Promise<void> {
-  const { config, digest } = loadConfig(configFile);
-  const id = await openIdentity(config);
+  const loaded = loadConfig(configFile);
+  const id = await openIdentity(loaded.config);
   const rates: number[] = [];
   const cpuUs: number[] = [];
   let frameBytes = 0;
@@ -84,19 +84,17 @@ async function pipeline(configFile: string, n: number, trials: number): Promise<
   for (let t = 0; t <= trials; t++) {
     let gw: Gateway | null = null;
     const src = new BurstSource(n, () => gw?.backlog() ?? 0);
-    let hit: () => void = () => undefined;
-    const limit = new Promise<void>((r) => (hit = r));
-    gw = new Gateway({
-      config, configDigest: digest, logger: silentLogger(), clock: systemClock, signer: id.signer, tls: id.tls, sources: [src],
-      maxRecords: n, onLimit: () => hit(),
+    const wired = await createGateway({
+      config: loaded, logger: silentLogger(), identity: id, sources: [src], maxRecords: n,
       onCommitted: (fs) => { for (const f of fs) if (f.data) { frameBytes += f.payload.length; frames++; } },
     });
+    gw = wired.gateway;
     await gw.start();
     while (!gw.uplinkConnected()) await new Promise((r) => setTimeout(r, 1));
     const t0 = performance.now();
     const c0 = process.cpuUsage();
     src.go = true;
-    await limit;
+    await wired.limitReached;
     await gw.flushed(5);
     const s = (performance.now() - t0) / 1000;
     const c = process.cpuUsage(c0);

@@ -20,6 +20,12 @@ export interface AuditLogOptions {
   logger?: Logger;
   /** fdatasync after every entry (default true): audit entries are rare and each is evidence. */
   syncEachEntry?: boolean;
+  /**
+   * Leave the entries an earlier run wrote after its last checkpoint unsigned until signTail() (default
+   * false: open() signs them). The gateway opens its log before it starts and signs the tail at start,
+   * so that checkpoint lands after its start entry, as when it opened the log at start.
+   */
+  deferTailCheckpoint?: boolean;
 }
 
 /** Called with every entry written, checkpoints included (the gateway seals them as stream "audit"). */
@@ -80,8 +86,7 @@ export class AuditLog {
       audit.log.warn({ file, ...tail.repaired }, "cut off a torn last line of the audit log");
       audit.append(AUDIT_EVENTS.tailRepaired, { ...tail.repaired });
     }
-    // Entries the previous run wrote after its last checkpoint get signed now rather than later.
-    if (audit.seq > 0 && audit.lastType !== AUDIT_EVENTS.checkpoint) audit.startCheckpoint();
+    if (!opts.deferTailCheckpoint) audit.signTail();
     audit.log.info({ file, seq: audit.seq }, "audit log opened");
     return audit;
   }
@@ -96,6 +101,11 @@ export class AuditLog {
     const entry = this.write(type, data);
     if (++this.sinceCheckpoint >= this.opts.checkpointEvery && this.inflight === null) this.startCheckpoint();
     return entry;
+  }
+
+  /** Entries the previous run wrote after its last checkpoint get signed now rather than later. */
+  signTail(): void {
+    if (this.seq > 0 && this.lastType !== AUDIT_EVENTS.checkpoint) this.startCheckpoint();
   }
 
   /** Subscribes to every entry written from now on; returns the unsubscribe function. */

@@ -1,33 +1,31 @@
-import { createHash, createPublicKey, X509Certificate, type KeyObject } from "node:crypto";
-import { readFileSync, mkdirSync } from "node:fs";
-import { join } from "node:path";
+import { createHash, X509Certificate } from "node:crypto";
 import type { Clock } from "../../kernel/clock.js";
 import { systemScheduler, type Scheduler, type Timer } from "../../kernel/scheduler.js";
 import type { Logger } from "../../kernel/log.js";
 import { child } from "../../kernel/log.js";
-import { errorText, RuntimeError } from "../../kernel/errors.js";
+import { errorText } from "../../kernel/errors.js";
 import { READING_SCHEMA_ID } from "../../kernel/record.js";
 import type { GatewayConfig } from "../config/schema.js";
 import { activeOverrides } from "../config/load.js";
 import type { Signer } from "../../kernel/keystore.js";
 import { isTamperReporter, type Source, type RawReading } from "../../hal/source.js";
 import type { Queue } from "../queue/queue.js";
-import { SqliteQueue } from "../queue/sqlite-queue.js";
-import { MqttUplink, type UplinkCounters } from "../uplink/mqtt-uplink.js";
-import { AuditLog, AUDIT_EVENTS, type AuditEntry } from "../audit/audit-log.js";
-import { Normalizer } from "../pipeline/normalize.js";
-import { Validator } from "../pipeline/validate.js";
-import { Quarantine } from "../pipeline/quarantine.js";
+import type { RecoveryReport } from "../queue/sqlite-queue.js";
+import type { MqttUplink, UplinkCounters } from "../uplink/mqtt-uplink.js";
+import { AUDIT_EVENTS, type AuditLog } from "../audit/audit-log.js";
+import type { Normalizer } from "../pipeline/normalize.js";
+import type { Validator } from "../pipeline/validate.js";
+import type { Quarantine } from "../pipeline/quarantine.js";
 import { encodeRecord } from "../pipeline/encode.js";
-import { Outbox } from "./outbox.js";
-import { ObservedQueue } from "./observed-queue.js";
-import { StreamSessions } from "./sessions.js";
+import type { Outbox } from "./outbox.js";
+import type { StreamSessions } from "./sessions.js";
 import { openModelStage } from "../models/runtime.js";
 import { PREDICTIONS_STREAM } from "../../kernel/prediction.js";
 import type { ModelOutput, ModelStage } from "../models/stage.js";
-import { DropLedger } from "./drops.js";
-import { QueueWriter } from "./queue-writer.js";
-import { announceEndedSessions } from "./session-marks.js";
+import type { DropLedger } from "./drops.js";
+import type { QueueWriter } from "./queue-writer.js";
+import type { Announced } from "./session-marks.js";
+import { auditSafely } from "./audit-safely.js";
 
 /**
  * Most records and frames the gateway holds in memory (waiting for a session to open, or sealed and
@@ -48,24 +46,41 @@ export const GATEWAY_NODE_FLAGS = ["--max-old-space-size=48", "--max-semi-space-
 export const AUDIT_STREAM = "audit";
 export const AUDIT_SCHEMA_ID = "otgw.audit/1";
 
-/** Everything the gateway needs, built once by the caller (bin/commands/run.ts, the demo, tests). */
-export interface GatewayDeps {
+/**
+ * The gateway's collaborators, opened and wired by createGateway (create-gateway.ts): the one place
+ * that builds a gateway for `otgw run`, the demo, the bench and the tests. The gateway only uses them.
+ */
+export interface GatewayParts {
   config: GatewayConfig;
   configDigest: string;
   logger: Logger;
   clock: Clock;
-  /** Timers of the periodic tick and the uplink (default: the system's). */
+  /** Timers of the periodic tick (default: the system's); createGateway gives the uplink the same one. */
   scheduler?: Scheduler;
+  /** The signer and certificate the gateway starts with (switchIdentity moves to others). */
   signer: Signer;
-  /** TLS client credentials for the uplink (the key is a software PEM or a TPM key blob). */
-  tls: { ca: string; cert: string; key: string };
+  cert: X509Certificate;
   sources: Source[];
+  /** The queue as the runtime sees it (acknowledgements counted) and its writer (full disk handling). */
+  queue: Queue;
+  writer: QueueWriter;
+  outbox: Outbox;
+  sessions: StreamSessions;
+  uplink: MqttUplink;
+  /** Open, its entries already fed to the sessions as the sealed audit stream. */
+  audit: AuditLog;
+  drops: DropLedger;
+  normalizer: Normalizer;
+  validator: Validator;
+  quarantine: Quarantine;
+  /** What opening the state found of the previous run; start() audits it after its own first entries. */
+  previousRun: { sessions: Announced; queueRecovery: RecoveryReport | null };
+  /** The stats object, shared with the queue's delivery counting. */
+  stats: GatewayStats;
   /** Stop sealing new readings after this many telemetry records (the demo's --messages). */
   maxRecords?: number;
   /** Called once when maxRecords is reached. */
   onLimit?: () => void;
-  /** Called after each group commit into the queue with the frames now durable (crash tests, tracing). */
-  onCommitted?: (frames: ReadonlyArray<{ stream: string; data: boolean; payload: Buffer }>) => void;
 }
 
 export interface GatewayStats {
@@ -89,117 +104,66 @@ export interface GatewayStats {
  */
 export class Gateway {
   private readonly log: Logger;
-  private queue: Queue | null = null;
-  private uplink: MqttUplink | null = null;
-  private audit: AuditLog | null = null;
-  private sessions: StreamSessions | null = null;
-  private outbox: Outbox | null = null;
-  private writer: QueueWriter | null = null;
+  private readonly queue: Queue;
+  private readonly uplink: MqttUplink;
+  private readonly audit: AuditLog;
+  private readonly sessions: StreamSessions;
+  private readonly outbox: Outbox;
+  private readonly writer: QueueWriter;
   /** Dropped data frames by stream and reason (docs/queue.md). */
   readonly drops: DropLedger;
-  private quarantine: Quarantine | null = null;
+  private readonly quarantine: Quarantine;
   /** The verified edge model, when `models` is configured and a valid bundle is installed (issue 6). */
   private models: ModelStage | null = null;
   private tickTimer: Timer | null = null;
+  private started = false;
   private accepting = false;
   private readonly unsubscribers: Array<() => void> = [];
   private limitHit = false;
   /** The last refusal audited; cleared by a successful connection (uplink.refused is recorded once per reason in a row). */
   private lastRefusal: string | null = null;
   /** The certificate in use (it changes with switchIdentity). */
-  private cert: X509Certificate | null = null;
-  private readonly dataIds = new Set<number>();
-  readonly stats: GatewayStats = { readings: 0, sealed: 0, quarantined: 0, publishedData: 0, publishedFrames: 0, refused: 0, queueDepth: 0, dropped: 0 };
+  private cert: X509Certificate;
+  readonly stats: GatewayStats;
 
-  constructor(private readonly d: GatewayDeps) {
+  constructor(private readonly d: GatewayParts) {
     this.log = child(d.logger, "gateway");
-    this.drops = new DropLedger({ logger: d.logger, audit: (stream, data) => this.auditSafe(AUDIT_EVENTS.queueDropped, { stream, ...data }) });
+    this.queue = d.queue;
+    this.uplink = d.uplink;
+    this.audit = d.audit;
+    this.sessions = d.sessions;
+    this.outbox = d.outbox;
+    this.writer = d.writer;
+    this.drops = d.drops;
+    this.quarantine = d.quarantine;
+    this.cert = d.cert;
+    this.stats = d.stats;
   }
 
   /** Audits without letting an unwritable audit log (e.g. a full disk) stop the data path. */
   private auditSafe(type: string, data: Parameters<AuditLog["append"]>[1]): void {
-    try {
-      this.audit?.append(type, data);
-    } catch (err) {
-      this.log.error({ type, err: errorText(err) }, "audit entry could not be written");
-    }
+    auditSafely(this.audit, this.log, type, data);
   }
 
+  /**
+   * Brings the gateway up, in order: audits its start (identity, config and its overrides, then what
+   * the previous run left), starts the uplink, then the sources.
+   */
   async start(): Promise<void> {
     const { config, clock, signer } = this.d;
-    const stateDir = config.gateway.stateDir;
-    mkdirSync(stateDir, { recursive: true, mode: 0o700 });
     const gatewayId = config.gateway.id;
-    this.cert = new X509Certificate(this.d.tls.cert);
-    const certDer = Buffer.from(this.cert.raw);
-    const recipientPublicKey: KeyObject = createPublicKey(readFileSync(config.receiver.publicKeyFile, "utf8"));
-    const priorities = new Map(config.streams.map((s) => [s.id, s.priority] as const));
-    if (config.models) priorities.set(PREDICTIONS_STREAM, config.models.priority);
-    const topicFor = (stream: string): string => `otgw/v1/${gatewayId}/${stream}`; // StreamSessions asks once per stream
-    const priorityOf = (stream: string): number => priorities.get(stream) ?? 0;
-
-    const sqlite = SqliteQueue.open(join(stateDir, "queue.db"), {
-      clock, maxBytes: config.queue.maxBytes, durability: config.queue.durability,
-      minFreeBytes: config.queue.minFreeBytes, reserveBytes: config.queue.reserveBytes,
-      onDrop: (reports) => {
-        for (const r of reports) {
-          this.drops.record(r.stream, r.reason, r.count, r.bytes);
-          for (const id of r.ids) this.dataIds.delete(id);
-        }
-      },
-    });
-    const queue = new ObservedQueue(
-      sqlite,
-      (ids) => {
-        this.stats.publishedFrames += ids.length;
-        for (const id of ids) if (this.dataIds.delete(id)) this.stats.publishedData++;
-      },
-      (id) => this.dataIds.delete(id),
-    );
-    this.queue = queue;
-    // Sessions the previous run left open (SIGKILL, power cut): say, signed, where each ended in the
-    // queue, before any frame of this run is enqueued, so each statement follows its session's frames.
-    const announced = await announceEndedSessions({ queue, gatewayId, signer, certDer, clock, topicFor, priorityOf, logger: this.d.logger });
-    const uplink = new MqttUplink({
-      url: config.uplink.url, tls: this.d.tls, queue, window: config.uplink.window, clientId: gatewayId, logger: this.d.logger,
-      backoff: { minMs: config.uplink.reconnectMinMs, maxMs: config.uplink.reconnectMaxMs }, clock, scheduler: this.d.scheduler,
-    });
-    this.uplink = uplink;
-    this.writer = new QueueWriter({
-      queue, drops: this.drops, logger: this.d.logger,
-      onStored: (items, ids) => {
-        items.forEach((it, i) => { if (it.data) this.dataIds.add(ids[i]!); });
-        this.d.onCommitted?.(items);
-      },
-    });
-    const writer = this.writer;
-    this.outbox = new Outbox({
-      write: (items) => writer.write(items),
-      onFailure: (item, err) => {
-        this.log.error({ stream: item.stream, err: errorText(err) }, "a control frame could not be signed");
-        this.auditSafe(AUDIT_EVENTS.signFailure, { stream: item.stream, error: errorText(err) });
-      },
-      onWritten: () => uplink.kick(),
-    });
-    this.sessions = new StreamSessions({
-      gatewayId, signer, certDer, recipientPublicKey, clock, outbox: this.outbox,
-      checkpointEveryMessages: config.envelope.checkpointEveryMessages, checkpointEveryMs: config.envelope.checkpointEveryMs,
-      sessionMaxMessages: config.envelope.sessionMaxMessages, topicFor, priorityOf,
-      onSessionOpened: (stream, sessionId) => this.auditSafe(AUDIT_EVENTS.sessionOpened, { stream, sessionId }),
-      logger: this.d.logger,
-    });
-
-    this.audit = AuditLog.open(join(stateDir, "audit.jsonl"), {
-      signer, clock, checkpointEvery: config.audit.checkpointEveryEntries, logger: this.d.logger,
-    });
-    this.audit.onEntry((e: AuditEntry) => this.sessions?.submit(AUDIT_STREAM, Buffer.from(JSON.stringify(e)), AUDIT_SCHEMA_ID, BigInt(e.tsNs)));
+    const uplink = this.uplink;
+    this.started = true;
+    // The previous run's unsigned tail (a crash) is signed now; the signature arrives after these first entries.
+    this.audit.signTail();
     this.audit.append(AUDIT_EVENTS.gatewayStart, { gatewayId, mode: config.gateway.mode, signer: signer.kind, certSerial: this.cert.serialNumber, keyId: keyIdOf(this.cert) });
     // Production safeguards the config overrides are evidence: each is recorded with its reason.
     this.audit.append(AUDIT_EVENTS.configLoaded, { digest: this.d.configDigest, overrides: activeOverrides(config) });
+    const { sessions: announced, queueRecovery } = this.d.previousRun;
     for (const e of announced.ended) this.auditSafe(AUDIT_EVENTS.sessionEnded, { stream: e.stream, sessionId: e.sessionId, lastSeq: e.lastSeq.toString() });
     if (announced.failed) this.auditSafe(AUDIT_EVENTS.sessionEndFailed, announced.failed);
-    if (sqlite.recovery) {
-      const r = sqlite.recovery;
+    if (queueRecovery) {
+      const r = queueRecovery;
       this.log.error({ ...r }, "queue file was damaged: moved aside, readable frames recovered, the rest is lost (the receiver reports the gaps)");
       this.auditSafe(AUDIT_EVENTS.queueRecovered, { movedTo: r.movedTo, problem: r.problem, salvaged: r.salvaged, unreadable: r.unreadable });
     }
@@ -215,9 +179,7 @@ export class Gateway {
     uplink.on("connected", () => { this.lastRefusal = null; });
     uplink.start();
 
-    const normalizer = new Normalizer(config, clock);
-    const validator = new Validator(config);
-    this.quarantine = new Quarantine(join(stateDir, "quarantine.db"));
+    const { normalizer, validator } = this.d;
     const quarantine = this.quarantine;
     this.accepting = true;
     for (const source of this.d.sources) {
@@ -244,7 +206,7 @@ export class Gateway {
           this.drops.record(rec.stream, "memory", 1, bytes.length);
           return;
         }
-        this.sessions?.submit(rec.stream, bytes, READING_SCHEMA_ID, BigInt(rec.sourceTsNs));
+        this.sessions.submit(rec.stream, bytes, READING_SCHEMA_ID, BigInt(rec.sourceTsNs));
         if (this.models) this.submitModelOutputs(this.models.observe(rec, bytes));
         this.stats.sealed++;
         if (this.d.maxRecords !== undefined && this.stats.sealed >= this.d.maxRecords && !this.limitHit) {
@@ -265,9 +227,9 @@ export class Gateway {
    * every envelope session is closed and the next ones are signed by the new key and carry the new
    * certificate; after a rotation the audit log's checkpoints move to the new key. Audited.
    */
-  async switchIdentity(next: { signer: Signer; tls: GatewayDeps["tls"] }): Promise<void> {
+  async switchIdentity(next: { signer: Signer; tls: { ca: string; cert: string; key: string } }): Promise<void> {
     const { uplink, sessions, audit, cert: from } = this;
-    if (!uplink || !sessions || !audit || !from) throw new RuntimeError("GATEWAY_NOT_RUNNING", "the gateway is not running");
+    if (!this.started) throw new Error("the gateway is not running");
     const to = new X509Certificate(next.tls.cert);
     const rotated = !to.publicKey.equals(from.publicKey);
     // If the new connection fails this throws and nothing has changed (the caller reports it).
@@ -304,40 +266,47 @@ export class Gateway {
 
   /** Predictions and drift reports travel sealed on their own, more urgent stream (docs/model-bundle.md). */
   private submitModelOutputs(outputs: readonly ModelOutput[]): void {
-    for (const o of outputs) this.sessions?.submit(PREDICTIONS_STREAM, o.bytes, o.schemaId, o.tsNs);
+    for (const o of outputs) this.sessions.submit(PREDICTIONS_STREAM, o.bytes, o.schemaId, o.tsNs);
   }
 
-  /** The uplink's counters (reconnects, switches, ...), while running. */
-  uplinkCounters(): UplinkCounters | undefined {
-    return this.uplink?.counters();
+  /** The uplink's counters (reconnects, switches, ...). */
+  uplinkCounters(): UplinkCounters {
+    return this.uplink.counters();
   }
 
   /** True while the uplink has a broker connection. */
   uplinkConnected(): boolean {
-    return this.uplink?.isConnected() ?? false;
+    return this.uplink.isConnected();
   }
 
   /** Records and frames held in memory: not yet sealed (session opening) or not yet in the queue. */
   inMemory(): number {
-    return (this.sessions?.waiting ?? 0) + (this.outbox?.pending ?? 0) + (this.writer?.pending ?? 0);
+    return this.sessions.waiting + this.outbox.pending + this.writer.pending;
   }
 
   /** Frames still waiting for a PUBACK (queue) or for their signature (outbox). */
   backlog(): number {
-    return (this.queue?.depth().count ?? 0) + (this.outbox?.pending ?? 0) + (this.writer?.pending ?? 0);
+    return this.queue.depth().count + this.outbox.pending + this.writer.pending;
   }
 
   /** Resolves when everything sealed so far has been acknowledged by the broker. */
   async flushed(pollMs = 50): Promise<void> {
-    await this.outbox?.drained();
+    await this.outbox.drained();
     while (this.backlog() > 0) await new Promise((r) => setTimeout(r, pollMs));
   }
 
   /**
    * Stops in order: sources, then final checkpoints and the audit's final entries are sealed, then the
    * uplink gets `drainMs` to deliver the backlog (what it cannot deliver stays queued for next start).
+   * A gateway that never started only closes its files (createGateway opened them).
    */
   async stop(drainMs = 10_000): Promise<void> {
+    if (!this.started) {
+      await this.audit.close();
+      this.queue.close();
+      this.quarantine.close();
+      return;
+    }
     this.accepting = false;
     this.tickTimer?.cancel();
     for (const s of this.d.sources) await s.stop();
@@ -347,17 +316,17 @@ export class Gateway {
     this.stats.dropped = this.drops.total;
     // Order matters: every session-open is recorded before the audit log closes, and the audit log's
     // last entries are sealed before the sessions close with their final checkpoints.
-    await this.sessions?.settle();
+    await this.sessions.settle();
     this.auditSafe(AUDIT_EVENTS.gatewayStop, { readings: this.stats.readings, sealed: this.stats.sealed, quarantined: this.stats.quarantined });
-    await this.audit?.close();
-    await this.sessions?.closeAll();
-    await this.outbox?.drained();
+    await this.audit.close();
+    await this.sessions.closeAll();
+    await this.outbox.drained();
     const deadline = Date.now() + drainMs;
     while (this.backlog() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    await this.uplink?.stop();
-    this.stats.queueDepth = this.queue?.depth().count ?? 0;
-    this.queue?.close();
-    this.quarantine?.close();
+    await this.uplink.stop();
+    this.stats.queueDepth = this.queue.depth().count;
+    this.queue.close();
+    this.quarantine.close();
     this.log.info({ ...this.stats }, "gateway stopped");
   }
 }

@@ -71,6 +71,34 @@ void test("append, checkpoint, close, reopen and continue: the whole log verifie
   assert.equal(res.keyPinned, true);
 });
 
+void test("entries a killed run left unsigned: open() signs them, or signTail() when the opener defers it (the gateway, so its start entry comes first)", async () => {
+  const file = tmpFile();
+  const clock = new ManualClock();
+  const killed = AuditLog.open(file, { signer, clock, checkpointEvery: 100 });
+  killed.append(AUDIT_EVENTS.gatewayStart, { gatewayId: "gw-1", mode: "development", signer: "software" });
+  killed.append(AUDIT_EVENTS.sessionOpened, { stream: "vibration", sessionId: "s1" });
+  const tail = readFileSync(file, "utf8"); // the run dies here: no checkpoint covers seq 1-2
+  const types = (): string[] => lines(file).map((l) => (JSON.parse(l) as AuditEntry).type);
+
+  const deferred = AuditLog.open(file, { signer, clock, checkpointEvery: 100, deferTailCheckpoint: true });
+  await deferred.flush();
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(types(), [AUDIT_EVENTS.gatewayStart, AUDIT_EVENTS.sessionOpened], "nothing signed before signTail()");
+  deferred.signTail();
+  deferred.append(AUDIT_EVENTS.gatewayStart, { gatewayId: "gw-1", mode: "development", signer: "software" });
+  await deferred.flush();
+  assert.deepEqual(types(), [AUDIT_EVENTS.gatewayStart, AUDIT_EVENTS.sessionOpened, AUDIT_EVENTS.gatewayStart, AUDIT_EVENTS.checkpoint]);
+  assert.equal((JSON.parse(lines(file)[3]!) as { data: { upTo: number } }).data.upTo, 2, "the checkpoint covers the killed run's tail");
+  await deferred.close();
+
+  writeFileSync(file, tail);
+  const plain = AuditLog.open(file, { signer, clock, checkpointEvery: 100 });
+  await plain.flush();
+  assert.deepEqual(types(), [AUDIT_EVENTS.gatewayStart, AUDIT_EVENTS.sessionOpened, AUDIT_EVENTS.checkpoint], "signed on opening");
+  await plain.close();
+  assert.ok(verifyAuditFile(file, { publicKey: signer.publicKey() }).ok);
+});
+
 void test("an untouched log verifies", async () => {
   const res = verifyAuditFile(await sampleLog(), { publicKey: signer.publicKey() });
   assert.ok(res.ok);

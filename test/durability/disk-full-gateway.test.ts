@@ -2,12 +2,10 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { systemClock } from "../../kernel/clock.js";
 import { silentLogger } from "../../kernel/log.js";
 import { AUDIT_EVENTS } from "../../firmware/audit/events.js";
-import { openIdentity } from "../../provisioning/identity.js";
-import { Gateway } from "../../firmware/runtime/gateway.js";
-import { createSources } from "../../hal/registry.js";
+import type { Gateway } from "../../firmware/runtime/gateway.js";
+import { createGateway } from "../../firmware/runtime/create-gateway.js";
 import { newStack, SIM_EXAMPLE, waitFor } from "../e2e/harness.js";
 import { fillDisk, freeBytes, mountSmallFs } from "./fs.js";
 
@@ -26,9 +24,7 @@ void test("gateway whose queue lives on a filling disk: drops counted and audite
       (cfg.gateway as Record<string, unknown>).stateDir = stateDir;
       cfg.queue = { maxBytes: 64 * MIB, minFreeBytes: 4 * MIB, reserveBytes: 2 * MIB };
     });
-    const identity = await openIdentity(gw.config);
-    const sources = await createSources(gw.config, systemClock, silentLogger());
-    const g = new Gateway({ config: gw.config, configDigest: gw.digest, logger: silentLogger(), clock: systemClock, signer: identity.signer, tls: identity.tls, sources });
+    const { gateway: g } = await createGateway({ config: gw, logger: silentLogger() });
     gateway = g;
     await g.start();
     await waitFor(() => g.stats.publishedData > 300, "traffic before the outage");

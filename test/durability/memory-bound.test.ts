@@ -3,12 +3,10 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { AUDIT_EVENTS } from "../../firmware/audit/events.js";
-import { systemClock } from "../../kernel/clock.js";
 import { silentLogger } from "../../kernel/log.js";
-import { openIdentity } from "../../provisioning/identity.js";
-import { Gateway, MAX_IN_MEMORY } from "../../firmware/runtime/gateway.js";
+import { MAX_IN_MEMORY, type Gateway } from "../../firmware/runtime/gateway.js";
+import { createGateway } from "../../firmware/runtime/create-gateway.js";
 import type { Signer } from "../../kernel/keystore.js";
-import { createSources } from "../../hal/registry.js";
 import { newStack, SIM_EXAMPLE, waitFor } from "../e2e/harness.js";
 
 void test("a signer that hangs never makes the gateway hold unbounded readings in memory: past its bound they are dropped, counted and audited", async () => {
@@ -20,12 +18,9 @@ void test("a signer that hangs never makes the gateway hold unbounded readings i
     const gw = await stack.addGateway("gw-membound", SIM_EXAMPLE(), (cfg) => {
       for (const s of cfg.sources as Array<Record<string, unknown>>) s.rateHz = 1000;
     });
-    const identity = await openIdentity(gw.config);
-    const inner = identity.signer;
     // A TPM that stopped answering: every signature (session-opens, checkpoints) waits on the gate.
-    const hung: Signer = { algorithm: inner.algorithm, kind: inner.kind, publicKey: () => inner.publicKey(), sign: async (d) => { await gate; return inner.sign(d); } };
-    const sources = await createSources(gw.config, systemClock, silentLogger());
-    g = new Gateway({ config: gw.config, configDigest: gw.digest, logger: silentLogger(), clock: systemClock, signer: hung, tls: identity.tls, sources });
+    const hung = (inner: Signer): Signer => ({ algorithm: inner.algorithm, kind: inner.kind, publicKey: () => inner.publicKey(), sign: async (d) => { await gate; return inner.sign(d); } });
+    g = (await createGateway({ config: gw, logger: silentLogger(), wrapSigner: hung })).gateway;
     await g.start();
     const gw1 = g;
     await waitFor(() => (gw1.drops.byStream.get("temperature")?.byReason.memory ?? 0) > 1000, "readings refused at the in-memory bound", 300_000);

@@ -5,11 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { X509Certificate } from "node:crypto";
 import { silentLogger } from "../../kernel/log.js";
-import { systemClock } from "../../kernel/clock.js";
 import type { NormalizedRecord } from "../../kernel/record.js";
-import { openIdentity } from "../../provisioning/identity.js";
-import { Gateway } from "../../firmware/runtime/gateway.js";
-import { createSources } from "../../hal/registry.js";
+import { createGateway } from "../../firmware/runtime/create-gateway.js";
 import { TrustStore } from "../../hal/opcua/trust-store.js";
 import { freePort, mbpoll, startTcpServer } from "../../devkit/dev-plant/modbus-peers.js";
 import { startOpcuaServer, VIB_PICOSECONDS, VIB_TS_MS } from "../../devkit/dev-plant/opcua-server.js";
@@ -48,11 +45,7 @@ void test("values written by mbpoll into a libmodbus PLC and served by an OPC UA
   writeFileSync(serverCert, new X509Certificate(ua.certificate).toString());
   new TrustStore(join(gw.config.gateway.stateDir, "pki", "opcua")).trust({ file: serverCert });
 
-  const identity = await openIdentity(gw.config);
-  const gateway = new Gateway({
-    config: gw.config, configDigest: gw.digest, logger: silentLogger(), clock: systemClock, signer: identity.signer, tls: identity.tls,
-    sources: await createSources(gw.config, systemClock, silentLogger(), { configFile: gw.file }),
-  });
+  const { gateway } = await createGateway({ config: gw, logger: silentLogger() });
   const seen = new Map<string, NormalizedRecord>();
   service.on("verified", (ev: { stream: string; plaintext: Buffer }) => {
     if (ev.stream !== "field") return;

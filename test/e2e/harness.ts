@@ -3,11 +3,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Logger } from "../../kernel/log.js";
 import { silentLogger } from "../../kernel/log.js";
-import { systemClock } from "../../kernel/clock.js";
 import { repoRoot } from "../../kernel/paths.js";
-import { openIdentity } from "../../provisioning/identity.js";
-import { Gateway } from "../../firmware/runtime/gateway.js";
-import { createSources } from "../../hal/registry.js";
+import type { Gateway } from "../../firmware/runtime/gateway.js";
+import { createGateway } from "../../firmware/runtime/create-gateway.js";
 import { createDevStack, type DevStack } from "../../devkit/dev-stack.js";
 
 export const SIM_EXAMPLE = (): string => join(repoRoot(), "config", "examples", "sim-plant.yaml");
@@ -21,15 +19,8 @@ export async function simGateway(stack: DevStack, id: string, records: number, l
   const gw = await stack.addGateway(id, SIM_EXAMPLE(), (cfg) => {
     for (const s of cfg.sources as Array<Record<string, unknown>>) s.rateHz = rateHz;
   });
-  const identity = await openIdentity(gw.config);
-  const sources = await createSources(gw.config, systemClock, logger);
-  let hit: () => void = () => undefined;
-  const limit = new Promise<void>((r) => (hit = r));
-  const gateway = new Gateway({
-    config: gw.config, configDigest: gw.digest, logger, clock: systemClock, signer: identity.signer, tls: identity.tls, sources,
-    maxRecords: records, onLimit: () => hit(),
-  });
-  return { gateway, limit, stateDir: gw.config.gateway.stateDir, publicKey: identity.signer.publicKey() };
+  const { gateway, limitReached, identity } = await createGateway({ config: gw, logger, maxRecords: records });
+  return { gateway, limit: limitReached, stateDir: gw.config.gateway.stateDir, publicKey: identity.signer.publicKey() };
 }
 
 /** Polls until `cond` holds; fails after `ms` with `what` (a guard against hanging, not a speed limit). */

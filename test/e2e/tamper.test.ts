@@ -3,10 +3,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { silentLogger } from "../../kernel/log.js";
-import { systemClock } from "../../kernel/clock.js";
-import { openIdentity } from "../../provisioning/identity.js";
-import { Gateway } from "../../firmware/runtime/gateway.js";
-import { createSources } from "../../hal/registry.js";
+import { createGateway } from "../../firmware/runtime/create-gateway.js";
 import { sharedFakeChip } from "../../hal/gpio/fake.js";
 import { newStack, SIM_EXAMPLE, waitFor } from "./harness.js";
 
@@ -22,11 +19,7 @@ void test("an enclosure tamper input is a reading and an audit event, and both a
     (cfg.transforms as unknown[]).push({ id: "contact-v1", unit: "1" });
     (cfg.points as unknown[]).push({ name: "cabinet.door", source: "cabinet", address: String(LINE), stream: "status", transform: "contact-v1", deviceId: "SN-CAB-1" });
   });
-  const identity = await openIdentity(gw.config);
-  const gateway = new Gateway({
-    config: gw.config, configDigest: gw.digest, logger: silentLogger(), clock: systemClock, signer: identity.signer, tls: identity.tls,
-    sources: await createSources(gw.config, systemClock, silentLogger()),
-  });
+  const { gateway } = await createGateway({ config: gw, logger: silentLogger() });
   try {
     await gateway.start();
     sharedFakeChip.set(LINE, 0); // the door opens

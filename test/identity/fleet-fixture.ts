@@ -4,14 +4,12 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
-import { systemClock } from "../../kernel/clock.js";
 import { silentLogger } from "../../kernel/log.js";
 import { repoRoot } from "../../kernel/paths.js";
-import { loadConfig } from "../../firmware/config/load.js";
 import type { GatewayConfig } from "../../firmware/config/schema.js";
-import { Gateway } from "../../firmware/runtime/gateway.js";
-import { openIdentity, type GatewayIdentity } from "../../provisioning/identity.js";
-import { createSources } from "../../hal/registry.js";
+import type { Gateway } from "../../firmware/runtime/gateway.js";
+import { createGateway } from "../../firmware/runtime/create-gateway.js";
+import type { GatewayIdentity } from "../../provisioning/identity.js";
 import { buildReceiver } from "../../ingest/receiver.js";
 import { writeReceiverKeys } from "../../ingest/receiver-keys.js";
 import { startMosquitto, type RunningBroker } from "../../devkit/broker/mosquitto.js";
@@ -78,13 +76,8 @@ export async function startFleet(o: { certLifetimeS: number; receiverGroup: stri
       return cfg;
     },
     async gateway(configFile, maxRecords) {
-      const { config, digest } = loadConfig(configFile);
-      const identity = await openIdentity(config);
-      const sources = await createSources(config, systemClock, silentLogger());
-      let hit: () => void = () => undefined;
-      const limit = new Promise<void>((r) => (hit = r));
-      const gateway = new Gateway({ config, configDigest: digest, logger: silentLogger(), clock: systemClock, signer: identity.signer, tls: identity.tls, sources, maxRecords, onLimit: () => hit() });
-      return { gateway, identity, config, limit };
+      const { gateway, identity, config, limitReached } = await createGateway({ configFile, logger: silentLogger(), maxRecords });
+      return { gateway, identity, config, limit: limitReached };
     },
     async stop() {
       await receiver.service.stop();

@@ -4,11 +4,8 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { silentLogger } from "../../kernel/log.js";
-import { systemClock } from "../../kernel/clock.js";
 import { AUDIT_EVENTS } from "../../firmware/audit/events.js";
-import { openIdentity } from "../../provisioning/identity.js";
-import { Gateway } from "../../firmware/runtime/gateway.js";
-import { createSources } from "../../hal/registry.js";
+import { createGateway } from "../../firmware/runtime/create-gateway.js";
 import { PREDICTION_SCHEMA_ID, type PredictionRecord } from "../../kernel/prediction.js";
 import { tracePrediction } from "../../ingest/trace.js";
 import { modelInstall } from "../../bin/commands/gateway/model.js";
@@ -48,16 +45,9 @@ void test("gateway scores with a verified model; the receiver traces a predictio
     assert.equal(await modelInstall(rollback, gw.file, io), 3, "rollback refused by the CLI");
     assert.match(io.lines.join("\n"), /MODEL_ROLLBACK/);
 
-    const identity = await openIdentity(gw.config);
-    const sources = await createSources(gw.config, systemClock, silentLogger());
-    let hit: () => void = () => undefined;
-    const limit = new Promise<void>((r) => (hit = r));
-    const gateway = new Gateway({
-      config: gw.config, configDigest: gw.digest, logger: silentLogger(), clock: systemClock, signer: identity.signer, tls: identity.tls, sources,
-      maxRecords: 12 * 20 * 4, onLimit: () => hit(),
-    });
+    const { gateway, limitReached } = await createGateway({ config: gw, logger: silentLogger(), maxRecords: 12 * 20 * 4 });
     await gateway.start();
-    await limit;
+    await limitReached;
     await gateway.stop(60_000);
     await waitFor(() => store.counts().verified >= gateway.stats.publishedData, "receiver to verify every published message");
     assert.equal(store.counts().quarantined, 0);

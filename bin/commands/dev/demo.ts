@@ -2,11 +2,8 @@ import { join } from "node:path";
 import { mkdirSync } from "node:fs";
 import { pino } from "pino";
 import { createLogger } from "../../../kernel/log.js";
-import { systemClock } from "../../../kernel/clock.js";
 import { repoRoot } from "../../../kernel/paths.js";
-import { openIdentity } from "../../../provisioning/identity.js";
-import { Gateway } from "../../../firmware/runtime/gateway.js";
-import { createSources } from "../../../hal/registry.js";
+import { createGateway } from "../../../firmware/runtime/create-gateway.js";
 import { createDevStack } from "../../../devkit/dev-stack.js";
 import { startFieldPlant } from "../../../devkit/dev-plant/field-plant.js";
 import { TrustStore } from "../../../hal/opcua/trust-store.js";
@@ -53,14 +50,8 @@ export async function demoCommand(o: DemoOptions): Promise<number> {
   });
   // The technician's step: trust the press's OPC UA server certificate (otgw trust opcua trust --file).
   new TrustStore(join(gw.config.gateway.stateDir, "pki", "opcua")).trust({ file: plant.opcuaServerCert });
-  const identity = await openIdentity(gw.config);
-  const sources = await createSources(gw.config, systemClock, logger, { configFile: gw.file });
-  let limitReached: () => void = () => undefined;
-  const limit = new Promise<void>((r) => (limitReached = r));
-  const gateway = new Gateway({
-    config: gw.config, configDigest: gw.digest, logger, clock: systemClock, signer: identity.signer, tls: identity.tls, sources,
-    ...(bounded ? { maxRecords: o.messages, onLimit: () => limitReached() } : {}),
-  });
+  const wired = await createGateway({ config: gw, logger, maxRecords: o.messages });
+  const gateway = wired.gateway;
 
   let lastPrint = 0;
   service.on("verified", (ev: VerifiedEvent) => {
@@ -83,9 +74,9 @@ export async function demoCommand(o: DemoOptions): Promise<number> {
       process.once("SIGTERM", resolve);
     });
   } else {
-    await limit;
+    await wired.limitReached;
   }
-  await gateway.stop(60_000);
+  await wired.stop(60_000);
   // Every acknowledged frame is at the broker; give the receiver time to verify what is still in flight.
   const want = gateway.stats.publishedData;
   let seen = -1;

@@ -1,12 +1,8 @@
 import { appendFileSync } from "node:fs";
 import { createLogger } from "../../../kernel/log.js";
-import { systemClock } from "../../../kernel/clock.js";
-import { loadConfig, activeOverrides } from "../../../firmware/config/load.js";
 import { parseFrame } from "../../../envelope/parse.js";
-import { openIdentity } from "../../../provisioning/identity.js";
-import { Gateway, type GatewayDeps } from "../../../firmware/runtime/gateway.js";
+import { createGateway, type CreateGatewayOptions } from "../../../firmware/runtime/create-gateway.js";
 import { watchIdentity } from "../../../firmware/runtime/identity-upkeep.js";
-import { createSources } from "../../../hal/registry.js";
 
 export interface RunOptions {
   /** Stop accepting readings after this many records, deliver what is queued, then exit. */
@@ -23,7 +19,7 @@ export interface RunOptions {
  * After each group commit, the last committed data frame of each stream: what the queue has accepted
  * and must deliver exactly once, even if the process is SIGKILLed on the next instruction.
  */
-function commitLogger(file: string): NonNullable<GatewayDeps["onCommitted"]> {
+function commitLogger(file: string): NonNullable<CreateGatewayOptions["onCommitted"]> {
   return (frames) => {
     const last = new Map<string, string>();
     for (const f of frames) {
@@ -37,23 +33,16 @@ function commitLogger(file: string): NonNullable<GatewayDeps["onCommitted"]> {
 
 export async function runCommand(configFile: string, o: RunOptions = {}): Promise<number> {
   const logger = createLogger();
-  const { config, digest } = loadConfig(configFile);
-  for (const ov of activeOverrides(config)) logger.warn({ override: ov.name, reason: ov.reason }, "production safeguard overridden (audited)");
-  const identity = await openIdentity(config);
-  const sources = await createSources(config, systemClock, logger, { configFile });
-  let limit: () => void = () => undefined;
-  const limited = new Promise<void>((r) => (limit = r));
-  const gw = new Gateway({
-    config, configDigest: digest, logger, clock: systemClock, signer: identity.signer, tls: identity.tls, sources,
-    ...(o.maxRecords !== undefined ? { maxRecords: o.maxRecords, onLimit: () => limit() } : {}),
-    ...(o.commitLog !== undefined ? { onCommitted: commitLogger(o.commitLog) } : {}),
+  const wired = await createGateway({
+    configFile, logger, maxRecords: o.maxRecords, onCommitted: o.commitLog !== undefined ? commitLogger(o.commitLog) : undefined,
   });
+  const gw = wired.gateway;
   await gw.start();
   // Renewal/rotation while running: the same CLI, started as a child (process.argv[1] is this otgw).
-  const watch = watchIdentity({ gateway: gw, identity, config, configFile, otgw: [...process.execArgv, process.argv[1] ?? ""], logger });
+  const watch = watchIdentity({ gateway: gw, identity: wired.identity, config: wired.config, configFile, otgw: [...process.execArgv, process.argv[1] ?? ""], logger });
   o.onStarted?.();
   await Promise.race([
-    limited,
+    wired.limitReached,
     new Promise<void>((resolve) => {
       process.once("SIGINT", resolve);
       process.once("SIGTERM", resolve);
@@ -61,7 +50,8 @@ export async function runCommand(configFile: string, o: RunOptions = {}): Promis
   ]);
   o.onStopping?.();
   await watch.stop();
-  await gw.stop(o.maxRecords !== undefined ? 600_000 : 10_000);
+  await wired.stop(o.maxRecords !== undefined ? 600_000 : 10_000);
+  // The identity in use now, if renewal or rotation moved away from the one the gateway started with.
   await watch.identity.close?.();
   logger.info({ ...gw.stats }, "gateway exited");
   return 0;
