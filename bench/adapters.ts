@@ -1,7 +1,7 @@
 /**
  * Field adapters through the whole pipeline against the same reads without it, measured in one run:
  *  - modbus-points: registers/s polled back-to-back (one 100-register request per poll) from the libmodbus
- *    TCP server (test/peers/) by ModbusSource, each reading normalized, validated, encoded and sealed;
+ *    TCP server (devkit/dev-plant/peers/) by ModbusSource, each reading normalized, validated, encoded and sealed;
  *    modbus-points-raw: the same source, reads and schedule with a sink that only counts.
  *  - opcua-updates: monitored-item updates/s from an in-process node-opcua server (SignAndEncrypt,
  *    Basic256Sha256) through OpcuaSource and the pipeline; opcua-updates-raw: the same subscription

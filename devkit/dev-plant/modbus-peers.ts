@@ -1,5 +1,5 @@
 /**
- * Independent Modbus peers for the adapter tests, the bench and the demo: libmodbus C programs (test/peers/) compiled here with
+ * Independent Modbus peers for the adapter tests, the bench and the demo: libmodbus C programs (devkit/dev-plant/peers/) compiled here with
  * Debian's libmodbus-dev, socat pty pairs for RTU, and mbpoll as an independent master. Missing tools
  * fail loudly: these tests are the proof that the adapter talks real Modbus, so they never skip.
  */

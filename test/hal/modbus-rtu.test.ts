@@ -1,5 +1,5 @@
 /**
- * Modbus RTU over a socat pty pair against a libmodbus RTU slave (test/peers/modbus-rtu-slave.c):
+ * Modbus RTU over a socat pty pair against a libmodbus RTU slave (devkit/dev-plant/peers/modbus-rtu-slave.c):
  * decoding, exceptions, a silent slave on the shared line, and garbage on the wire.
  */
 import { after, before, test } from "node:test";

@@ -1,5 +1,5 @@
 /**
- * Modbus TCP against a libmodbus server (test/peers/modbus-tcp-server.c) with mbpoll as an independent
+ * Modbus TCP against a libmodbus server (devkit/dev-plant/peers/modbus-tcp-server.c) with mbpoll as an independent
  * master writing values: readings are typed, ordered and scaled correctly; exceptions, silent units,
  * a stopped server and garbage answers become quality, never crashes.
  */
