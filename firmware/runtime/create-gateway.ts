@@ -135,7 +135,7 @@ async function wire(w: WireInput): Promise<Gateway> {
   // The audit log opens last (below); what reports into it before then reads this variable when it reports.
   let audit: AuditLog | undefined;
   const auditSafe = (type: string, data: AuditData): void => auditSafely(audit, log, type, data);
-  const drops = new DropLedger({ logger, audit: (stream, data) => auditSafe(AUDIT_EVENTS.queueDropped, { stream, ...data }) });
+  const drops = new DropLedger({ logger, scheduler: w.scheduler, audit: (stream, data) => auditSafe(AUDIT_EVENTS.queueDropped, { stream, ...data }) });
 
   const sqlite = SqliteQueue.open(join(stateDir, "queue.db"), {
     clock, maxBytes: config.queue.maxBytes, durability: config.queue.durability,
@@ -165,6 +165,7 @@ async function wire(w: WireInput): Promise<Gateway> {
       },
     });
     const outbox = new Outbox({
+      scheduler: w.scheduler,
       write: (items) => writer.write(items),
       onFailure: (item, err) => {
         log.error({ stream: item.stream, err: errorText(err) }, "a control frame could not be signed");

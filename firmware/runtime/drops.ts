@@ -1,5 +1,6 @@
 import type { Logger } from "../../kernel/log.js";
 import { child } from "../../kernel/log.js";
+import { systemScheduler, type Scheduler, type Timer } from "../../kernel/scheduler.js";
 import type { DropReason } from "../queue/queue.js";
 
 /** Dropped data frames of one stream, as counted by the gateway and audited. */
@@ -15,6 +16,8 @@ export interface DropLedgerOptions {
   audit(stream: string, data: { count: number; bytes: number; reason: DropReason }): void;
   /** How often pending drops are audited (ms, default 1000). */
   everyMs?: number;
+  /** Runs the audit period (default: the system's). */
+  scheduler?: Scheduler;
 }
 
 /**
@@ -26,7 +29,7 @@ export class DropLedger {
   private readonly log: Logger;
   readonly byStream = new Map<string, StreamDrops>();
   private pending = new Map<string, { stream: string; reason: DropReason; count: number; bytes: number }>();
-  private timer: NodeJS.Timeout | null = null;
+  private timer: Timer | null = null;
   total = 0;
 
   constructor(private readonly o: DropLedgerOptions) {
@@ -34,8 +37,7 @@ export class DropLedger {
   }
 
   start(): void {
-    this.timer = setInterval(() => this.flush(), this.o.everyMs ?? 1000);
-    this.timer.unref();
+    this.timer = (this.o.scheduler ?? systemScheduler).setInterval(() => this.flush(), this.o.everyMs ?? 1000).unref();
   }
 
   /** Records `count` frames (`bytes` payload bytes) of `stream` dropped for `reason`. */
@@ -75,7 +77,7 @@ export class DropLedger {
   }
 
   stop(): void {
-    if (this.timer) clearInterval(this.timer);
+    this.timer?.cancel();
     this.timer = null;
     this.flush();
   }

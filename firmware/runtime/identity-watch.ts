@@ -2,6 +2,8 @@ import { X509Certificate } from "node:crypto";
 import { readFileSync, statSync } from "node:fs";
 import { errorText } from "../../kernel/errors.js";
 import { child, type Logger } from "../../kernel/log.js";
+import type { Clock } from "../../kernel/clock.js";
+import { systemScheduler, type Scheduler, type Timer } from "../../kernel/scheduler.js";
 import type { GatewayIdentity } from "../../provisioning/identity.js";
 
 /** Where a renewal attempt or an identity switch failed. */
@@ -26,7 +28,10 @@ export interface IdentityWatchOptions {
   /** A failure worth auditing (the current identity stays in use). */
   onFailure(stage: IdentityStage, err: unknown): void;
   logger: Logger;
-  now?: () => number;
+  /** Time for the renewal schedule (default: the system clock; tests pass a ManualTime). */
+  clock?: Clock;
+  /** Runs the periodic check (default: the system's). */
+  scheduler?: Scheduler;
 }
 
 /** How many checks in a row the same files may fail to load before it is reported (a rotation writes two files). */
@@ -43,7 +48,7 @@ const SETTLE_CHECKS = 3;
 export class IdentityWatch {
   private readonly log: Logger;
   private current: GatewayIdentity;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: Timer | undefined;
   private busy: Promise<void> | null = null;
   private seen: string;
   private failedLoads = 0;
@@ -65,19 +70,18 @@ export class IdentityWatch {
   }
 
   start(): void {
-    this.timer = setInterval(() => this.tick(), this.o.pollMs);
-    this.timer.unref();
+    this.timer = (this.o.scheduler ?? systemScheduler).setInterval(() => this.tick(), this.o.pollMs).unref();
   }
 
   /** Stops checking and waits for a switch in progress; the current identity is the caller's to close. */
   async stop(): Promise<void> {
     this.stopped = true;
-    clearInterval(this.timer);
+    this.timer?.cancel();
     await this.busy;
   }
 
   private now(): number {
-    return this.o.now?.() ?? Date.now();
+    return this.o.clock?.nowMs() ?? Date.now();
   }
 
   private tick(): void {

@@ -4,6 +4,8 @@
  * (group commit). Data frames are sealed synchronously; only the signature of a checkpoint is awaited,
  * so a checkpoint lands exactly after the data frame it covers, as the receiver expects.
  */
+import { systemScheduler, type Scheduler } from "../../kernel/scheduler.js";
+
 export interface OutboxItem {
   stream: string;
   topic: string;
@@ -31,6 +33,8 @@ export interface OutboxOptions {
   onWritten?(count: number): void;
   /** Largest batch written in one transaction. */
   maxBatch?: number;
+  /** Runs the retry after a failed write (default: the system's). */
+  scheduler?: Scheduler;
 }
 
 export class Outbox {
@@ -107,7 +111,7 @@ export class Outbox {
           this.opts.write(batch);
         } catch {
           // Keep the frames: the queue reported the problem itself; retry on the next flush.
-          setTimeout(() => this.schedule(), 250).unref();
+          (this.opts.scheduler ?? systemScheduler).setTimeout(() => this.schedule(), 250).unref();
           return;
         }
         this.opts.onWritten?.(batch.length);

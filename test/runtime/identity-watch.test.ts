@@ -35,7 +35,7 @@ void test("identity watch: failed renewal and unusable files are audited, the id
   let failRenew = true;
   let renewCalls = 0;
   const watch = new IdentityWatch({
-    identity, files: identityFiles(config), renewAt: 0.5, pollMs: 100, logger: silentLogger(), now: () => Date.now() + skew,
+    identity, files: identityFiles(config), renewAt: 0.5, pollMs: 100, logger: silentLogger(), clock: { nowMs: () => Date.now() + skew, nowNs: () => BigInt(Date.now() + skew) * 1_000_000n },
     apply: (next) => gateway.switchIdentity(next),
     onFailure: (stage, err) => gateway.reportIdentityFailure(stage, err),
     renew: async () => {
