@@ -5,10 +5,10 @@
 import assert from "node:assert/strict";
 import { generateKeyPairSync, X509Certificate } from "node:crypto";
 import { describe, it } from "node:test";
-import { IdentityError } from "../../kernel/errors.js";
+import { PkiError } from "../../kernel/errors.js";
 import { createCa, issueCertificate } from "../../fleet/ca/pki.js";
 
-const refused = (code: string) => (e: unknown): boolean => e instanceof IdentityError && e.code === code;
+const refused = (code: string) => (e: unknown): boolean => e instanceof PkiError && e.code === code;
 const window = { notBefore: new Date("2020-01-01T00:00:00Z"), notAfter: new Date("2021-06-01T00:00:00Z") };
 
 void describe("PKI issuing options", () => {
