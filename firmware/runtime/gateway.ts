@@ -3,7 +3,7 @@ import type { Clock } from "../../kernel/clock.js";
 import { systemScheduler, type Scheduler, type Timer } from "../../kernel/scheduler.js";
 import type { Logger } from "../../kernel/log.js";
 import { child } from "../../kernel/log.js";
-import { errorText } from "../../kernel/errors.js";
+import { errorText, RuntimeError } from "../../kernel/errors.js";
 import { READING_SCHEMA_ID } from "../../kernel/record.js";
 import type { GatewayConfig } from "../config/schema.js";
 import { activeOverrides } from "../config/load.js";
@@ -229,7 +229,7 @@ export class Gateway {
    */
   async switchIdentity(next: { signer: Signer; tls: { ca: string; cert: string; key: string } }): Promise<void> {
     const { uplink, sessions, audit, cert: from } = this;
-    if (!this.started) throw new Error("the gateway is not running");
+    if (!this.started) throw new RuntimeError("GATEWAY_NOT_RUNNING", "the gateway is not running: start() it first");
     const to = new X509Certificate(next.tls.cert);
     const rotated = !to.publicKey.equals(from.publicKey);
     // If the new connection fails this throws and nothing has changed (the caller reports it).
