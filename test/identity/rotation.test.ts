@@ -55,11 +55,20 @@ void describe(`rotation of a running TPM gateway: ${MESSAGES} messages while the
         }
       }
     })();
-    await rotating;
-    // Not a time limit: the run goes on until both counts are reached (the bound only stops a hang).
-    await waitFor(`${MESSAGES} readings and ${MIN_SWITCHES} switches`, () => gateway.stats.sealed >= MESSAGES && watch.switches >= MIN_SWITCHES, 1_800_000);
-    // Let the last rotation be picked up before stopping (the watch checks every 200 ms).
-    await waitFor("the last rotation in use", () => watch.switches > 0 && new X509Certificate(watch.identity.tls.cert).publicKey.equals(new X509Certificate(readFileSync(config.identity.certFile)).publicKey), 60_000);
+    try {
+      await rotating;
+      // Not a time limit: the run goes on until both counts are reached (the bound only stops a hang).
+      await waitFor(`${MESSAGES} readings and ${MIN_SWITCHES} switches`, () => gateway.stats.sealed >= MESSAGES && watch.switches >= MIN_SWITCHES, 1_800_000);
+      // Let the last rotation be picked up before stopping (the watch checks every 200 ms).
+      await waitFor("the last rotation in use", () => watch.switches > 0 && new X509Certificate(watch.identity.tls.cert).publicKey.equals(new X509Certificate(readFileSync(config.identity.certFile)).publicKey), 60_000);
+    } catch (err) {
+      // A failure must not leave the gateway, its TLS sidecar and the watch running: the test file's
+      // process would never exit and the whole run would wait on it.
+      await watch.stop().catch(() => undefined);
+      await gateway.stop(5_000).catch(() => undefined);
+      await Promise.resolve(watch.identity.close?.()).catch(() => undefined);
+      throw err;
+    }
     await watch.stop();
     await gateway.stop(120_000);
     await watch.identity.close?.();
