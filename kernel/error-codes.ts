@@ -36,6 +36,7 @@ export const RUNTIME_CODES = {
   UPLINK_SWITCHING: "an uplink identity switch was asked for while another one is under way",
   UPLINK_SWITCH_FAILED: "the new identity's connection failed; the old one stays in use",
   PROJECT_ROOT_MISSING: "the installation's package.json cannot be found above the running module",
+  HELD_STORE: "the file that holds readings while the certificate is not valid cannot be opened",
   RUNTIME_INVARIANT: "an internal invariant was broken (a bug): report it with the log",
 } as const;
 

@@ -49,6 +49,10 @@ export const AUDIT_EVENTS = {
   identityFailed: "identity.failed",
   /** The uplink moved to a connection made with the new certificate, then closed the old one: { serial, clientId, drainMs, carriedOver, madeBeforeBreak }. */
   uplinkSwitched: "uplink.switched",
+  /** The certificate is not valid now, so no session can be opened: readings are held on disk { reason: "expired" | "not-yet-valid", certSerial, validFrom, validTo } (docs/queue.md "Held readings"). */
+  identityHolding: "identity.holding",
+  /** Held readings were sealed under a valid certificate and queued { records }. */
+  identityReleased: "identity.released",
   /** The broker refused the uplink's connection (TLS or CONNACK): { reason, detail }; recorded once per reason in a row. */
   uplinkRefused: "uplink.refused",
   /** The active model was re-verified and loaded at start: { name, version, digest, signer }. */

@@ -22,6 +22,7 @@ import { Gateway, AUDIT_SCHEMA_ID, AUDIT_STREAM, type GatewayStats } from "./gat
 import { Outbox, type OutboxItem } from "./outbox.js";
 import { ObservedQueue } from "./observed-queue.js";
 import { StreamSessions } from "./sessions.js";
+import { HeldReadings } from "./held-readings.js";
 import { DropLedger } from "./drops.js";
 import { QueueWriter } from "./queue-writer.js";
 import { DeliveryCount } from "./delivery-count.js";
@@ -149,6 +150,7 @@ async function wire(w: WireInput): Promise<Gateway> {
   });
   const queue = new ObservedQueue(sqlite, (ids) => delivery.acked(ids), (id) => delivery.forget(id));
   let quarantine: Quarantine | undefined;
+  let held: HeldReadings | undefined;
   try {
     // Sessions the previous run left open (SIGKILL, power cut): say, signed, where each ended in the
     // queue, before any frame of this run is enqueued, so each statement follows its session's frames.
@@ -173,8 +175,19 @@ async function wire(w: WireInput): Promise<Gateway> {
       },
       onWritten: () => uplink.kick(),
     });
+    // Readings wait here, on disk, while the certificate is not valid now (docs/queue.md "Held readings").
+    held = HeldReadings.open(join(stateDir, "held.db"), { maxBytes: config.queue.maxBytes, durability: config.queue.durability, clock });
     const sessions = new StreamSessions({
-      gatewayId, signer, certDer, recipientPublicKey, clock, outbox,
+      gatewayId, signer, certDer, recipientPublicKey, clock, outbox, held,
+      onHold: (e) => {
+        if (e.kind === "holding") {
+          log.error({ reason: e.reason, certSerial: e.certSerial, validFrom: e.validFrom, validTo: e.validTo }, "the gateway certificate is not valid now: no session can be opened, readings are held on disk until a valid certificate is in place (run `otgw identity renew`)");
+          auditSafe(AUDIT_EVENTS.identityHolding, { reason: e.reason, certSerial: e.certSerial, validFrom: e.validFrom, validTo: e.validTo });
+        } else if (e.kind === "released") {
+          log.info({ records: e.records }, "held readings sealed under the valid certificate and queued");
+          auditSafe(AUDIT_EVENTS.identityReleased, { records: e.records });
+        } else drops.record(e.stream, "held-full", 1, e.bytes);
+      },
       checkpointEveryMessages: config.envelope.checkpointEveryMessages, checkpointEveryMs: config.envelope.checkpointEveryMs,
       sessionMaxMessages: config.envelope.sessionMaxMessages, topicFor, priorityOf,
       onSessionOpened: (stream, sessionId) => auditSafe(AUDIT_EVENTS.sessionOpened, { stream, sessionId }),
@@ -187,12 +200,13 @@ async function wire(w: WireInput): Promise<Gateway> {
     audit.onEntry((e: AuditEntry) => sessions.submit(AUDIT_STREAM, Buffer.from(JSON.stringify(e)), AUDIT_SCHEMA_ID, BigInt(e.tsNs)));
     return new Gateway({
       config, configDigest: w.digest, logger, clock, scheduler: w.scheduler, signer, cert, sources: w.sources,
-      queue, writer, outbox, sessions, uplink, audit, drops, quarantine,
+      queue, writer, outbox, sessions, uplink, audit, drops, quarantine, held,
       normalizer, validator, previousRun: { sessions: announced, queueRecovery: sqlite.recovery }, stats,
       maxRecords: w.maxRecords, onLimit: w.onLimit,
     });
   } catch (err) {
     quarantine?.close();
+    held?.close();
     queue.close();
     throw err;
   }

@@ -16,6 +16,7 @@ import { AUDIT_EVENTS, type AuditLog } from "../audit/audit-log.js";
 import type { Normalizer } from "../pipeline/normalize.js";
 import type { Validator } from "../pipeline/validate.js";
 import type { Quarantine } from "../pipeline/quarantine.js";
+import type { HeldReadings } from "./held-readings.js";
 import { encodeRecord } from "../pipeline/encode.js";
 import type { Outbox } from "./outbox.js";
 import type { StreamSessions } from "./sessions.js";
@@ -70,6 +71,8 @@ export interface GatewayParts {
   /** Open, its entries already fed to the sessions as the sealed audit stream. */
   audit: AuditLog;
   drops: DropLedger;
+  /** Readings held on disk while the certificate is not valid now (closed by stop()). */
+  held?: HeldReadings;
   normalizer: Normalizer;
   validator: Validator;
   quarantine: Quarantine;
@@ -284,9 +287,14 @@ export class Gateway {
     return this.sessions.waiting + this.outbox.pending + this.writer.pending;
   }
 
-  /** Frames still waiting for a PUBACK (queue) or for their signature (outbox). */
+  /** Frames still waiting for a PUBACK (queue) or for their signature (outbox), and held records. */
   backlog(): number {
-    return this.queue.depth().count + this.outbox.pending + this.writer.pending;
+    return this.queue.depth().count + this.outbox.pending + this.writer.pending + this.sessions.held;
+  }
+
+  /** Records held on disk until a valid certificate opens sessions for them. */
+  heldRecords(): number {
+    return this.sessions.held;
   }
 
   /** Resolves when everything sealed so far has been acknowledged by the broker. */
@@ -305,6 +313,7 @@ export class Gateway {
       await this.audit.close();
       this.queue.close();
       this.quarantine.close();
+      this.d.held?.close();
       return;
     }
     this.accepting = false;
@@ -327,6 +336,7 @@ export class Gateway {
     this.stats.queueDepth = this.queue.depth().count;
     this.queue.close();
     this.quarantine.close();
+    this.d.held?.close();
     this.log.info({ ...this.stats }, "gateway stopped");
   }
 }
