@@ -98,7 +98,7 @@ void test("checkpoint vector and full session verify with the vector CA", async 
   assert.equal(p.frame.chain.toString("hex"), v.data[2]?.chain);
   const verifier = new Verifier({
     trust: { caCertsDer: [hex(v.caCertDer)] }, recipientPrivateKey: createPrivateKey({ key: v.receiverKeyJwk, format: "jwk" }),
-    state: new MemoryVerifierState(), clock: new ManualClock(),
+    state: new MemoryVerifierState(), clock: new ManualClock(Number(BigInt(v.createdNs) / 1_000_000n) + 3_600_000), // the receiver an hour after the session (docs/envelope.md "Session time")
   });
   const r0 = await verifier.accept(v.topic, open);
   assert.ok(r0.ok, show(r0));
@@ -124,7 +124,7 @@ void test("session-end vector: fields and signature; a receiver that got seq 1..
   for (const received of [2, 3]) {
     const verifier = new Verifier({
       trust: { caCertsDer: [hex(v.caCertDer)] }, recipientPrivateKey: createPrivateKey({ key: v.receiverKeyJwk, format: "jwk" }),
-      state: new MemoryVerifierState(), clock: new ManualClock(),
+      state: new MemoryVerifierState(), clock: new ManualClock(Number(BigInt(v.createdNs) / 1_000_000n) + 3_600_000), // the receiver an hour after the session (docs/envelope.md "Session time")
     });
     assert.ok((await verifier.accept(v.topic, open)).ok);
     for (const d of v.data.slice(0, received)) assert.ok((await verifier.accept(v.topic, hex(d.frame))).ok);
