@@ -22,6 +22,8 @@ export interface ReceiverFiles {
   clientId: string;
   /** Fleet CA CRL (PEM); when set, sessions of revoked gateways are refused (fail closed). */
   crlFile?: string;
+  /** Oldest session-open accepted (ms of its createdNs before now); the verifier's default (7 days) if absent. */
+  maxBacklogAgeMs?: number;
 }
 
 /** Reads every PEM certificate in a bundle file as DER. */
@@ -44,6 +46,7 @@ export function buildReceiver(f: ReceiverFiles, logger: Logger, clock: Clock = s
     recipientPrivateKey: createPrivateKey(readFileSync(f.recipientKeyFile, "utf8")),
     state,
     clock,
+    ...(f.maxBacklogAgeMs !== undefined ? { maxBacklogAgeMs: f.maxBacklogAgeMs } : {}),
   });
   const service = new IngestService({
     url: f.url,

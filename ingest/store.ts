@@ -157,4 +157,5 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE TABLE IF NOT EXISTS sessions (
   session_id TEXT PRIMARY KEY, gateway_id TEXT NOT NULL, stream TEXT NOT NULL, state TEXT NOT NULL, open_frame BLOB NOT NULL
 );
+CREATE INDEX IF NOT EXISTS sessions_by_stream ON sessions (gateway_id, stream);
 `;

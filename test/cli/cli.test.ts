@@ -42,6 +42,7 @@ void test("a bad numeric option exits 2 with one line naming the option, before 
     [["service", "-c", join(dir, "none.yaml"), "--poll-ms", "1.5"], `otgw: --poll-ms must be a positive integer, got "1.5"`],
     [["ca", "init", "--dir", join(dir, "ca"), "--cert-days", "7d"], `otgw: --cert-days must be a positive integer, got "7d"`],
     [["ca", "serve", "--dir", join(dir, "ca"), "--port", "65536"], `otgw: --port must be an integer from 0 to 65535, got "65536"`],
+    [["ingest", "--max-backlog-days", "0"], `otgw: --max-backlog-days must be an integer from 1 to 3650, got "0"`],
     [["model", "train", "-c", join(dir, "none.yaml"), "--out", join(dir, "train"), "--seconds", "1e3"], `otgw: --seconds must be a positive integer, got "1e3"`],
   ];
   for (const [args, message] of cases) {

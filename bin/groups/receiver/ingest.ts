@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { intOption } from "../../options.js";
 
 /** `otgw ingest` and `otgw ingest trace` (receiver). */
 export function register(program: Command): void {
@@ -19,6 +20,7 @@ export function register(program: Command): void {
     .option("--no-share", "one receiver on a plain persistent subscription (survives a mosquitto restart; see docs/ingest.md)")
     .option("--client-id <id>", "MQTT client id (unique per receiver instance)")
     .option("--crl <pem>", "fleet CRL (from `otgw ca revoke`): revoked gateways are refused")
+    .addOption(intOption("--max-backlog-days <days>", "refuse session-opens created longer ago than this (CREATED_OUT_OF_RANGE; docs/ingest.md)", { min: 1, max: 3650 }, 7))
     .action(async (o: import("../../commands/receiver/ingest.js").IngestCliOptions) => {
       const { ingestCommand } = await import("../../commands/receiver/ingest.js");
       process.exitCode = await ingestCommand(o);
