@@ -165,7 +165,7 @@ export class Gateway {
     if (queueRecovery) {
       const r = queueRecovery;
       this.log.error({ ...r }, "queue file was damaged: moved aside, readable frames recovered, the rest is lost (the receiver reports the gaps)");
-      this.auditSafe(AUDIT_EVENTS.queueRecovered, { movedTo: r.movedTo, problem: r.problem, salvaged: r.salvaged, unreadable: r.unreadable });
+      this.auditSafe(AUDIT_EVENTS.queueRecovered, { movedTo: r.movedTo, problem: r.problem, salvaged: r.salvaged, unreadable: r.unreadable, tailLost: r.tailLost });
     }
     this.drops.start();
     // Models: the active bundle is re-verified before it scores anything; refusals are audited.
