@@ -28,6 +28,7 @@ export const QUEUE_CODES = {
   QUEUE_IO: "the queue's database could not be read or written",
   QUEUE_ITEM: "an item is not valid for the queue (size, class, stream)",
   QUEUE_OPEN: "the queue file cannot be opened",
+  QUEUE_PERMISSION: "the gateway's user may not read or write the queue file or its directory: fix owner or mode, never move the file aside",
   QUEUE_SCHEMA: "the queue file's schema is newer than this gateway, or damaged",
 } as const;
 
