@@ -36,6 +36,8 @@ export const RUNTIME_CODES = {
   GATEWAY_NOT_RUNNING: "an operation that needs a started gateway was called before start() or after stop()",
   UPLINK_SWITCHING: "an uplink identity switch was asked for while another one is under way",
   UPLINK_SWITCH_FAILED: "the new identity's connection failed; the old one stays in use",
+  STATE_DIR_BUSY: "another gateway runs on this state directory (the message names its pid): stop it, or give this one its own stateDir",
+  STATE_DIR_LOCK: "the state directory's lock file cannot be created or opened (permissions, or a file that is not the lock)",
   PROJECT_ROOT_MISSING: "the installation's package.json cannot be found above the running module",
   RUNTIME_INVARIANT: "an internal invariant was broken (a bug): report it with the log",
 } as const;

@@ -81,6 +81,8 @@ export interface GatewayParts {
   maxRecords?: number;
   /** Called once when maxRecords is reached. */
   onLimit?: () => void;
+  /** The state directory's lock (StateDirLock), given up once stop() has closed the state's files. */
+  stateLock?: { release(): void };
 }
 
 export interface GatewayStats {
@@ -305,6 +307,7 @@ export class Gateway {
       await this.audit.close();
       this.queue.close();
       this.quarantine.close();
+      this.d.stateLock?.release();
       return;
     }
     this.accepting = false;
@@ -327,6 +330,7 @@ export class Gateway {
     this.stats.queueDepth = this.queue.depth().count;
     this.queue.close();
     this.quarantine.close();
+    this.d.stateLock?.release();
     this.log.info({ ...this.stats }, "gateway stopped");
   }
 }
