@@ -6,11 +6,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { silentLogger } from "../../kernel/log.js";
 import { repoRoot } from "../../kernel/paths.js";
 import { createGateway } from "../../firmware/runtime/create-gateway.js";
+import { LOCK_FILE, StateDirLock } from "../../firmware/runtime/state-lock.js";
 import { newStack, SIM_EXAMPLE, waitFor } from "../e2e/harness.js";
 
 interface Run { child: ChildProcess; stderr: () => string; exited: Promise<number | null> }
@@ -85,5 +87,28 @@ void test("createGateway twice on one state directory in one process: the second
     await again.stop();
   } finally {
     await stack.stop();
+  }
+});
+
+void test("a lock file that is not the lock (garbage): STATE_DIR_LOCK naming it and saying to remove it if no gateway runs; once removed, the lock is taken", () => {
+  const dir = mkdtempSync(join(tmpdir(), "otgw-lock-"));
+  try {
+    const file = join(dir, LOCK_FILE);
+    writeFileSync(file, Buffer.alloc(4096, 0x5a));
+    assert.throws(() => StateDirLock.take(dir), (err: Error & { code?: string }) => {
+      assert.equal(err.code, "STATE_DIR_LOCK");
+      assert.ok(err.message.includes(file), err.message);
+      assert.match(err.message, /if no gateway runs .* remove/);
+      return true;
+    });
+    rmSync(file);
+    const lock = StateDirLock.take(dir);
+    assert.equal(lock.held, true);
+    assert.throws(() => StateDirLock.take(dir), { code: "STATE_DIR_BUSY" });
+    lock.release();
+    assert.equal(lock.held, false);
+    StateDirLock.take(dir).release();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
