@@ -28,6 +28,7 @@ export const QUEUE_CODES = {
   QUEUE_IO: "the queue's database could not be read or written",
   QUEUE_ITEM: "an item is not valid for the queue (size, class, stream)",
   QUEUE_OPEN: "the queue file cannot be opened",
+  QUEUE_PERMISSION: "the gateway's user may not read or write the queue file or its directory: fix owner or mode, never move the file aside",
   QUEUE_SCHEMA: "the queue file's schema is newer than this gateway, or damaged",
 } as const;
 
@@ -35,6 +36,8 @@ export const RUNTIME_CODES = {
   GATEWAY_NOT_RUNNING: "an operation that needs a started gateway was called before start() or after stop()",
   UPLINK_SWITCHING: "an uplink identity switch was asked for while another one is under way",
   UPLINK_SWITCH_FAILED: "the new identity's connection failed; the old one stays in use",
+  STATE_DIR_BUSY: "another gateway runs on this state directory (the message names its pid): stop it, or give this one its own stateDir",
+  STATE_DIR_LOCK: "the state directory's lock file cannot be created or opened (permissions, or a file that is not the lock)",
   PROJECT_ROOT_MISSING: "the installation's package.json cannot be found above the running module",
   HELD_STORE: "the file that holds readings while the certificate is not valid cannot be opened",
   RUNTIME_INVARIANT: "an internal invariant was broken (a bug): report it with the log",

@@ -21,7 +21,7 @@ export const AUDIT_EVENTS = {
   recordQuarantined: "record.quarantined",
   /** Data dropped to stay within the queue's byte bound, a full disk, or the gateway's in-memory bound: { stream, count, bytes, reason: "bound" | "disk-full" | "memory" }. */
   queueDropped: "queue.dropped",
-  /** The queue file was damaged at start-up, moved aside and salvaged: { movedTo, problem, salvaged, unreadable }. */
+  /** The queue file was damaged at start-up, moved aside and salvaged: { movedTo, problem, salvaged, unreadable, tailLost } (docs/queue.md). */
   queueRecovered: "queue.recovered",
   /** Signing a control frame (session-open, checkpoint) failed: { stream, error }. */
   signFailure: "sign.failure",

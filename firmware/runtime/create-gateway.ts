@@ -28,6 +28,7 @@ import { QueueWriter } from "./queue-writer.js";
 import { DeliveryCount } from "./delivery-count.js";
 import { announceEndedSessions } from "./session-marks.js";
 import { auditSafely } from "./audit-safely.js";
+import { StateDirLock } from "./state-lock.js";
 
 /** How createGateway builds a gateway; only the config and the logger are required. */
 export type CreateGatewayOptions = (
@@ -77,7 +78,15 @@ export async function createGateway(o: CreateGatewayOptions): Promise<GatewayHan
   const configFile = "configFile" in o ? o.configFile : o.config.file;
   const { config, digest } = "configFile" in o ? loadConfig(o.configFile) : o.config;
   for (const ov of activeOverrides(config)) logger.warn({ override: ov.name, reason: ov.reason }, "production safeguard overridden (audited)");
-  const identity = o.identity ?? await openIdentity(config);
+  // Before anything of the gateway's is opened: a second gateway on the same state directory stops here.
+  const lock = StateDirLock.take(config.gateway.stateDir);
+  let identity: GatewayIdentity;
+  try {
+    identity = o.identity ?? await openIdentity(config);
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
   const ownIdentity = o.identity === undefined;
   let limitHit: () => void = () => undefined;
   const limitReached = new Promise<void>((r) => (limitHit = r));
@@ -85,7 +94,7 @@ export async function createGateway(o: CreateGatewayOptions): Promise<GatewayHan
     const sources = o.sources ?? await createSources(config, clock, logger, { configFile, scheduler: o.scheduler });
     const signer = o.wrapSigner ? o.wrapSigner(identity.signer) : identity.signer;
     const gateway = await wire({
-      config, digest, logger, clock, scheduler: o.scheduler, signer, tls: identity.tls, sources, onCommitted: o.onCommitted, maxRecords: o.maxRecords, onLimit: () => limitHit(),
+      config, digest, logger, clock, scheduler: o.scheduler, signer, tls: identity.tls, sources, onCommitted: o.onCommitted, maxRecords: o.maxRecords, onLimit: () => limitHit(), lock,
     });
     return {
       gateway, config, identity, limitReached,
@@ -96,6 +105,7 @@ export async function createGateway(o: CreateGatewayOptions): Promise<GatewayHan
     };
   } catch (err) {
     if (ownIdentity) await identity.close?.();
+    lock.release();
     throw err;
   }
 }
@@ -112,6 +122,7 @@ interface WireInput {
   onCommitted: CreateGatewayOptions["onCommitted"];
   maxRecords: number | undefined;
   onLimit: () => void;
+  lock: StateDirLock;
 }
 
 /** Opens the gateway's state and connects its collaborators; closes what it opened if a later step fails. */
@@ -202,7 +213,7 @@ async function wire(w: WireInput): Promise<Gateway> {
       config, configDigest: w.digest, logger, clock, scheduler: w.scheduler, signer, cert, sources: w.sources,
       queue, writer, outbox, sessions, uplink, audit, drops, quarantine, held,
       normalizer, validator, previousRun: { sessions: announced, queueRecovery: sqlite.recovery }, stats,
-      maxRecords: w.maxRecords, onLimit: w.onLimit,
+      maxRecords: w.maxRecords, onLimit: w.onLimit, stateLock: w.lock,
     });
   } catch (err) {
     quarantine?.close();

@@ -84,6 +84,8 @@ export interface GatewayParts {
   maxRecords?: number;
   /** Called once when maxRecords is reached. */
   onLimit?: () => void;
+  /** The state directory's lock (StateDirLock), given up once stop() has closed the state's files. */
+  stateLock?: { release(): void };
 }
 
 export interface GatewayStats {
@@ -168,7 +170,7 @@ export class Gateway {
     if (queueRecovery) {
       const r = queueRecovery;
       this.log.error({ ...r }, "queue file was damaged: moved aside, readable frames recovered, the rest is lost (the receiver reports the gaps)");
-      this.auditSafe(AUDIT_EVENTS.queueRecovered, { movedTo: r.movedTo, problem: r.problem, salvaged: r.salvaged, unreadable: r.unreadable });
+      this.auditSafe(AUDIT_EVENTS.queueRecovered, { movedTo: r.movedTo, problem: r.problem, salvaged: r.salvaged, unreadable: r.unreadable, tailLost: r.tailLost });
     }
     this.drops.start();
     // Models: the active bundle is re-verified before it scores anything; refusals are audited.
@@ -314,6 +316,7 @@ export class Gateway {
       this.queue.close();
       this.quarantine.close();
       this.d.held?.close();
+      this.d.stateLock?.release();
       return;
     }
     this.accepting = false;
@@ -337,6 +340,7 @@ export class Gateway {
     this.queue.close();
     this.quarantine.close();
     this.d.held?.close();
+    this.d.stateLock?.release();
     this.log.info({ ...this.stats }, "gateway stopped");
   }
 }
