@@ -76,13 +76,15 @@ export class OpcuaSource implements Source {
   private readonly retry: Backoff;
   /** The cause last logged (an error code or message), so a failure that repeats is logged once. */
   private loggedCause: string | null = null;
+  /** The own-certificate mismatch is worth one warning per source, not one per reconnect. */
+  private warnedCertificate = false;
   /** The lost client's teardown, which stop() waits for. */
   private dropping: Promise<void> = Promise.resolve();
 
-  constructor(private readonly opts: OpcuaSourceOptions, private readonly clock: Clock, logger: Logger = silentLogger()) {
+  constructor(private readonly opts: OpcuaSourceOptions, private readonly clock: Clock, private readonly rootLog: Logger = silentLogger()) {
     this.id = opts.config.id;
     this.cfg = opts.config;
-    this.log = child(logger, "hal.opcua");
+    this.log = child(rootLog, "hal.opcua");
     this.delivery = new SinkDelivery(this.log, this.id);
     this.hostPort = /^opc\.tcp:\/\/([^/]+)/.exec(this.cfg.endpointUrl)?.[1] ?? "unknown";
     this.scheduler = opts.scheduler ?? systemScheduler;
@@ -166,7 +168,7 @@ export class OpcuaSource implements Source {
 
   private async connect(run: number): Promise<void> {
     const ua: NodeOpcua = await import("node-opcua");
-    routeNodeOpcuaLogs(ua);
+    routeNodeOpcuaLogs(ua, this.rootLog);
     const mode = ua.MessageSecurityMode[this.cfg.securityMode];
     const policy = ua.SecurityPolicy[this.cfg.securityPolicy];
     const cm = new ua.OPCUACertificateManager({ rootFolder: this.opts.pkiDir, automaticallyAcceptUnknownCertificate: this.cfg.trustAll });
@@ -239,11 +241,20 @@ export class OpcuaSource implements Source {
    * The gateway's application instance certificate, made once in `own/certs/client_certificate.pem`
    * (where node-opcua looks) with our name and URI: node-opcua's default would carry
    * `CN=NodeOPCUA-Client@<host>, O=Sterfive` and a URI that does not match the session's (W06).
-   * An existing certificate is kept: servers have trusted it.
+   * An existing certificate is kept: servers have trusted it. One made for another URI (an earlier
+   * version, or applicationName changed) is named in a warning that says how to replace it.
    */
   private async ensureOwnCertificate(cm: import("node-opcua").OPCUACertificateManager): Promise<void> {
     const file = join(cm.rootDir, "own", "certs", "client_certificate.pem");
-    if (existsSync(file)) return;
+    if (existsSync(file)) {
+      const san = new X509Certificate(readFileSync(file)).subjectAltName ?? "";
+      if (!san.split(", ").includes(`URI:${this.applicationUri()}`) && !this.warnedCertificate) {
+        this.warnedCertificate = true;
+        this.log.warn({ source: this.id, file, applicationUri: this.applicationUri() },
+          "the gateway's OPC UA certificate was made for another application URI; to replace it, delete it and own/private/private_key.pem, restart, and trust the new certificate on the server");
+      }
+      return;
+    }
     const host = hostname();
     await cm.createSelfSignedCertificate({
       outputFile: file,
