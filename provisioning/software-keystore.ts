@@ -35,7 +35,11 @@ export class SoftwareKeyStore implements KeyStore {
   open(name: string): Promise<Signer> {
     const file = this.path(name);
     if (!existsSync(file)) {
-      return Promise.reject(new KeyStoreError("KEY_MISSING", `no key "${name}" at ${file}: create one with \`otgw identity create\` (or the demo's setup)`));
+      return Promise.reject(new KeyStoreError(
+        "KEY_MISSING",
+        `no key "${name}" at ${file}: software keys (development only) are made by the dev kit (\`otgw demo\`, devkit/dev-stack.ts); ` +
+          "for a real gateway set identity.keystore: tpm and run `otgw provision`",
+      ));
     }
     return Promise.resolve(SoftwareSigner.fromPem(readFileSync(file, "utf8")));
   }
