@@ -6,7 +6,7 @@ import { LineCounter, parseDocument, isNode, type Document } from "yaml";
 import { ConfigError, errorText } from "../../kernel/errors.js";
 import { crossFieldProblems } from "./checks.js";
 import { formatAjvErrors } from "./problems.js";
-import { ConfigSchema, type GatewayConfig, type OverrideName } from "./schema.js";
+import { ConfigSchema, type GatewayConfig, type OpcuaSourceConfig, type OverrideName } from "./schema.js";
 import { resolveModelPaths } from "../models/config.js";
 
 /** A loaded, validated config and the SHA-256 (hex) of the file's bytes, for the audit log. */
@@ -125,6 +125,13 @@ function withLine(problem: string, doc: Document, lines: LineCounter): string {
   return problem;
 }
 
+/** An OPC UA source's trust store and credential files, like every other path: against the config's directory. */
+function resolveOpcuaPaths(s: OpcuaSourceConfig, abs: (p: string) => string): OpcuaSourceConfig {
+  const u = s.user;
+  const user = u.type === "username" ? { ...u, passwordFile: abs(u.passwordFile) } : u.type === "certificate" ? { ...u, certFile: abs(u.certFile), keyFile: abs(u.keyFile) } : u;
+  return { ...s, ...(s.pkiDir !== undefined ? { pkiDir: abs(s.pkiDir) } : {}), user };
+}
+
 function resolvePaths(c: GatewayConfig, base: string): GatewayConfig {
   const abs = (p: string): string => (isAbsolute(p) ? p : resolve(base, p));
   const stateDir = abs(c.gateway.stateDir);
@@ -140,6 +147,7 @@ function resolvePaths(c: GatewayConfig, base: string): GatewayConfig {
     },
     receiver: { publicKeyFile: abs(c.receiver.publicKeyFile) },
     uplink: { ...c.uplink, caFile: abs(c.uplink.caFile) },
+    sources: c.sources.map((s) => (s.kind === "opcua" ? resolveOpcuaPaths(s, abs) : s)),
     ...(c.models ? { models: resolveModelPaths(c.models, abs, stateDir) } : {}),
   };
 }

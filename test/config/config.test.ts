@@ -8,6 +8,7 @@ import { repoRoot } from "../../kernel/paths.js";
 import { ConfigError } from "../../kernel/errors.js";
 import { activeOverrides, checkConfigFile, loadConfig } from "../../firmware/config/load.js";
 import { configCheckCommand } from "../../bin/commands/gateway/config-check.js";
+import { opcuaPkiDir } from "../../hal/opcua/index.js";
 
 const examples = join(repoRoot(), "config", "examples");
 const bad = join(repoRoot(), "test", "config", "bad");
@@ -101,4 +102,43 @@ void test("JSON configs report problems too, and unsupported extensions are refu
   assert.ok(res.problems.some((p) => p.startsWith('/points/0/stream: unknown stream "telemetri"; streams are: telemetry')), res.problems.join("\n"));
   writeFileSync(join(dir, "gw.toml"), "x");
   assert.match(checkConfigFile(join(dir, "gw.toml")).problems[0] ?? "", /unsupported file extension/);
+});
+
+void test("relative OPC UA pkiDir, passwordFile, certFile and keyFile resolve against the config file's directory, not the working directory", () => {
+  const dir = mkdtempSync(join(tmpdir(), "otgw-cfg-"));
+  assert.notEqual(process.cwd(), dir);
+  const cfg = JSON.parse(readFileSync(join(examples, "minimal.json"), "utf8")) as Record<string, unknown> & { sources: unknown[]; points: unknown[] };
+  const opcua = (id: string, user: Record<string, string>, pkiDir?: string) => ({
+    id, kind: "opcua", endpointUrl: "opc.tcp://127.0.0.1:4840", ...(pkiDir ? { pkiDir } : {}), user, items: [{ nodeId: "ns=2;s=X" }],
+  });
+  cfg.sources = [
+    opcua("a", { type: "username", username: "op", passwordFile: "secrets/opcua.pass" }, "pki/opcua"),
+    opcua("b", { type: "certificate", certFile: "./pki/user.crt", keyFile: "../shared/user.key" }),
+    opcua("c", { type: "certificate", certFile: "/etc/otgw/user.crt", keyFile: "/etc/otgw/user.key" }, "/var/lib/otgw/pki"),
+  ];
+  cfg.points = [{ name: "x", source: "a", address: "ns=2;s=X", stream: "telemetry", transform: "vib-mm-s-v1", deviceId: "SN-1" }];
+  const file = join(dir, "gw.json");
+  writeFileSync(file, JSON.stringify(cfg));
+  const { config } = loadConfig(file);
+  const [a, b, c] = config.sources;
+  assert.ok(a?.kind === "opcua" && b?.kind === "opcua" && c?.kind === "opcua");
+  assert.equal(a.pkiDir, join(dir, "pki", "opcua"));
+  assert.deepEqual(a.user, { type: "username", username: "op", passwordFile: join(dir, "secrets", "opcua.pass") });
+  assert.equal(b.pkiDir, undefined, "the default (<stateDir>/pki/opcua) stays the default");
+  assert.deepEqual(b.user, { type: "certificate", certFile: join(dir, "pki", "user.crt"), keyFile: join(dir, "..", "shared", "user.key") });
+  assert.equal(c.pkiDir, "/var/lib/otgw/pki");
+  assert.deepEqual(c.user, { type: "certificate", certFile: "/etc/otgw/user.crt", keyFile: "/etc/otgw/user.key" });
+  assert.equal(opcuaPkiDir(b, config), join(config.gateway.stateDir, "pki", "opcua"));
+});
+
+void test("`otgw config check` names the overlapping Modbus mapping and the float32 past register 65535", () => {
+  const overlap = capture();
+  assert.equal(configCheckCommand(join(bad, "modbus-overlap.yaml"), overlap.io), 1);
+  assert.ok(overlap.err.some((l) => l.includes("/sources/0/devices/0/registers/1/register: hr/101–101 (int16) overlaps hr/100–101 (float32) at registers/0")), overlap.err.join("\n"));
+  // hr/102 float32 only touches hr/100 float32 (100–101 then 102–103): touching is fine.
+  assert.ok(!overlap.err.some((l) => l.includes("registers/4/")), overlap.err.join("\n"));
+  const past = capture();
+  assert.equal(configCheckCommand(join(bad, "modbus-past-last-register.yaml"), past.io), 1);
+  assert.ok(past.err.some((l) => /registers\/0\/register: a float32 at hr\/65535 needs registers 65535–65536, past the last address 65535.* \(line \d+\)$/.test(l)), past.err.join("\n"));
+  assert.ok(!past.err.some((l) => l.includes("registers/1/")), "a uint16 at 65534 is fine");
 });
