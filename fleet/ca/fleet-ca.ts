@@ -3,7 +3,8 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSy
 import { basename, join } from "node:path";
 import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
-import { CaError } from "../../kernel/errors.js";
+import { CaError, errorText, InputFileError } from "../../kernel/errors.js";
+import { readCertificatePem, readPrivateKeyPem } from "../../kernel/pem.js";
 import { caFromPem, createCa, gatewayUri, issueCertificate, type CaBundle } from "./pki.js";
 import { Inventory, keyId } from "./inventory.js";
 
@@ -65,7 +66,11 @@ export class FleetCa {
 
   private constructor(readonly dir: string) {
     if (!existsSync(join(dir, "ca.key"))) throw new CaError("CA_MISSING", `no fleet CA in ${dir}: create one with \`otgw ca init --dir ${dir}\``);
-    this.ca = caFromPem(readFileSync(join(dir, "ca.crt"), "utf8"), readFileSync(join(dir, "ca.key"), "utf8"));
+    const fix = `restore ${dir} from its backup (a fleet CA cannot be re-made: every gateway trusts this one)`;
+    this.ca = caFromPem(
+      readCertificatePem(join(dir, "ca.crt"), { what: "the fleet CA certificate", fix }),
+      readPrivateKeyPem(join(dir, "ca.key"), { what: "the fleet CA key", fix }),
+    );
     this.policy = JSON.parse(readFileSync(join(dir, "ca.json"), "utf8")) as CaPolicy;
     this.inventory = new Inventory(join(dir, "inventory.json"));
   }
@@ -87,7 +92,13 @@ export class FleetCa {
     const out: X509Certificate[] = [];
     for (const f of existsSync(d) ? readdirSync(d) : []) {
       const text = readFileSync(join(d, f), "utf8");
-      for (const b of text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []) out.push(new X509Certificate(b));
+      for (const b of text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []) {
+        try {
+          out.push(new X509Certificate(b));
+        } catch (err) {
+          throw new InputFileError("CERT_FILE_INVALID", `the TPM manufacturer certificate file ${join(d, f)} holds a certificate that does not parse (OpenSSL: ${errorText(err)}); replace it with the vendor's PEM certificate`);
+        }
+      }
     }
     return out;
   }

@@ -1,5 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -8,6 +9,8 @@ import { repoRoot } from "../../kernel/paths.js";
 import { ConfigError } from "../../kernel/errors.js";
 import { activeOverrides, checkConfigFile, loadConfig } from "../../firmware/config/load.js";
 import { configCheckCommand } from "../../bin/commands/gateway/config-check.js";
+import { provisioningState } from "../../firmware/config/provisioned.js";
+import { GATEWAY_NODE_FLAGS } from "../../firmware/runtime/gateway.js";
 import { opcuaPkiDir } from "../../hal/opcua/index.js";
 
 const examples = join(repoRoot(), "config", "examples");
@@ -102,6 +105,56 @@ void test("JSON configs report problems too, and unsupported extensions are refu
   assert.ok(res.problems.some((p) => p.startsWith('/points/0/stream: unknown stream "telemetri"; streams are: telemetry')), res.problems.join("\n"));
   writeFileSync(join(dir, "gw.toml"), "x");
   assert.match(checkConfigFile(join(dir, "gw.toml")).problems[0] ?? "", /unsupported file extension/);
+});
+
+/** A valid YAML config of about `bytes` bytes: a simulated plant with as many pumps and points as it takes. */
+function bigConfig(bytes: number): string {
+  const head = [
+    "version: 1",
+    "gateway: { id: gw-big, mode: development, stateDir: ./state }",
+    "identity: { keystore: software, certFile: ./state/gw.pem, caFile: ./state/ca.pem }",
+    "receiver: { publicKeyFile: ./state/receiver.pub.pem }",
+    'uplink: { url: "mqtts://127.0.0.1:8883", caFile: ./state/broker-ca.pem }',
+    "streams: [{ id: telemetry, priority: 2, valueSchema: { type: number } }]",
+    "transforms: [{ id: raw-v1, unit: mm/s }]",
+  ].join("\n");
+  const assets: string[] = [];
+  const points: string[] = [];
+  let size = head.length + 100;
+  for (let i = 0; size < bytes; i++) {
+    const a = `      - { id: pump${i}, kind: pump }`;
+    const p = `  - { name: p${i}, source: plant, address: pump${i}/vibration_rms, stream: telemetry, transform: raw-v1, deviceId: SN-${i} }`;
+    assets.push(a);
+    points.push(p);
+    size += a.length + p.length + 2;
+  }
+  return `${head}\nsources:\n  - id: plant\n    kind: sim\n    seed: 1\n    assets:\n${assets.join("\n")}\npoints:\n${points.join("\n")}\n`;
+}
+
+void test("a config over the 256 KiB cap is refused before it is read, with one line naming the size and the cap", () => {
+  const dir = mkdtempSync(join(tmpdir(), "otgw-cfg-"));
+  const file = join(dir, "big.yaml");
+  writeFileSync(file, bigConfig(256 * 1024 + 1));
+  const res = checkConfigFile(file);
+  assert.equal(res.ok, false);
+  assert.equal(res.digest, null, "an oversized file is not even hashed");
+  assert.equal(res.problems.length, 1, res.problems.join("\n"));
+  assert.match(res.problems[0] ?? "", /^\/: the config is 256\.\d KiB, over its 256 KiB limit, so it was not read; check that this is the right file/);
+  assert.throws(() => loadConfig(file), ConfigError);
+  const state = provisioningState(file);
+  assert.ok(state.state === "invalid" && state.problems.length === 1 && /over its 256 KiB limit/.test(state.problems[0] ?? ""), JSON.stringify(state));
+  // Just under the cap still loads: the cap is on size, not on what the file says.
+  writeFileSync(file, bigConfig(256 * 1024 - 200));
+  assert.deepEqual(checkConfigFile(file).problems, []);
+});
+
+void test("`otgw config check` under the gateway's heap flags refuses a 4 MB config in one line instead of running out of memory", () => {
+  const dir = mkdtempSync(join(tmpdir(), "otgw-cfg-"));
+  const file = join(dir, "huge.yaml");
+  writeFileSync(file, bigConfig(4 * 1024 * 1024));
+  const r = spawnSync(process.execPath, [...GATEWAY_NODE_FLAGS, join(repoRoot(), "dist", "bin", "otgw.js"), "config", "check", file], { encoding: "utf8" });
+  assert.equal(r.status, 1, `exit ${String(r.status)} (signal ${String(r.signal)}); stderr:\n${r.stderr.slice(0, 2000)}`);
+  assert.deepEqual(r.stderr.trim().split("\n"), [`${file}: 1 problem(s):`, `  /: the config is 4.0 MiB, over its 256 KiB limit, so it was not read; check that this is the right file (docs/config.md "Size limits")`]);
 });
 
 void test("relative OPC UA pkiDir, passwordFile, certFile and keyFile resolve against the config file's directory, not the working directory", () => {

@@ -6,7 +6,7 @@ import { EstError, KeyStoreError } from "../../../kernel/errors.js";
 import { systemClock } from "../../../kernel/clock.js";
 import { keyId } from "../../../kernel/keystore.js";
 import { AuditLog, AUDIT_EVENTS } from "../../../firmware/audit/audit-log.js";
-import { loadConfig } from "../../../firmware/config/load.js";
+import { loadConfig, readConfigBytes } from "../../../firmware/config/load.js";
 import { attestAndEnroll, type EnrollStep } from "../../../provisioning/attest/enroll.js";
 import { crlFileOf, handOverTo, replaceFile } from "../../../provisioning/attest/files.js";
 import { EstClient, fetchCaByFingerprint } from "../../../provisioning/est/client.js";
@@ -38,7 +38,7 @@ const STEPS: Record<EnrollStep, string> = {
  */
 export async function provisionCommand(o: ProvisionOptions): Promise<number> {
   const out = resolve(o.out);
-  const template = parseYaml(readFileSync(o.template, "utf8")) as Record<string, unknown>;
+  const template = parseYaml(readConfigBytes(o.template).toString("utf8")) as Record<string, unknown>;
   const section = (k: string): Record<string, unknown> => (template[k] ??= {}) as Record<string, unknown>;
   const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
   const stateDir = resolve(o.stateDir ?? str(section("gateway").stateDir) ?? join(dirname(out), "state"));
