@@ -14,6 +14,7 @@ import { ManualClock } from "../../kernel/clock.js";
 import { GatewayError, InputFileError } from "../../kernel/errors.js";
 import { openJsonState } from "../../kernel/json-state.js";
 import { SoftwareKeyStore } from "../../provisioning/software-keystore.js";
+import { openIdentity, type IdentityContext } from "../../provisioning/identity.js";
 import { TrustStore } from "../../hal/opcua/trust-store.js";
 import { buildReceiver } from "../../ingest/receiver.js";
 import { FleetCa, initCa } from "../../fleet/ca/fleet-ca.js";
@@ -157,4 +158,19 @@ void test("JSON state and model bundles over their 1 MiB cap are refused before 
   writeFileSync(signer, generateKeyPairSync("ec", { namedCurve: "P-256" }).publicKey.export({ type: "spki", format: "pem" }));
   const err = await failure(() => modelVerify(bundle, [signer], { out: () => undefined, err: () => undefined }));
   namesFile(err, bundle, "INPUT_TOO_LARGE", /the model bundle is 1\.0 MiB, over its 1 MiB limit/);
+});
+
+void test("software identity: a garbage gateway certificate is named with its config field", async () => {
+  const dir = fresh();
+  const keyDir = join(dir, "keys");
+  await new SoftwareKeyStore(keyDir).create("gateway");
+  const certFile = join(dir, "gateway.cert.pem");
+  writeFileSync(certFile, garbage.text);
+  const err = await failure(() => openIdentity({
+    gateway: { mode: "development", stateDir: dir },
+    identity: { keystore: "software", keyName: "gateway", keyDir, certFile, caFile: certFile },
+    uplink: { url: "mqtts://127.0.0.1:8883", caFile: certFile },
+    overrides: {},
+  } as IdentityContext));
+  namesFile(err, certFile, "CERT_INVALID", /the gateway certificate .* \(identity\.certFile\) does not parse/);
 });
