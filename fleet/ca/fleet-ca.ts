@@ -71,7 +71,11 @@ export class FleetCa {
       readCertificatePem(join(dir, "ca.crt"), { what: "the fleet CA certificate", fix }),
       readPrivateKeyPem(join(dir, "ca.key"), { what: "the fleet CA key", fix }),
     );
-    this.policy = JSON.parse(readFileSync(join(dir, "ca.json"), "utf8")) as CaPolicy;
+    try {
+      this.policy = JSON.parse(readFileSync(join(dir, "ca.json"), "utf8")) as CaPolicy;
+    } catch (err) {
+      throw new InputFileError("STATE_FILE_INVALID", `the CA policy ${join(dir, "ca.json")} cannot be read as JSON (${errorText(err)}); ${fix}`);
+    }
     this.inventory = new Inventory(join(dir, "inventory.json"));
   }
 
@@ -83,7 +87,11 @@ export class FleetCa {
   get crlFile(): string { return join(this.dir, "crl.pem"); }
   get caFile(): string { return join(this.dir, "ca.crt"); }
   get estTls(): { cert: string; key: string } {
-    return { cert: readFileSync(join(this.dir, "est.crt"), "utf8"), key: readFileSync(join(this.dir, "est.key"), "utf8") };
+    const fix = `restore ${this.dir} from its backup`;
+    return {
+      cert: readCertificatePem(join(this.dir, "est.crt"), { what: "the EST server's certificate", fix }),
+      key: readPrivateKeyPem(join(this.dir, "est.key"), { what: "the EST server's key", fix }),
+    };
   }
 
   /** Trusted TPM manufacturer certificates (roots and intermediates). */

@@ -22,6 +22,7 @@ import { ModelStore } from "../../firmware/models/store.js";
 import { trustedSignersOf } from "../../firmware/models/config.js";
 import type { GatewayConfig } from "../../firmware/config/schema.js";
 import { modelVerify } from "../../bin/commands/gateway/model.js";
+import { identityShowCommand } from "../../bin/commands/gateway/identity.js";
 import { silentLogger } from "../../kernel/log.js";
 
 const fresh = (): string => mkdtempSync(join(tmpdir(), "otgw-input-"));
@@ -173,4 +174,30 @@ void test("software identity: a garbage gateway certificate is named with its co
     overrides: {},
   } as IdentityContext));
   namesFile(err, certFile, "CERT_INVALID", /the gateway certificate .* \(identity\.certFile\) does not parse/);
+});
+
+void test("`otgw identity show` and the EST server's files: a garbage certificate, key or ca.json is named", async () => {
+  const dir = fresh();
+  await new SoftwareKeyStore(join(dir, "keys")).create("gateway");
+  writeFileSync(join(dir, "gw.pem"), garbage.badPem);
+  const config = join(dir, "gw.yaml");
+  writeFileSync(config, [
+    "version: 1",
+    "gateway: { id: gw-1, mode: development, stateDir: ./state }",
+    "identity: { keystore: software, keyDir: ./keys, certFile: ./gw.pem, caFile: ./gw.pem }",
+    "receiver: { publicKeyFile: ./receiver.pub.pem }",
+    'uplink: { url: "mqtts://127.0.0.1:8883", caFile: ./gw.pem }',
+    "streams: [{ id: telemetry, priority: 2, valueSchema: { type: number } }]",
+    "transforms: [{ id: raw-v1, unit: mm/s }]",
+    "sources: [{ id: plant, kind: sim, seed: 1, assets: [{ id: pump1, kind: pump }] }]",
+    "points: [{ name: p, source: plant, address: pump1/vibration_rms, stream: telemetry, transform: raw-v1, deviceId: SN-1 }]",
+  ].join("\n"));
+  const show = await failure(() => identityShowCommand(config));
+  namesFile(show, join(dir, "gw.pem"), "CERT_FILE_INVALID", /the gateway certificate \(identity\.certFile\) .*OpenSSL: .*enroll again with `otgw provision`/);
+
+  const ca = await initCaDir();
+  writeFileSync(join(ca.dir, "est.key"), garbage.text);
+  namesFile(await failure(() => FleetCa.open(ca.dir).estTls), join(ca.dir, "est.key"), "KEY_FILE_INVALID", /the EST server's key .*restore/);
+  writeFileSync(join(ca.dir, "ca.json"), "{ certDays: 7");
+  namesFile(await failure(() => FleetCa.open(ca.dir)), join(ca.dir, "ca.json"), "STATE_FILE_INVALID", /the CA policy .* cannot be read as JSON/);
 });
