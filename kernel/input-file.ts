@@ -25,7 +25,7 @@ export const INPUT_LIMITS = {
 } as const;
 
 /** "1 MiB", "4.0 MiB", "300 KiB", "12 bytes". */
-export function formatBytes(n: number): string {
+function formatBytes(n: number): string {
   if (n >= MiB) return n % MiB === 0 ? `${n / MiB} MiB` : `${(n / MiB).toFixed(1)} MiB`;
   if (n >= KiB) return n % KiB === 0 ? `${n / KiB} KiB` : `${(n / KiB).toFixed(1)} KiB`;
   return `${n} bytes`;

@@ -40,7 +40,7 @@ function why(bytes: Buffer, err: unknown): string {
 }
 
 /** A private key (PKCS#8, SEC1 or PKCS#1 PEM) parsed from `bytes` read from `file`. */
-export function parsePrivateKey(bytes: Buffer, file: string, role: FileRole): KeyObject {
+function parsePrivateKey(bytes: Buffer, file: string, role: FileRole): KeyObject {
   try {
     return createPrivateKey(bytes);
   } catch (err) {
@@ -85,10 +85,6 @@ export function readCertificateFile(file: string, role: FileRole): X509Certifica
  * Every certificate of a PEM bundle (a CA file, a chain), each checked; at least one. A block that does
  * not parse is named by its position, so a damaged chain is found without opening the file.
  */
-export function readCertificateBundle(file: string, role: FileRole): X509Certificate[] {
-  return parseBundle(readInputBytes(file, role), file, role);
-}
-
 function parseBundle(bytes: Buffer, file: string, role: FileRole): X509Certificate[] {
   const blocks = [...bytes.toString("utf8").matchAll(PEM_BLOCK)].filter((m) => m[1] === "CERTIFICATE" || m[1] === "TRUSTED CERTIFICATE");
   if (blocks.length === 0) {
