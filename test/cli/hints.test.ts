@@ -1,5 +1,5 @@
 /**
- * Every `otgw …` command that a message, hint or comment of the code base tells someone to run exists:
+ * Every `otgw …` command that a message, hint, comment or doc of the code base tells someone to run exists:
  * the command words are checked against the CLI built from the real group list (bin/group-list.ts),
  * and the `--options` named after them against that command's options.
  */
@@ -21,7 +21,7 @@ async function fullCli(): Promise<Command> {
   return program;
 }
 
-/** `otgw <words>` as written in the sources: in backticks, or after "run"/"run:" in a plain string. */
+/** `otgw <words>` as written in the sources and docs/: in backticks, or after "run"/"run:" in a plain string. */
 function mentions(): { where: string; text: string }[] {
   const root = repoRoot();
   const out: { where: string; text: string }[] = [];
@@ -29,7 +29,7 @@ function mentions(): { where: string; text: string }[] {
     for (const n of readdirSync(d)) {
       const p = join(d, n);
       if (statSync(p).isDirectory()) walk(p);
-      else if (n.endsWith(".ts")) {
+      else if (n.endsWith(".ts") || n.endsWith(".md")) {
         readFileSync(p, "utf8").split("\n").forEach((line, i) => {
           for (const m of line.matchAll(/\\?`otgw ([^`\\]*)|\brun:? otgw ([^"'`\\]*)/g)) {
             out.push({ where: `${relative(root, p)}:${i + 1}`, text: (m[1] ?? m[2] ?? "").split("${")[0] ?? "" });
@@ -38,7 +38,7 @@ function mentions(): { where: string; text: string }[] {
       }
     }
   };
-  for (const d of ["kernel", "envelope", "hal", "firmware", "provisioning", "fleet", "ingest", "devkit", "bin"]) walk(join(root, d));
+  for (const d of ["kernel", "envelope", "hal", "firmware", "provisioning", "fleet", "ingest", "devkit", "bin", "docs"]) walk(join(root, d));
   return out;
 }
 
@@ -88,7 +88,7 @@ void test("the checker itself: existing commands pass, invented ones and unknown
   assert.match(whyNot(program, "run|identity|keys") ?? "", /"keys" is not a command of `otgw`/);
 });
 
-void test("every `otgw …` command named in a message, hint or comment exists in the CLI", async () => {
+void test("every `otgw …` command named in a message, hint, comment or doc exists in the CLI", async () => {
   const program = await fullCli();
   const found = mentions();
   assert.ok(found.length >= 50, `the scan finds the hints (found ${found.length})`);
