@@ -12,6 +12,14 @@ export const CONFIG_CODES = {
   CONFIG_INVALID: "the config (or another input file) has problems; each is listed as `path: message`",
 } as const;
 
+export const INPUT_CODES = {
+  INPUT_TOO_LARGE: "an input file (config, state file, model bundle, key) is larger than its documented cap and was not read",
+  INPUT_UNREADABLE: "an input file (key, certificate, state) cannot be opened; the message names it and what to do",
+  KEY_FILE_INVALID: "a key file holds no key otgw can read (not PEM, damaged, or the wrong kind); the message names it",
+  CERT_FILE_INVALID: "a certificate file holds no X.509 certificate otgw can read; the message names it",
+  STATE_FILE_INVALID: "a JSON state file does not parse (damaged or edited by hand); the message names it and what to do",
+} as const;
+
 export const ENVELOPE_CODES = {
   ENVELOPE_OPTION: "a sealer option is out of range (checkpoint interval, ids, sizes)",
   ENVELOPE_SCHEMA: "a schema id is not valid in a frame header",

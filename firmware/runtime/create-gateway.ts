@@ -1,10 +1,11 @@
-import { createPublicKey, X509Certificate } from "node:crypto";
-import { mkdirSync, readFileSync } from "node:fs";
+import { X509Certificate } from "node:crypto";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { systemClock, type Clock } from "../../kernel/clock.js";
 import type { Scheduler } from "../../kernel/scheduler.js";
 import { child, type Logger } from "../../kernel/log.js";
 import { errorText } from "../../kernel/errors.js";
+import { readPublicKeyFile } from "../../kernel/pem.js";
 import type { Signer } from "../../kernel/keystore.js";
 import { PREDICTIONS_STREAM } from "../../kernel/prediction.js";
 import type { Source } from "../../hal/source.js";
@@ -134,7 +135,10 @@ async function wire(w: WireInput): Promise<Gateway> {
   const gatewayId = config.gateway.id;
   const cert = new X509Certificate(w.tls.cert);
   const certDer = Buffer.from(cert.raw);
-  const recipientPublicKey = createPublicKey(readFileSync(config.receiver.publicKeyFile, "utf8"));
+  const recipientPublicKey = readPublicKeyFile(config.receiver.publicKeyFile, {
+    what: "the receiver's public key (receiver.publicKeyFile)",
+    fix: "copy the receiver.pub.pem that `otgw receiver keygen` wrote on the receiver (never its .key.pem)",
+  });
   const priorities = new Map(config.streams.map((s) => [s.id, s.priority] as const));
   if (config.models) priorities.set(PREDICTIONS_STREAM, config.models.priority);
   const topicFor = (stream: string): string => `otgw/v1/${gatewayId}/${stream}`; // StreamSessions asks once per stream

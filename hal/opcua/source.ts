@@ -6,6 +6,7 @@ import type { Clock } from "../../kernel/clock.js";
 import { Backoff } from "../../kernel/backoff.js";
 import { systemScheduler, type Scheduler, type Timer } from "../../kernel/scheduler.js";
 import { GatewayError, SourceError, errorText } from "../../kernel/errors.js";
+import { readCertificateFile, readInputBytes, readPrivateKeyPem } from "../../kernel/pem.js";
 import { child, silentLogger, type Logger } from "../../kernel/log.js";
 import type { OpcuaItemConfig, OpcuaSourceConfig } from "./schema.js";
 import type { ReadingSink, Source, SourceHealth } from "../source.js";
@@ -281,12 +282,15 @@ export class OpcuaSource implements Source {
 
   private identity(ua: NodeOpcua): import("node-opcua").UserIdentityInfo {
     const u = this.cfg.user;
+    const at = `sources[id=${this.id}].user`;
     if (u.type === "username") {
-      return { type: ua.UserTokenType.UserName, userName: u.username, password: readFileSync(u.passwordFile, "utf8").trim() };
+      const password = readInputBytes(u.passwordFile, { what: `the OPC UA password file (${at}.passwordFile)`, fix: "create it (mode 0600) with the password on one line, or fix the path" });
+      return { type: ua.UserTokenType.UserName, userName: u.username, password: password.toString("utf8").trim() };
     }
     if (u.type === "certificate") {
-      const der = Buffer.from(new X509Certificate(readFileSync(u.certFile)).raw);
-      return { type: ua.UserTokenType.Certificate, certificateData: der, privateKey: readFileSync(u.keyFile, "utf8") };
+      const fix = "give the PEM files of the user certificate the server's administrator registered and of its private key";
+      const der = Buffer.from(readCertificateFile(u.certFile, { what: `the OPC UA user certificate (${at}.certFile)`, fix }).raw);
+      return { type: ua.UserTokenType.Certificate, certificateData: der, privateKey: readPrivateKeyPem(u.keyFile, { what: `the OPC UA user key (${at}.keyFile)`, fix }) };
     }
     return { type: ua.UserTokenType.Anonymous };
   }
