@@ -57,3 +57,7 @@ export const AUDIT_EVENTS = {
 
 /** One of the known event type strings. */
 export type AuditEventType = (typeof AUDIT_EVENTS)[keyof typeof AUDIT_EVENTS];
+
+/** The audit log travels upstream as its own sealed stream (docs/audit-log.md "Upstream copy"). */
+export const AUDIT_STREAM = "audit";
+export const AUDIT_SCHEMA_ID = "otgw.audit/1";

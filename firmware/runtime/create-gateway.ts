@@ -182,7 +182,7 @@ async function wire(w: WireInput): Promise<Gateway> {
     });
     quarantine = new Quarantine(join(stateDir, "quarantine.db"));
     audit = AuditLog.open(join(stateDir, "audit.jsonl"), {
-      signer, clock, checkpointEvery: config.audit.checkpointEveryEntries, logger, deferTailCheckpoint: true,
+      signer, clock, checkpointEvery: config.audit.checkpointEveryEntries, logger,
     });
     audit.onEntry((e: AuditEntry) => sessions.submit(AUDIT_STREAM, Buffer.from(JSON.stringify(e)), AUDIT_SCHEMA_ID, BigInt(e.tsNs)));
     return new Gateway({

@@ -1,16 +1,17 @@
 /**
  * createGateway opens the gateway's state before start(): what the end-to-end tests do not show is that
  * a gateway stopped without starting, or whose wiring fails half way, leaves none of it open, and that
- * the audit log still reads as when start() opened it.
+ * an audit log whose tail the gateway's key did not sign is refused before anything signs over it.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync, readlinkSync, realpathSync, writeFileSync } from "node:fs";
+import { appendFileSync, readdirSync, readFileSync, readlinkSync, realpathSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { silentLogger } from "../../kernel/log.js";
-import { systemClock } from "../../kernel/clock.js";
-import { AuditLog, AUDIT_EVENTS } from "../../firmware/audit/audit-log.js";
-import { SoftwareSigner } from "../../provisioning/software-keystore.js";
+import { AuditError } from "../../kernel/errors.js";
+import { AUDIT_EVENTS, type AuditEntry } from "../../firmware/audit/audit-log.js";
+import { entryHash } from "../../firmware/audit/chain.js";
+import { verifyAuditFile } from "../../firmware/audit/verify.js";
 import { createGateway } from "../../firmware/runtime/create-gateway.js";
 import { newStack, SIM_EXAMPLE } from "../e2e/harness.js";
 
@@ -48,21 +49,26 @@ void test("createGateway: stopped without starting, the gateway closes its files
   }
 });
 
-void test("createGateway: entries a killed run left unsigned are signed at start, after the new run's first entries", async () => {
+void test("createGateway: a tail the gateway's key did not sign (a forged line with a correct chain hash) is refused before start signs over it", async () => {
   const stack = await newStack();
   try {
     const gw = await stack.addGateway("gw-tail", SIM_EXAMPLE());
     const file = join(gw.config.gateway.stateDir, "audit.jsonl");
-    // The killed run's last entry, with no checkpoint after it (the log is left as a SIGKILL leaves it).
-    AuditLog.open(file, { signer: SoftwareSigner.generate(), clock: systemClock, checkpointEvery: 100 }).append("test.killed-run", {});
-    const wired = await createGateway({ config: gw, logger: silentLogger() });
-    await new Promise((r) => setImmediate(r)); // time for a signature to arrive before start (a software key signs at once)
-    await wired.gateway.start();
-    await wired.stop();
-    const entries = readFileSync(file, "utf8").trim().split("\n").map((l) => JSON.parse(l) as { type: string; data: { upTo?: number } });
-    assert.deepEqual(entries.slice(0, 3).map((e) => e.type), ["test.killed-run", AUDIT_EVENTS.gatewayStart, AUDIT_EVENTS.configLoaded]);
-    const first = entries.find((e) => e.type === AUDIT_EVENTS.checkpoint);
-    assert.equal(first?.data.upTo, 1, "the first checkpoint covers the killed run's tail");
+    const first = await createGateway({ config: gw, logger: silentLogger() });
+    const publicKey = first.identity.signer.publicKey();
+    await first.gateway.start();
+    await first.stop();
+    assert.ok(verifyAuditFile(file, { publicKey }).ok, "the gateway's own run verifies");
+
+    // Someone with write access to the state directory appends an entry, chained correctly.
+    const last = JSON.parse(readFileSync(file, "utf8").trim().split("\n").at(-1)!) as AuditEntry;
+    const body = { seq: last.seq + 1, ts: last.ts, tsNs: last.tsNs, type: AUDIT_EVENTS.configLoaded, data: { digest: "00".repeat(32) }, prev: last.hash };
+    appendFileSync(file, JSON.stringify({ ...body, hash: entryHash(body) }) + "\n");
+    const forged = readFileSync(file, "utf8");
+
+    await assert.rejects(createGateway({ config: gw, logger: silentLogger() }), (e: unknown) => e instanceof AuditError && e.code === "AUDIT_TAIL_UNAUTHENTICATED" && e.message.includes(file));
+    assert.equal(readFileSync(file, "utf8"), forged, "nothing signed over it, nothing written");
+    assert.deepEqual(openUnder(gw.config.gateway.stateDir), [], "the queue and quarantine are closed again");
   } finally {
     await stack.stop();
   }
