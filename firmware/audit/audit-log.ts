@@ -1,10 +1,10 @@
 import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync, readSync, writeSync } from "node:fs";
-import { createHash, verify as verifySig } from "node:crypto";
+import { createHash, verify as verifySig, type KeyObject } from "node:crypto";
 import { dirname } from "node:path";
 import type { Clock } from "../../kernel/clock.js";
 import { AuditError, errorText } from "../../kernel/errors.js";
 import { child, silentLogger, type Logger } from "../../kernel/log.js";
-import type { Signer } from "../../kernel/keystore.js";
+import { keyId, type Signer } from "../../kernel/keystore.js";
 import { AUDIT_EVENTS } from "./events.js";
 import { GENESIS_HASH, entryHash, entryLine, isEntryShape, keyFingerprint, keyFromSpki, spkiBase64, type AuditData, type AuditEntry, type CheckpointData } from "./chain.js";
 
@@ -20,6 +20,12 @@ export interface AuditLogOptions {
   logger?: Logger;
   /** fdatasync after every write (default true): audit entries are rare and each is evidence. */
   syncEachEntry?: boolean;
+  /**
+   * The gateway's previous identity key, whose checkpoint may end the log too: a key rotated while the
+   * gateway was stopped had no running log to hand over in. Only pass a key the fleet CA certified for
+   * this gateway (createGateway does); opening then records `audit.signer_changed`.
+   */
+  previousKey?: KeyObject;
 }
 
 /** Called with every entry written, checkpoints included (the gateway seals them as stream "audit"). */
@@ -30,6 +36,8 @@ interface Tail {
   hash: string;
   type: string | null;
   repaired: { droppedBytes: number; droppedSha256: string } | null;
+  /** SPKI (base64) of the key whose checkpoint ends the log, when it is the previous key. */
+  previousSigner: string | null;
 }
 
 /** An event appended but not yet on disk: it is written together with the checkpoint that signs it. */
@@ -81,7 +89,7 @@ export class AuditLog {
     const fd = openSync(file, "a+", 0o600);
     let tail: Tail;
     try {
-      tail = readTail(fd, file, spkiBase64(opts.signer.publicKey()));
+      tail = readTail(fd, file, spkiBase64(opts.signer.publicKey()), opts.previousKey ? spkiBase64(opts.previousKey) : null);
     } catch (err) {
       closeSync(fd);
       throw err;
@@ -90,6 +98,11 @@ export class AuditLog {
     if (tail.repaired) {
       audit.log.warn({ file, ...tail.repaired }, "cut off a torn last line of the audit log");
       audit.append(AUDIT_EVENTS.tailRepaired, { ...tail.repaired });
+    }
+    if (tail.previousSigner !== null) {
+      const change = { keyFrom: keyId(keyFromSpki(tail.previousSigner)), keyTo: keyId(opts.signer.publicKey()) };
+      audit.log.warn(change, "the audit log ends on the previous identity key (rotated while the gateway was stopped): its checkpoints continue with the new key");
+      audit.append(AUDIT_EVENTS.signerChanged, change);
     }
     audit.log.info({ file, seq: audit.seq }, "audit log opened");
     return audit;
@@ -248,9 +261,9 @@ export class AuditLog {
 }
 
 /** Reads the end of the file: the last complete entry (verified, and signed by `key`) and any torn bytes after it. */
-function readTail(fd: number, file: string, key: string): Tail {
+function readTail(fd: number, file: string, key: string, previousKey: string | null): Tail {
   const size = fstatSync(fd).size;
-  if (size === 0) return { seq: 0, hash: GENESIS_HASH, type: null, repaired: null };
+  if (size === 0) return { seq: 0, hash: GENESIS_HASH, type: null, repaired: null, previousSigner: null };
   // Grow the window from the end until it holds two complete lines (or the whole file).
   let window = 64 * 1024;
   let text = "";
@@ -273,20 +286,21 @@ function readTail(fd: number, file: string, key: string): Tail {
   const lines = text.split("\n").filter((l) => l !== "");
   const last = parse(lines.at(-1));
   if (!last) {
-    if (lines.length === 0 && cut === 0) return { seq: 0, hash: GENESIS_HASH, type: null, repaired };
+    if (lines.length === 0 && cut === 0) return { seq: 0, hash: GENESIS_HASH, type: null, repaired, previousSigner: null };
     throw tailError(file, "the last line is not an audit entry");
   }
   if (entryHash(last) !== last.hash) throw tailError(file, `entry ${last.seq} does not match its hash`);
   const before = lines.length >= 2 ? parse(lines.at(-2)) : null;
   if (before && (before.hash !== last.prev || before.seq + 1 !== last.seq)) throw tailError(file, `entry ${last.seq} does not chain to the entry before it`);
-  const unsigned = tailSignatureProblem(last, key);
+  const byPrevious = previousKey !== null && previousKey !== key && last.data.publicKey === previousKey;
+  const unsigned = tailSignatureProblem(last, byPrevious ? previousKey : key);
   if (unsigned) {
     throw new AuditError(
       "AUDIT_TAIL_UNAUTHENTICATED",
       `audit log ${file}: ${unsigned}, so it was not written by this gateway and is not signed over. Keep the file as evidence, run \`otgw audit verify ${file}\` (with --upstream to compare with the receiver), then move it aside so a new log can start`,
     );
   }
-  return { seq: last.seq, hash: last.hash, type: last.type, repaired };
+  return { seq: last.seq, hash: last.hash, type: last.type, repaired, previousSigner: byPrevious ? previousKey : null };
 }
 
 /** Why the last entry does not authenticate the log up to itself (null when it does). */

@@ -38,6 +38,8 @@ export type AuditVerifyResult = AuditVerifyOk | AuditVerifyFail;
 export interface AuditVerifyOptions {
   /** The gateway key the log starts with; later keys must be handed over to from it (identity.rotated). */
   publicKey?: KeyObject;
+  /** Further keys the auditor vouches for (e.g. one rotated while the gateway was stopped: no handover entry). */
+  alsoKeys?: readonly KeyObject[];
   /** The device never wrote an entry: an empty file verifies (it fails otherwise). */
   fresh?: boolean;
   /** The audit stream as the receiver verified it (readUpstreamAudit): entries it holds must be in the file. */
@@ -61,7 +63,7 @@ export function verifyAuditFile(file: string, opts: AuditVerifyOptions = {}): Au
   // stays small however long the log is. `all` only with an upstream copy to compare with.
   const hashes = new Map<number, string>();
   const all = opts.upstream ? new Map<number, string>() : null;
-  const keys = new KeyChain(opts.publicKey ? spkiBase64(opts.publicKey) : null);
+  const keys = new KeyChain(opts.publicKey ? [opts.publicKey, ...(opts.alsoKeys ?? [])].map(spkiBase64) : []);
   let prev = GENESIS_HASH;
   let expectSeq = 1;
   let checkpoints = 0;

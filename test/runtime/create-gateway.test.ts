@@ -5,13 +5,17 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { appendFileSync, readdirSync, readFileSync, readlinkSync, realpathSync, writeFileSync } from "node:fs";
+import { appendFileSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { silentLogger } from "../../kernel/log.js";
 import { AuditError } from "../../kernel/errors.js";
+import { keyId } from "../../kernel/keystore.js";
+import { SoftwareKeyStore } from "../../provisioning/software-keystore.js";
+import { caFromPem, createCa, gatewayUri, issueCertificate } from "../../fleet/ca/pki.js";
 import { AUDIT_EVENTS, type AuditEntry } from "../../firmware/audit/audit-log.js";
 import { entryHash } from "../../firmware/audit/chain.js";
 import { verifyAuditFile } from "../../firmware/audit/verify.js";
+import { auditVerifyCommand } from "../../bin/commands/gateway/audit-verify.js";
 import { createGateway } from "../../firmware/runtime/create-gateway.js";
 import { newStack, SIM_EXAMPLE } from "../e2e/harness.js";
 
@@ -69,6 +73,58 @@ void test("createGateway: a tail the gateway's key did not sign (a forged line w
     await assert.rejects(createGateway({ config: gw, logger: silentLogger() }), (e: unknown) => e instanceof AuditError && e.code === "AUDIT_TAIL_UNAUTHENTICATED" && e.message.includes(file));
     assert.equal(readFileSync(file, "utf8"), forged, "nothing signed over it, nothing written");
     assert.deepEqual(openUnder(gw.config.gateway.stateDir), [], "the queue and quarantine are closed again");
+  } finally {
+    await stack.stop();
+  }
+});
+
+void test("createGateway: a key rotated while the gateway was stopped is taken over only with a certificate of the fleet CA for the previous key; verify then needs both keys", async () => {
+  const stack = await newStack();
+  try {
+    const gw = await stack.addGateway("gw-offline", SIM_EXAMPLE());
+    const { certFile } = gw.config.identity;
+    const keyDir = join(gw.config.gateway.stateDir, "keys");
+    const file = join(gw.config.gateway.stateDir, "audit.jsonl");
+    const first = await createGateway({ config: gw, logger: silentLogger() });
+    const keyA = first.identity.signer.publicKey();
+    await first.gateway.start();
+    await first.stop();
+
+    // `otgw identity rotate` with the gateway stopped: new key and certificate, the old ones kept as .prev.
+    renameSync(join(keyDir, "gateway.key.pem"), join(keyDir, "gateway.key.pem.prev"));
+    const keyB = (await new SoftwareKeyStore(keyDir).create("gateway")).publicKey();
+    const ca = caFromPem(readFileSync(stack.pki.caCert, "utf8"), readFileSync(stack.pki.caKey, "utf8"));
+    const certB = await issueCertificate({ ca, commonName: "gw-offline", publicKey: keyB, days: 30, usage: "client", sanUris: [gatewayUri("gw-offline")] });
+    const certA = readFileSync(certFile, "utf8");
+    writeFileSync(certFile, certB.certPem);
+
+    // A ".prev" certificate for key A that the fleet CA did not issue proves nothing: refused.
+    const foreign = await createCa({ commonName: "not the fleet CA", days: 1 });
+    writeFileSync(`${certFile}.prev`, (await issueCertificate({ ca: foreign, commonName: "gw-offline", publicKey: keyA, days: 30, usage: "client", sanUris: [gatewayUri("gw-offline")] })).certPem);
+    await assert.rejects(createGateway({ config: gw, logger: silentLogger() }), { code: "AUDIT_TAIL_UNAUTHENTICATED" });
+
+    writeFileSync(`${certFile}.prev`, certA);
+    const second = await createGateway({ config: gw, logger: silentLogger() });
+    await second.gateway.start();
+    await second.stop();
+    const entries = readFileSync(file, "utf8").split("\n").filter((l) => l !== "").map((l) => JSON.parse(l) as AuditEntry);
+    const changed = entries.find((e) => e.type === AUDIT_EVENTS.signerChanged);
+    assert.deepEqual(changed?.data, { keyFrom: keyId(keyA), keyTo: keyId(keyB) });
+    const alone = verifyAuditFile(file, { publicKey: keyA });
+    assert.equal(alone.ok, false, "no handover was signed by key A");
+    if (!alone.ok) assert.match(alone.problem, /nor by a key it handed over to/);
+    const both = verifyAuditFile(file, { publicKey: keyA, alsoKeys: [keyB] });
+    assert.ok(both.ok, JSON.stringify(both));
+    assert.equal(both.signers.length, 2);
+    const pems = [certA, certB.certPem].map((pem, i) => {
+      const f = join(gw.config.gateway.stateDir, `key-${i}.cert.pem`);
+      writeFileSync(f, pem);
+      return f;
+    });
+    const out: string[] = [];
+    const io = { out: (l: string) => out.push(l), err: (l: string) => out.push(l) };
+    assert.equal(auditVerifyCommand(file, { publicKey: pems }, io), 0, out.join("\n"));
+    assert.equal(auditVerifyCommand(file, { publicKey: pems.slice(0, 1) }, io), 1);
   } finally {
     await stack.stop();
   }
