@@ -95,7 +95,16 @@ void test("the gateway's audit log refuses to open on a tail its key did not sig
   const signedByOther = await gatewayLog(2);
   forge(signedByOther, AUDIT_EVENTS.configLoaded, { digest: "cd".repeat(32) });
   await forgeCheckpoint(signedByOther, SoftwareSigner.generate());
-  for (const [file, why] of [[bare, /entry 5 \(config\.loaded\) is not covered by a signed checkpoint/], [signedByOther, /checkpoint at entry 6 is signed by sha256:[0-9a-f]{16}, not by this gateway's key/]] as const) {
+  // Followed by a torn fragment, as a crash mid-write leaves: still refused, and the fragment is kept too.
+  const torn = await gatewayLog(2);
+  forge(torn, AUDIT_EVENTS.configLoaded, { digest: "cd".repeat(32) });
+  appendFileSync(torn, '{"seq":6,"ts":"2026-');
+  const refusals = [
+    [bare, /entry 5 \(config\.loaded\) is not covered by a signed checkpoint/],
+    [signedByOther, /checkpoint at entry 6 is signed by sha256:[0-9a-f]{16}, not by this gateway's key/],
+    [torn, /entry 5 \(config\.loaded\) is not covered by a signed checkpoint/],
+  ] as const;
+  for (const [file, why] of refusals) {
     const before = readFileSync(file, "utf8");
     assert.throws(
       () => AuditLog.open(file, { signer: gatewayKey, clock: new ManualClock(), checkpointEvery: 100 }),
