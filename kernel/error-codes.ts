@@ -65,6 +65,8 @@ export const SOURCE_CODES = {
 export const AUDIT_CODES = {
   AUDIT_CLOSED: "the audit log was written after close()",
   AUDIT_TAIL_INVALID: "the audit log's last entries do not verify: keep the file as evidence and run `otgw audit verify`",
+  AUDIT_TAIL_UNAUTHENTICATED: "the audit log ends in entries no checkpoint by the gateway's key signs (appended by someone else): the gateway does not sign over them",
+  AUDIT_UPSTREAM_INVALID: "the upstream copy of the audit stream (receiver database or export) could not be read or names no single gateway",
 } as const;
 
 export const IDENTITY_CODES = {

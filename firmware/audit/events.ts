@@ -31,6 +31,8 @@ export const AUDIT_EVENTS = {
   tamperInput: "tamper.input",
   /** On open, a torn last line (crash mid-write) was cut off: { droppedBytes, droppedSha256 }. */
   tailRepaired: "audit.tail_repaired",
+  /** On open, the log ended on a checkpoint by the gateway's previous identity key (rotated while the gateway was stopped; its certificate issued by the fleet CA for this gateway): { keyFrom, keyTo }. No handover was signed: verify with both keys pinned. */
+  signerChanged: "audit.signer_changed",
   /** A model bundle passed signature, signer-trust, digest and version checks: { context, origin, name, version, digest, signer, keyid, bundleSha256 }. */
   modelAccepted: "model.accepted",
   /** A model bundle was refused: { context: install|start, origin, code (MODEL_*), reason, bundleSha256, version?, digest? }. */
@@ -61,3 +63,7 @@ export const AUDIT_EVENTS = {
 
 /** One of the known event type strings. */
 export type AuditEventType = (typeof AUDIT_EVENTS)[keyof typeof AUDIT_EVENTS];
+
+/** The audit log travels upstream as its own sealed stream (docs/audit-log.md "Upstream copy"). */
+export const AUDIT_STREAM = "audit";
+export const AUDIT_SCHEMA_ID = "otgw.audit/1";

@@ -30,6 +30,7 @@ import { DeliveryCount } from "./delivery-count.js";
 import { announceEndedSessions } from "./session-marks.js";
 import { auditSafely } from "./audit-safely.js";
 import { StateDirLock } from "./state-lock.js";
+import { previousIdentityKey } from "./previous-identity.js";
 
 /** How createGateway builds a gateway; only the config and the logger are required. */
 export type CreateGatewayOptions = (
@@ -210,7 +211,7 @@ async function wire(w: WireInput): Promise<Gateway> {
     });
     quarantine = new Quarantine(join(stateDir, "quarantine.db"));
     audit = AuditLog.open(join(stateDir, "audit.jsonl"), {
-      signer, clock, checkpointEvery: config.audit.checkpointEveryEntries, logger, deferTailCheckpoint: true,
+      signer, clock, checkpointEvery: config.audit.checkpointEveryEntries, logger, previousKey: previousIdentityKey(config, cert),
     });
     audit.onEntry((e: AuditEntry) => sessions.submit(AUDIT_STREAM, Buffer.from(JSON.stringify(e)), AUDIT_SCHEMA_ID, BigInt(e.tsNs)));
     return new Gateway({

@@ -44,8 +44,7 @@ export const MAX_IN_MEMORY = 16_384;
 export const GATEWAY_NODE_FLAGS = ["--max-old-space-size=48", "--max-semi-space-size=4"] as const;
 
 /** The audit log travels upstream as its own sealed stream. */
-export const AUDIT_STREAM = "audit";
-export const AUDIT_SCHEMA_ID = "otgw.audit/1";
+export { AUDIT_STREAM, AUDIT_SCHEMA_ID } from "../audit/events.js";
 
 /**
  * The gateway's collaborators, opened and wired by createGateway (create-gateway.ts): the one place
@@ -159,8 +158,6 @@ export class Gateway {
     const gatewayId = config.gateway.id;
     const uplink = this.uplink;
     this.started = true;
-    // The previous run's unsigned tail (a crash) is signed now; the signature arrives after these first entries.
-    this.audit.signTail();
     this.audit.append(AUDIT_EVENTS.gatewayStart, { gatewayId, mode: config.gateway.mode, signer: signer.kind, certSerial: this.cert.serialNumber, keyId: keyIdOf(this.cert) });
     // Production safeguards the config overrides are evidence: each is recorded with its reason.
     this.audit.append(AUDIT_EVENTS.configLoaded, { digest: this.d.configDigest, overrides: activeOverrides(config) });
