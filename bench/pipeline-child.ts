@@ -170,14 +170,18 @@ async function backlog(configFile: string, n: number): Promise<void> {
 /** The config's own sources (with an OPC UA one, node-opcua is loaded as on a device): peak RSS. */
 async function field(configFile: string, n: number): Promise<void> {
   const loaded = loadConfig(configFile);
-  const wired = await createGateway({ config: loaded, logger: silentLogger(), maxRecords: n });
+  const byStream: Record<string, number> = {};
+  const wired = await createGateway({
+    config: loaded, logger: silentLogger(), maxRecords: n,
+    onCommitted: (fs) => { for (const f of fs) if (f.data) byStream[f.stream] = (byStream[f.stream] ?? 0) + 1; },
+  });
   await wired.gateway.start();
   await wired.limitReached;
   await wired.gateway.flushed(5);
   const published = wired.gateway.stats.publishedData;
   await wired.stop(30_000);
   const m = process.memoryUsage();
-  console.log(JSON.stringify({ rates: [], maxRssMb: rssMb(), published, heapUsedMb: Math.round(m.heapUsed / 2 ** 20) }));
+  console.log(JSON.stringify({ rates: [], maxRssMb: rssMb(), published, byStream, heapUsedMb: Math.round(m.heapUsed / 2 ** 20) }));
 }
 
 const [mode, file, count, trials, bytes] = process.argv.slice(2);

@@ -30,6 +30,8 @@ interface ChildResult {
   maxRssMb: number;
   frameBytes?: number;
   published?: number;
+  /** Data frames committed per stream (field mode). */
+  byStream?: Record<string, number>;
 }
 
 const UA_ITEMS = 50;
@@ -55,9 +57,11 @@ async function benchOpcuaRss(stack: DevStack, dir: string, n: number): Promise<B
     const trust = new TrustStore(join(gw.config.gateway.stateDir, "pki", "opcua"));
     trust.trust({ thumbprint: trust.recordRejected(ua.certificate).thumbprint });
     const f = await runChild<ChildResult>("pipeline-child", ["field", gw.file, String(n)], GATEWAY_NODE_FLAGS);
+    const uaFrames = f.byStream?.ua ?? 0;
+    if (uaFrames === 0) throw new Error("bench rss-mb-opcua: the gateway committed no OPC UA reading (is the server's certificate trusted?)");
     return {
       id: "rss-mb-opcua", unit: "MB", value: f.maxRssMb,
-      note: `peak RSS of a gateway process reading the simulated plant and ${UA_ITEMS} OPC UA items until ${f.published ?? n} records were published (node ${GATEWAY_NODE_FLAGS.join(" ")})`,
+      note: `peak RSS of a gateway process reading the simulated plant and ${UA_ITEMS} OPC UA items until ${f.published ?? n} records were published, ${uaFrames} of them OPC UA (node ${GATEWAY_NODE_FLAGS.join(" ")})`,
     };
   } finally {
     await ua.stop();

@@ -14,7 +14,7 @@ import { registerGroups, type GroupEntry } from "./registry.js";
 /**
  * Every group, tagged with where it runs. Gateway groups (shipped on the gateway image): run, service,
  * check, config, provision, identity, trust, audit, egress, and model verify/install/list. Fleet: ca and
- * model keygen/train/sign (the model registry's side). Receiver: ingest, receiver. Dev: demo. `needs`
+ * model keygen/train/sign (the model registry's side). Receiver: ingest, receiver. Dev: demo, dev up. `needs`
  * names the folders outside the gateway's that a group's commands load (bin/registry.ts).
  */
 const GROUPS: readonly GroupEntry[] = [
@@ -33,6 +33,7 @@ const GROUPS: readonly GroupEntry[] = [
   { name: "ingest", deployable: "receiver", module: "./groups/receiver/ingest.js", needs: ["ingest", "envelope/verify"] },
   { name: "receiver", deployable: "receiver", module: "./groups/receiver/receiver.js", needs: ["ingest"] },
   { name: "demo", deployable: "dev", module: "./groups/dev/demo.js", needs: ["devkit", "fleet", "ingest", "envelope/verify"] },
+  { name: "dev", deployable: "dev", module: "./groups/dev/dev.js", needs: ["devkit", "fleet", "ingest", "envelope/verify"] },
 ];
 
 /** The installed package's version (package.json sits at the installation's root, above dist/). */
