@@ -18,18 +18,20 @@ function userConfig(dir: string, modbusPort: number, patch: (c: Record<string, u
     uplink: { url: "mqtts://broker.plant.example:8883", caFile: "/etc/otgw/broker-ca.pem" },
     streams: [
       { id: "temperature", priority: 2, valueSchema: { type: "number", minimum: -40, maximum: 150 } },
-      { id: "line", priority: 2, valueSchema: { type: "number" } },
+      { id: "line", priority: 2, valueSchema: { type: ["number", "null"] } },
     ],
     transforms: [{ id: "temp-c-v1", unit: "°C" }, { id: "bar-tenths-v1", scale: 0.1, unit: "bar" }, { id: "flow-m3h-v1", unit: "m3/h" }],
     sources: [
       { id: "plant", kind: "sim", seed: 7, rateHz: 20, assets: [{ id: "motor1", kind: "motor" }] },
       { id: "plc4", kind: "modbus-tcp", host: "127.0.0.1", port: modbusPort, timeoutMs: 500, retries: 1,
-        devices: [{ unitId: 3, pollMs: 200, registers: [{ table: "hr", register: 100, type: "int16" }, { table: "hr", register: 101, type: "float32", wordOrder: "little" }] }] },
+        devices: [{ unitId: 3, pollMs: 200, registers: [{ table: "hr", register: 100, type: "int16" }, { table: "hr", register: 101, type: "float32", wordOrder: "little" }, { table: "hr", register: 900, type: "int16" }] }] },
     ],
     points: [
       { name: "motor1.bearing_temp", source: "plant", address: "motor1/bearing_temp", stream: "temperature", transform: "temp-c-v1", deviceId: "SN-RTD-1" },
       { name: "line4.pressure", source: "plc4", address: "unit/3/hr/100", stream: "line", transform: "bar-tenths-v1", deviceId: "SN-PT-4" },
       { name: "line4.flow", source: "plc4", address: "unit/3/hr/101", stream: "line", transform: "flow-m3h-v1", deviceId: "SN-FT-4" },
+      // A register the PLC does not have: a mistake in the register map, shown with the PLC's own exception.
+      { name: "line4.typo", source: "plc4", address: "unit/3/hr/900", stream: "line", transform: "bar-tenths-v1", deviceId: "SN-XX-4" },
     ],
   };
   patch(c);
@@ -52,17 +54,19 @@ void test("otgw dev up -c FILE runs the user's own config end to end: verified r
     assert.equal(code, 0, `dev up failed:\n${out.join("\n")}\n${err.join("\n")}`);
 
     assert.ok(out.some((l) => /identity, receiver, uplink sections are replaced by a throwaway stack/.test(l)), "says the stack replaces those sections");
-    const readings = out.map((l) => /^✔ (\S+) (\S+) = (\S+) (\S+) \[(\w+)\]$/.exec(l)).filter((m) => m !== null)
-      .map((m) => ({ stream: m[1]!, point: m[2]!, value: Number(m[3]), unit: m[4]!, quality: m[5]! }));
+    const readings = out.map((l) => /^✔ (\S+) (\S+) = (\S+) (\S+) \[(\w+)( \S+)?\]$/.exec(l)).filter((m) => m !== null)
+      .map((m) => ({ stream: m[1]!, point: m[2]!, value: m[3] === "null" ? null : Number(m[3]), unit: m[4]!, quality: m[5]!, ...(m[6] ? { detail: m[6].trim() } : {}) }));
     const of = (point: string) => readings.filter((r) => r.point === point);
     assert.ok(of("line4.pressure").length > 0 && of("line4.flow").length > 0, `Modbus points printed: ${out.join("\n")}`);
     for (const r of of("line4.pressure")) assert.deepEqual(r, { stream: "line", point: "line4.pressure", value: 6.2, unit: "bar", quality: "good" });
     for (const r of of("line4.flow")) assert.deepEqual(r, { stream: "line", point: "line4.flow", value: 18.5, unit: "m3/h", quality: "good" });
+    assert.ok(of("line4.typo").length > 0, "the unmapped register's point printed");
+    for (const r of of("line4.typo")) assert.deepEqual(r, { stream: "line", point: "line4.typo", value: null, unit: "bar", quality: "bad", detail: "modbus-exception:2" });
     assert.ok(of("motor1.bearing_temp").length > 0, "sim point printed");
     for (const r of of("motor1.bearing_temp")) {
       assert.equal(r.stream, "temperature");
       assert.equal(r.unit, "°C");
-      assert.ok(Number.isFinite(r.value) && r.value > 0 && r.value < 150, `plausible bearing temperature ${r.value}`);
+      assert.ok(r.value !== null && r.value > 0 && r.value < 150, `plausible bearing temperature ${r.value}`);
     }
 
     const summary = JSON.parse(out.at(-1)!) as DevUpSummary;
@@ -72,7 +76,7 @@ void test("otgw dev up -c FILE runs the user's own config end to end: verified r
     assert.ok(summary.published !== null && summary.published >= 400, `published ${summary.published}`);
     assert.equal(summary.verified, summary.published);
     assert.deepEqual(summary.missing, []);
-    for (const p of ["motor1.bearing_temp", "line4.pressure", "line4.flow"]) assert.ok((summary.points[p] ?? 0) > 0, p);
+    for (const p of ["motor1.bearing_temp", "line4.pressure", "line4.flow", "line4.typo"]) assert.ok((summary.points[p] ?? 0) > 0, p);
   } finally {
     await plc.stop();
   }

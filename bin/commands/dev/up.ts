@@ -88,7 +88,7 @@ export async function devUpCommand(o: DevUpOptions, io: Io = stdio): Promise<num
       const now = Date.now();
       if (now - (lastPrinted.get(r.point) ?? -Infinity) < PRINT_EVERY_MS) return;
       lastPrinted.set(r.point, now);
-      io.out(`✔ ${ev.stream} ${r.point} = ${formatValue(r.value)} ${r.unit} [${r.quality}]`);
+      io.out(`✔ ${ev.stream} ${r.point} = ${formatValue(r.value)} ${r.unit} [${r.quality}${r.qualityDetail !== null ? ` ${r.qualityDetail}` : ""}]`);
     });
     service.on("quarantined", (r: { reason: string; detail: string }) => io.err(`✗ the receiver refused a frame: ${r.reason} (${r.detail})`));
     await service.start();
@@ -146,12 +146,14 @@ function readGatewayId(file: string): string {
   return typeof cfg?.gateway?.id === "string" ? cfg.gateway.id : "gw-dev";
 }
 
-interface Reading { point: string; value: unknown; unit: string; quality: string }
+interface Reading { point: string; value: unknown; unit: string; quality: string; qualityDetail: string | null }
 
 function readingOf(ev: VerifiedEvent): Reading | null {
   try {
     const r = JSON.parse(ev.plaintext.toString("utf8")) as Partial<Reading>;
-    return typeof r.point === "string" ? { point: r.point, value: r.value, unit: String(r.unit ?? ""), quality: String(r.quality ?? "") } : null;
+    return typeof r.point === "string"
+      ? { point: r.point, value: r.value, unit: String(r.unit ?? ""), quality: String(r.quality ?? ""), qualityDetail: typeof r.qualityDetail === "string" ? r.qualityDetail : null }
+      : null;
   } catch {
     return null;
   }
