@@ -1,11 +1,14 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { createHash, X509Certificate } from "node:crypto";
 import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
 import { ConfigError } from "../../kernel/errors.js";
 import { freePort, mbpoll, startTcpServer } from "../../devkit/dev-plant/modbus-peers.js";
+import { startOpcuaServer } from "../../devkit/dev-plant/opcua-server.js";
+import { until } from "../../devkit/until.js";
 import { devUpCommand, type DevUpSummary } from "../../bin/commands/dev/up.js";
 
 /** An integrator's config as they would deploy it: TPM identity, their broker and receiver key. */
@@ -95,4 +98,60 @@ void test("otgw dev up: a mistake in the user's sources or points is reported ag
     return true;
   });
   assert.equal(existsSync(join(dir, "out")), false, "no stack was built");
+});
+
+void test("otgw dev up --trust-opcua SERVER.pem: the user's OPC UA server is trusted in the throwaway trust store and its readings arrive verified", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "otgw-devup-ua-"));
+  const ua = await startOpcuaServer(await freePort(), join(dir, "server-pki"));
+  try {
+    const pem = join(dir, "press.pem");
+    writeFileSync(pem, new X509Certificate(ua.certificate).toString());
+    const file = userConfig(dir, 502, (c) => {
+      c.sources = [{ id: "press2", kind: "opcua", endpointUrl: ua.endpointUrl, securityMode: "SignAndEncrypt", securityPolicy: "Basic256Sha256",
+        publishingIntervalMs: 200, items: [{ nodeId: "ns=1;s=Press1.BearingTemp", samplingIntervalMs: 100 }] }];
+      c.points = [{ name: "press2.bearing_temp", source: "press2", address: "ns=1;s=Press1.BearingTemp", stream: "temperature", transform: "temp-c-v1", deviceId: "SN-PT100-2" }];
+    });
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await devUpCommand({ config: file, messages: 20, out: join(dir, "out"), trustOpcua: [pem] }, { out: (l) => out.push(l), err: (l) => err.push(l) });
+    assert.equal(code, 0, `dev up failed:\n${out.join("\n")}\n${err.join("\n")}`);
+    const lines = out.filter((l) => l.startsWith("✔ "));
+    assert.ok(lines.length > 0, out.join("\n"));
+    for (const l of lines) {
+      const m = /^✔ temperature press2\.bearing_temp = (\S+) °C \[good\]$/.exec(l);
+      assert.ok(m, l);
+      const v = Number(m[1]);
+      assert.ok(v >= 45.5 && v <= 48.5, `the press's bearing temperature (47 ± 1.5), got ${v}`);
+    }
+    const summary = JSON.parse(out.at(-1)!) as DevUpSummary;
+    assert.ok((summary.points["press2.bearing_temp"] ?? 0) >= 20 && summary.rejected === 0 && summary.verified === summary.published, out.at(-1));
+  } finally {
+    await ua.stop();
+  }
+});
+
+void test("otgw dev up without trusting the user's OPC UA server: the gateway's error, with the command that fixes it, is on stderr; the point is listed as missing", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "otgw-devup-untrusted-"));
+  const ua = await startOpcuaServer(await freePort(), join(dir, "server-pki"));
+  try {
+    const file = userConfig(dir, 502, (c) => {
+      c.sources = [{ id: "press3", kind: "opcua", endpointUrl: ua.endpointUrl, securityMode: "SignAndEncrypt", securityPolicy: "Basic256Sha256",
+        publishingIntervalMs: 200, items: [{ nodeId: "ns=1;s=Press1.BearingTemp", samplingIntervalMs: 100 }] }];
+      c.points = [{ name: "press3.bearing_temp", source: "press3", address: "ns=1;s=Press1.BearingTemp", stream: "temperature", transform: "temp-c-v1", deviceId: "SN-PT100-3" }];
+    });
+    const out: string[] = [];
+    const err: string[] = [];
+    const ctl = new AbortController();
+    const run = devUpCommand({ config: file, out: join(dir, "out"), signal: ctl.signal }, { out: (l) => out.push(l), err: (l) => err.push(l) });
+    const thumb = createHash("sha1").update(ua.certificate).digest("hex");
+    await until("the gateway's OPC UA trust error on stderr", () => err.some((l) => l.startsWith("! gateway error, hal.opcua press3: ") && l.includes(`otgw trust opcua trust ${thumb}`)), 120_000);
+    ctl.abort();
+    assert.equal(await run, 1, "no reading arrived: exit 1");
+    const summary = JSON.parse(out.at(-1)!) as DevUpSummary;
+    assert.deepEqual(summary.missing, ["press3.bearing_temp"]);
+    assert.equal(summary.gatewayExit, "code 0");
+    assert.equal(out.filter((l) => l.startsWith("✔ ")).length, 0);
+  } finally {
+    await ua.stop();
+  }
 });

@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { closeSync, mkdirSync, openSync, readFileSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readFileSync, readSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { pino } from "pino";
@@ -22,6 +22,8 @@ export interface DevUpOptions {
   /** OPC UA server certificates to trust in the throwaway state's trust store. */
   trustOpcua?: string[];
   quiet?: boolean;
+  /** Stops the run like Ctrl-C does (for callers in-process, such as tests). */
+  signal?: AbortSignal;
 }
 
 /** The last stdout line of `otgw dev up` (docs/dev-up.md). */
@@ -104,10 +106,17 @@ export async function devUpCommand(o: DevUpOptions, io: Io = stdio): Promise<num
     const stop = (): void => void child.kill("SIGTERM");
     process.once("SIGINT", stop);
     process.once("SIGTERM", stop);
+    // If this process ends without stopping the gateway (an exception), the gateway must not outlive it.
+    process.once("exit", stop);
+    o.signal?.addEventListener("abort", stop, { once: true });
+    // The gateway's warnings and errors (an untrusted OPC UA server, a refused connection) on stderr, each once.
+    const follower = followProblems(gatewayLog, io);
     io.out(`otgw dev up: gateway started (node ${GATEWAY_NODE_FLAGS.join(" ")}); logs in ${gatewayLog} and ${receiverLog}; ${o.messages !== undefined ? `stops after ${o.messages} records` : "Ctrl-C to stop"}`);
     const gatewayExit = await exited;
     process.removeListener("SIGINT", stop);
     process.removeListener("SIGTERM", stop);
+    process.removeListener("exit", stop);
+    follower.stop();
     if (gatewayExit !== "code 0") io.err(`otgw dev up: the gateway exited (${gatewayExit}); the end of its log (${gatewayLog}):\n${tail(gatewayLog)}`);
 
     const stats = exitStats(gatewayLog);
@@ -180,6 +189,58 @@ function exitStats(logFile: string): { publishedData: number; quarantined: numbe
     }
   }
   return null;
+}
+
+/**
+ * Follows the gateway's log file and prints each distinct warning or error once (`! gateway <module>:
+ * <message>`), with how often it recurred when it stops. pino lines carry no payload values.
+ */
+function followProblems(file: string, io: Io): { stop(): void } {
+  let offset = 0;
+  let partial = "";
+  const seen = new Map<string, number>();
+  const read = (): void => {
+    let fd: number;
+    try {
+      fd = openSync(file, "r");
+    } catch {
+      return;
+    }
+    try {
+      const buf = Buffer.alloc(64 * 1024);
+      for (;;) {
+        const n = readSync(fd, buf, 0, buf.length, offset);
+        if (n <= 0) break;
+        offset += n;
+        partial += buf.subarray(0, n).toString("utf8");
+      }
+    } finally {
+      closeSync(fd);
+    }
+    const lines = partial.split("\n");
+    partial = lines.pop() ?? "";
+    for (const line of lines) {
+      let j: { level?: number; module?: string; source?: string; msg?: string; err?: unknown };
+      try {
+        j = JSON.parse(line) as typeof j;
+      } catch {
+        continue;
+      }
+      if ((j.level ?? 0) < 40) continue;
+      const text = `${j.module ?? "gateway"}${j.source ? ` ${j.source}` : ""}: ${j.msg ?? ""}${j.err !== undefined ? ` (${typeof j.err === "string" ? j.err : JSON.stringify(j.err)})` : ""}`;
+      const n = seen.get(text) ?? 0;
+      seen.set(text, n + 1);
+      if (n === 0) io.err(`! gateway ${j.level! >= 50 ? "error" : "warning"}, ${text}`);
+    }
+  };
+  const timer = setInterval(read, 500);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      read();
+      for (const [text, n] of seen) if (n > 1) io.err(`! gateway: "${text.slice(0, 80)}…" recurred ${n} times in all`);
+    },
+  };
 }
 
 function tail(file: string): string {

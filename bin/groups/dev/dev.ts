@@ -8,7 +8,7 @@ export function register(program: Command): void {
     .command("up")
     .description("run a gateway config against a throwaway CA, broker, receiver and software identity; print the verified readings")
     .requiredOption("-c, --config <file>", "your gateway config (its sources as given; identity, receiver and uplink are replaced)")
-    .addOption(intOption("--messages <n>", "stop after N published records and print the summary (default: until Ctrl-C)", POSITIVE))
+    .addOption(intOption("--messages <n>", "stop once the gateway has read N records and delivered them, then print the summary (default: until Ctrl-C)", POSITIVE))
     .option("--out <dir>", "working directory for the throwaway keys, broker, stores and logs", "dev-out")
     .option("--trust-opcua <pem>", "trust this OPC UA server certificate (PEM or DER file) in the throwaway trust store; repeatable", collect)
     .option("--quiet", "do not print the readings, only the summary")
