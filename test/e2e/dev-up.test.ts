@@ -144,8 +144,11 @@ void test("otgw dev up without trusting the user's OPC UA server: the gateway's 
     const ctl = new AbortController();
     const run = devUpCommand({ config: file, out: join(dir, "out"), signal: ctl.signal }, { out: (l) => out.push(l), err: (l) => err.push(l) });
     const thumb = createHash("sha1").update(ua.certificate).digest("hex");
-    await until("the gateway's OPC UA trust error on stderr", () => err.some((l) => l.startsWith("! gateway error, hal.opcua press3: ") && l.includes(`otgw trust opcua trust ${thumb}`)), 120_000);
-    ctl.abort();
+    try {
+      await until("the gateway's OPC UA trust error on stderr", () => err.some((l) => l.startsWith("! gateway error, hal.opcua press3: ") && l.includes(`otgw trust opcua trust ${thumb}`)), 120_000);
+    } finally {
+      ctl.abort(); // stops the gateway and the stack whatever happened, as Ctrl-C does
+    }
     assert.equal(await run, 1, "no reading arrived: exit 1");
     const summary = JSON.parse(out.at(-1)!) as DevUpSummary;
     assert.deepEqual(summary.missing, ["press3.bearing_temp"]);
