@@ -4,7 +4,7 @@ import type { GroupEntry } from "./registry.js";
 /**
  * Every group, tagged with where it runs. Gateway groups (shipped on the gateway image): run, service,
  * check, config, provision, identity, trust, audit, egress, and model verify/install/list. Fleet: ca and
- * model keygen/train/sign (the model registry's side). Receiver: ingest, receiver. Dev: demo. `needs`
+ * model keygen/train/sign (the model registry's side). Receiver: ingest, receiver. Dev: demo, dev up. `needs`
  * names the folders outside the gateway's that a group's commands load (bin/registry.ts).
  */
 export const GROUPS: readonly GroupEntry[] = [
@@ -23,4 +23,5 @@ export const GROUPS: readonly GroupEntry[] = [
   { name: "ingest", deployable: "receiver", module: "./groups/receiver/ingest.js", needs: ["ingest", "envelope/verify"] },
   { name: "receiver", deployable: "receiver", module: "./groups/receiver/receiver.js", needs: ["ingest"] },
   { name: "demo", deployable: "dev", module: "./groups/dev/demo.js", needs: ["devkit", "fleet", "ingest", "envelope/verify"] },
+  { name: "dev", deployable: "dev", module: "./groups/dev/dev.js", needs: ["devkit", "fleet", "ingest", "envelope/verify"] },
 ];

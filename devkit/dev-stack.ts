@@ -16,7 +16,8 @@ import type { IngestStore } from "../ingest/store.js";
  * DEVELOPMENT AND TESTS ONLY: a complete throwaway deployment on this machine — a fresh CA, a
  * locked-down mosquitto (mTLS, identity = certificate CN, per-gateway ACL), the receiver's HPKE key,
  * one software-keyed identity per gateway, and gateway configs derived from an example config.
- * The demo and the end-to-end tests both use it, so what the demo shows is what the tests prove.
+ * The demo, `otgw dev up` (any user's config) and the end-to-end tests all use it, so what the demo
+ * shows is what the tests prove.
  */
 export interface DevStack {
   dir: string;

@@ -37,11 +37,14 @@ import { auditSafely } from "./audit-safely.js";
 export const MAX_IN_MEMORY = 16_384;
 
 /**
- * V8 heap limits the gateway process is meant to run with (`node <flags> dist/bin/otgw.js run`;
- * docs/queue.md "Memory"; the image's service unit gives old space 96 MB, since node-opcua alone needs ~37). Without them V8 lets garbage pile up to several
- * hundred MB before collecting; with them the bench's gateway stays near 130 MB at full throughput.
+ * V8 heap limits the gateway process runs with, whatever its sources: the one statement of them
+ * (`node <flags> dist/bin/otgw.js run`; docs/queue.md "Memory"). The image's service unit, the README,
+ * the bench and `otgw dev up` use exactly these; test/runtime/heap-flags.test.ts checks every place
+ * that states them. Old space 96 MB: a gateway with an OPC UA source keeps ~50 MB of live heap
+ * (node-opcua alone holds ~37 MB once loaded) and died out of memory under the former 48.
+ * Without limits V8 lets garbage pile up to several hundred MB before collecting.
  */
-export const GATEWAY_NODE_FLAGS = ["--max-old-space-size=48", "--max-semi-space-size=4"] as const;
+export const GATEWAY_NODE_FLAGS = ["--max-old-space-size=96", "--max-semi-space-size=4"] as const;
 
 /** The audit log travels upstream as its own sealed stream. */
 export { AUDIT_STREAM, AUDIT_SCHEMA_ID } from "../audit/events.js";

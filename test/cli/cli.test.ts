@@ -101,9 +101,9 @@ void test("in the gateway's layout only gateway groups are listed; the others sa
   const help = cli(["--help"]);
   assert.equal(help.status, 0, help.stderr);
   assert.match(help.stdout, /Gateway commands:/);
-  for (const absent of ["ca", "ingest", "receiver", "demo"]) assert.doesNotMatch(help.stdout, new RegExp(`^\\s+${absent}\\b`, "m"), absent);
+  for (const absent of ["ca", "ingest", "receiver", "demo", "dev"]) assert.doesNotMatch(help.stdout, new RegExp(`^\\s+${absent}\\b`, "m"), absent);
   for (const [args, what, who] of [[["ca", "init", "--dir", join(inst, "ca")], "ca", "fleet"], [["ingest", "--url", "x"], "ingest", "receiver"],
-    [["demo", "--messages", "5"], "demo", "development"], [["model", "keygen", "--out", join(inst, "k")], "model keygen", "fleet"]] as const) {
+    [["demo", "--messages", "5"], "demo", "development"], [["dev", "up", "-c", "my.yaml"], "dev", "development"], [["model", "keygen", "--out", join(inst, "k")], "model keygen", "fleet"]] as const) {
     const r = cli([...args]);
     assert.equal(r.status, 2, `${args.join(" ")}: ${r.stderr}`);
     assert.equal(r.stderr, `otgw: ${what} is not part of this installation (it is a ${who} command)\n`);
