@@ -29,7 +29,7 @@ void test("certificate expiry during an outage: readings are held on disk, never
   const { service, store } = stack.receiver(silentLogger(), "rh", { shared: false });
   await service.start();
   const loaded = await stack.addGateway(ID, SIM_EXAMPLE(), (cfg) => {
-    for (const s of cfg.sources as Array<Record<string, unknown>>) s.rateHz = 40;
+    for (const s of cfg.sources as Array<Record<string, unknown>>) s.rateHz = 20;
     const env = (cfg.envelope ??= {}) as Record<string, unknown>;
     env.sessionMaxMessages = 100;
     env.checkpointEveryMessages = 50;
@@ -95,7 +95,7 @@ void test("certificate expiry during an outage: readings are held on disk, never
     const renewed = await issueCertificate({ ca, commonName: ID, publicKey, days: 30, usage: "client", sanUris: [gatewayUri(ID)] });
     replaceFile(certFile, renewed.certPem);
     await stack.broker.restart();
-    await waitFor(() => watch?.switches === 1 && gb.heldRecords() === 0, "the renewed certificate picked up and the held readings released", 60_000)
+    await waitFor(() => watch?.switches === 1 && gb.heldRecords() === 0, "the renewed certificate picked up and the held readings released", 240_000)
       .catch((err: unknown) => { throw new Error(`${(err as Error).message}: switches ${watch?.switches}, held ${gb.heldRecords()}, failures ${failures.join(" | ")}`); });
     assert.ok(auditTypes().includes("identity.released"), "the audit log says the held readings were released");
     await waitFor(() => telemetry().rows > 0 && gb.backlog() === 0, "everything delivered");
@@ -106,7 +106,7 @@ void test("certificate expiry during an outage: readings are held on disk, never
     b = undefined;
     watch = undefined;
 
-    await waitFor(() => telemetry().rows >= sealedA + sealedB, `the receiver verified ${sealedA + sealedB} readings`, 60_000);
+    await waitFor(() => telemetry().rows >= sealedA + sealedB, `the receiver verified ${sealedA + sealedB} readings`, 240_000);
     const t = telemetry();
     assert.equal(t.rows, sealedA + sealedB, "every accepted reading verified, none twice");
     assert.equal(t.uniq, t.rows, "no reading verified twice");
