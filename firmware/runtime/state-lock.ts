@@ -3,6 +3,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { RuntimeError, errorText } from "../../kernel/errors.js";
 import { processUser } from "../queue/queue-access.js";
+import { processAlive as alive } from "../../kernel/pid.js";
 
 /** The lock's file in the state directory (docs/queue.md "One gateway per state directory"). */
 export const LOCK_FILE = "gateway.lock";
@@ -11,15 +12,6 @@ const isBusy = (err: unknown): boolean => {
   const code = (err as { code?: unknown }).code;
   return typeof code === "string" && (code === "SQLITE_BUSY" || code.startsWith("SQLITE_BUSY_") || code === "SQLITE_LOCKED");
 };
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
 
 /**
  * One gateway per state directory: two on one directory interleave the audit log (it then fails to
