@@ -42,6 +42,8 @@ export interface DevUpSummary {
   points: Record<string, number>;
   /** Configured points of which no reading was verified: the first place to look in a register map. */
   missing: string[];
+  /** Points whose readings (if any) were all of bad or uncertain quality: e.g. a source that cannot be reached reports its points bad. */
+  noGoodReading: string[];
   /** How the gateway process ended, e.g. "code 0". */
   gatewayExit: string;
   seconds: number;
@@ -80,12 +82,14 @@ export async function devUpCommand(o: DevUpOptions, io: Io = stdio): Promise<num
     io.out(`otgw dev up: its ${REPLACED.join(", ")} sections are replaced by a throwaway stack under ${out}/: a fresh CA, mosquitto at ${stack.broker.url} (mTLS, per-gateway ACL), a receiver with a fresh HPKE key, and a software identity (mode development, state in ${gw.config.gateway.stateDir})`);
 
     const points: Record<string, number> = Object.fromEntries(gw.config.points.map((p) => [p.name, 0]));
+    const good: Record<string, number> = Object.fromEntries(gw.config.points.map((p) => [p.name, 0]));
     const lastPrinted = new Map<string, number>();
     service.on("verified", (ev: VerifiedEvent) => {
       if (ev.stream === "audit") return;
       const r = readingOf(ev);
       if (!r) return;
       points[r.point] = (points[r.point] ?? 0) + 1;
+      if (r.quality === "good") good[r.point] = (good[r.point] ?? 0) + 1;
       if (o.quiet) return;
       const now = Date.now();
       if (now - (lastPrinted.get(r.point) ?? -Infinity) < PRINT_EVERY_MS) return;
@@ -127,11 +131,12 @@ export async function devUpCommand(o: DevUpOptions, io: Io = stdio): Promise<num
     const summary: DevUpSummary = {
       gatewayId: id, verified: c.verified, rejected: c.quarantined, byReason: c.byReason, published: stats?.publishedData ?? null,
       quarantinedAtGateway: stats?.quarantined ?? null, points, missing: Object.entries(points).filter(([, n]) => n === 0).map(([p]) => p),
+      noGoodReading: Object.entries(good).filter(([, n]) => n === 0).map(([p]) => p),
       gatewayExit, seconds: Math.round((Date.now() - t0) / 100) / 10,
     };
     io.out(JSON.stringify(summary));
     const delivered = summary.published === null || summary.verified >= summary.published;
-    return gatewayExit === "code 0" && delivered && summary.rejected === 0 && Object.values(points).some((n) => n > 0) ? 0 : 1;
+    return gatewayExit === "code 0" && delivered && summary.rejected === 0 && Object.values(good).some((n) => n > 0) ? 0 : 1;
   } finally {
     await stack.stop();
   }
