@@ -1,4 +1,4 @@
-import { accessSync, constants, readdirSync, readFileSync } from "node:fs";
+import { accessSync, constants, readdirSync, readFileSync, realpathSync } from "node:fs";
 import { join } from "node:path";
 import { SourceError } from "../../kernel/errors.js";
 import type { GpioBackend, GpioInput } from "./backend.js";
@@ -16,26 +16,66 @@ interface OnoffModule {
 /**
  * The sysfs number range of a chip: since Linux 6.6 (Raspberry Pi kernels) a chip's sysfs numbers
  * start at a dynamic base (512 and up), so the config's line offset becomes base + offset. The sysfs
- * class device hangs below the chip's device: <sys>/bus/gpio/devices/<chip>/gpio/gpiochip<base>/.
+ * class device `gpiochip<base>` hangs below the chip's parent device, next to the chip itself:
+ * <sys>/bus/gpio/devices/<chip> -> …/<parent>/<chip>, and …/<parent>/gpio/gpiochip<base>/{base,ngpio}
+ * (below the chip itself when it has no parent).
  */
 export function sysfsRange(chip: string, sysRoot = "/sys"): { base: number; ngpio: number } {
-  const dir = join(sysRoot, "bus/gpio/devices", chip, "gpio");
-  let entry: string | undefined;
+  const link = join(sysRoot, "bus/gpio/devices", chip);
+  const found: string[] = [];
   try {
-    entry = readdirSync(dir).find((n) => n.startsWith("gpiochip"));
+    const dev = realpathSync(link);
+    for (const dir of [join(dev, "..", "gpio"), join(dev, "gpio")]) {
+      try {
+        found.push(...readdirSync(dir).filter((n) => n.startsWith("gpiochip")).map((n) => join(dir, n)));
+      } catch {
+        // not this layout
+      }
+    }
   } catch {
-    entry = undefined;
+    // no such chip
   }
-  if (!entry) {
-    throw new SourceError("GPIO_CHIP_MISSING", `GPIO chip ${chip}: no ${dir}/gpiochip*: check \`chip\` in the config (ls /sys/bus/gpio/devices) or use backend chardev`);
+  if (found.length !== 1 || !found[0]) {
+    const why = found.length === 0 ? `no sysfs GPIO directory next to ${link}` : `its device has ${found.length} sysfs GPIO chips (${found.join(", ")}), so the base is ambiguous`;
+    throw new SourceError("GPIO_CHIP_MISSING", `GPIO chip ${chip}: ${why}: check \`chip\` in the config (ls /sys/bus/gpio/devices) or use backend chardev`);
   }
-  const num = (f: string) => Number(readFileSync(join(dir, entry, f), "utf8").trim());
+  const dir = found[0];
+  const num = (f: string) => Number(readFileSync(join(dir, f), "utf8").trim());
   return { base: num("base"), ngpio: num("ngpio") };
 }
+
+/**
+ * The options of the mount a path lives on, from /proc/self/mountinfo (the longest mount point that
+ * contains the path; of equal ones the last, which is the one on top).
+ */
+function mountOptions(path: string): string[] {
+  let best: { point: string; opts: string[] } | null = null;
+  for (const l of readFileSync("/proc/self/mountinfo", "utf8").split("\n")) {
+    const f = l.split(" ");
+    const point = f[4];
+    if (point === undefined || f[5] === undefined) continue;
+    const inside = point === "/" || path === point || path.startsWith(`${point}/`);
+    if (inside && (!best || point.length >= best.point.length)) best = { point, opts: f[5].split(",") };
+  }
+  return best?.opts ?? [];
+}
+
+const realpathOr = (p: string): string => {
+  try {
+    return realpathSync(p);
+  } catch {
+    return p;
+  }
+};
 
 /** onoff exports lines through <sys>/class/gpio/export: refuse clearly where that cannot work. */
 export function checkSysfsWritable(sysRoot = "/sys"): void {
   const exp = join(sysRoot, "class/gpio/export");
+  // Checked first: for a user without write permission the kernel answers EACCES before EROFS, and
+  // the read-only /sys of the service unit is the reason that matters (and no group can fix it).
+  if (mountOptions(realpathOr(exp)).includes("ro")) {
+    throw new SourceError("GPIO_SYSFS_READONLY", `GPIO: ${exp} is on a read-only /sys (the service unit's ProtectSystem=strict/ProtectKernelTunables=yes): onoff cannot export lines there; use backend: chardev`);
+  }
   try {
     accessSync(exp, constants.W_OK);
   } catch (err) {

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { chmodSync, closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, closeSync, mkdirSync, mkdtempSync, openSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -102,12 +102,20 @@ void test("chardev errors name the chip and say what to do: missing chip, not a 
 void test("onoff: the config's line is the offset on the chip, the chip's sysfs base (512+ since 6.6) is added", () => {
   const sys = tmp();
   try {
-    const chip = join(sys, "bus/gpio/devices/gpiochip0/gpio/gpiochip512");
-    mkdirSync(chip, { recursive: true });
-    writeFileSync(join(chip, "base"), "512\n");
-    writeFileSync(join(chip, "ngpio"), "54\n");
-    assert.deepEqual(sysfsRange("gpiochip0", sys), { base: 512, ngpio: 54 });
-    assert.throws(() => sysfsRange("gpiochip1", sys), (e: unknown) => e instanceof SourceError && e.code === "GPIO_CHIP_MISSING");
+    // The layout of Linux 6.12 (seen in the QEMU proof): the class device gpiochip<base> sits below the
+    // chip's parent device, next to the gpio_device gpiochipN that /sys/bus/gpio/devices links to.
+    const parent = join(sys, "devices/platform/9030000.pl061");
+    mkdirSync(join(parent, "gpiochip0"), { recursive: true });
+    mkdirSync(join(parent, "gpio/gpiochip512"), { recursive: true });
+    writeFileSync(join(parent, "gpio/gpiochip512/base"), "512\n");
+    writeFileSync(join(parent, "gpio/gpiochip512/ngpio"), "8\n");
+    mkdirSync(join(sys, "bus/gpio/devices"), { recursive: true });
+    symlinkSync("../../../devices/platform/9030000.pl061/gpiochip0", join(sys, "bus/gpio/devices/gpiochip0"));
+    assert.deepEqual(sysfsRange("gpiochip0", sys), { base: 512, ngpio: 8 });
+    assert.throws(() => sysfsRange("gpiochip1", sys), (e: unknown) => e instanceof SourceError && e.code === "GPIO_CHIP_MISSING" && /no sysfs GPIO directory/.test(e.message));
+    // A device with two chips: the base cannot be told apart, so onoff refuses rather than guess.
+    mkdirSync(join(parent, "gpio/gpiochip520"), { recursive: true });
+    assert.throws(() => sysfsRange("gpiochip0", sys), (e: unknown) => e instanceof SourceError && /ambiguous/.test(e.message));
   } finally {
     rmSync(sys, { recursive: true, force: true });
   }
