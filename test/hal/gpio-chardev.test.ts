@@ -122,12 +122,17 @@ void test("onoff: the config's line is the offset on the chip, the chip's sysfs 
 });
 
 void test("onoff refuses a read-only /sys (as under the service unit) with a clear message", () => {
-  // A real read-only mount in a private mount namespace, standing in for ProtectSystem=strict's /sys.
+  // A real read-only bind mount (superblock writable, the mount not) in a private mount namespace: what
+  // systemd's ProtectKernelTunables=yes makes of /sys.
   const mod = fileURLToPath(new URL("../../hal/gpio/onoff.js", import.meta.url));
   const script = `const m = await import(${JSON.stringify(mod)}); try { await m.onoffBackend("gpiochip0", process.argv[1]); console.log("opened"); } catch (e) { console.log(e.code + " " + e.message); }`;
+  // As root (EROFS) and as an unprivileged user like the service's, for whom the kernel answers EACCES
+  // before EROFS: both must be told that /sys is read-only, which no group membership can fix.
   const r = spawnSync("unshare", ["--mount", "--propagation", "private", "sh", "-ec",
-    `d=$(mktemp -d); mount -t tmpfs none "$d"; mkdir -p "$d/class/gpio"; : > "$d/class/gpio/export"; mount -o remount,ro "$d"; exec "$0" --input-type=module -e '${script}' "$d"`,
+    `d=$(mktemp -d); mount -t tmpfs -o mode=0755 none "$d"; mkdir -p "$d/class/gpio"; : > "$d/class/gpio/export"; mount --bind "$d" "$d"; mount -o remount,bind,ro "$d"; "$0" --input-type=module -e '${script}' "$d"; setpriv --reuid=65534 --regid=65534 --clear-groups "$0" --input-type=module -e '${script}' "$d"`,
     process.execPath], { encoding: "utf8" });
   assert.equal(r.status, 0, r.stderr);
-  assert.match(r.stdout, /^GPIO_SYSFS_READONLY GPIO: .*\/class\/gpio\/export is on a read-only \/sys .* use backend: chardev/);
+  const lines = r.stdout.trim().split("\n");
+  assert.equal(lines.length, 2, r.stdout);
+  for (const l of lines) assert.match(l, /^GPIO_SYSFS_READONLY GPIO: .*\/class\/gpio\/export is on a read-only \/sys .* use backend: chardev/);
 });
