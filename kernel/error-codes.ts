@@ -53,7 +53,13 @@ export const RUNTIME_CODES = {
 
 export const SOURCE_CODES = {
   SOURCE_KIND_UNKNOWN: "the config names a source kind this build has no adapter for",
-  GPIO_UNAVAILABLE: "the GPIO backend cannot reach the line (no chip, no sysfs, no permission)",
+  GPIO_UNAVAILABLE: "the GPIO backend cannot reach the line (no sysfs, no FFI binding, an unexpected errno)",
+  GPIO_CHIP_MISSING: "the configured GPIO chip (/dev/gpiochipN, or its sysfs directory for onoff) does not exist",
+  GPIO_PERMISSION: "the gateway's user may not open the GPIO chip: gpio group (udev rule) and DeviceAllow=char-gpiochip",
+  GPIO_LINE_BUSY: "the GPIO line is held by another consumer (kernel driver or process)",
+  GPIO_LINE_INVALID: "the configured line offset is not on the chip",
+  GPIO_NOT_A_CHIP: "the configured chip path is not a GPIO character device",
+  GPIO_SYSFS_READONLY: "onoff needs a writable /sys/class/gpio (not under the service's ProtectSystem=strict): use backend chardev",
   MODBUS_CONNECT: "the Modbus peer or serial device could not be opened",
   OPCUA_NO_CERTIFICATE: "the OPC UA server offered no certificate for a secured endpoint",
   OPCUA_NO_ENDPOINT: "the OPC UA server offers no endpoint with the configured security policy and mode",

@@ -257,7 +257,7 @@ function checkFieldPolicy(sources: Obj[], overrides: Obj, problems: string[]): v
       }
     }
     if (s.kind === "gpio" && s.backend === "fake") {
-      problems.push(`/sources/${i}/backend: production mode refuses the fake GPIO backend (its inputs are not wired to anything); use backend: onoff`);
+      problems.push(`/sources/${i}/backend: production mode refuses the fake GPIO backend (its inputs are not wired to anything); use backend: chardev`);
     }
   });
 }
