@@ -8,13 +8,14 @@
  *   node --import tsx scripts/gen-envelope-vectors.ts [--fresh]
  */
 import "reflect-metadata";
-import { createPrivateKey, generateKeyPairSync, type JsonWebKey } from "node:crypto";
+import { createPrivateKey, createSecretKey, generateKeyPairSync, type JsonWebKey } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { ManualClock } from "../kernel/clock.js";
 import { chainStart } from "../envelope/chain.js";
 import { prefixLength } from "../envelope/format.js";
 import { deriveRaw, nonceInto } from "../envelope/keys.js";
 import { SessionSealer, signSessionEnd } from "../envelope/sealer.js";
+import { encodeReceipt } from "../envelope/receipt.js";
 import { SoftwareSigner } from "../provisioning/software-keystore.js";
 import { makeCa, makeLeaf } from "../devkit/test-pki.js";
 
@@ -50,7 +51,7 @@ const opts = {
   clock, checkpointEveryMessages: 1000, checkpointEveryMs: 60_000, firstSeq: 1n,
 };
 const sealer = await SessionSealer.open(opts, { dataKey, sessionId });
-const { aeadKey, baseNonce } = deriveRaw(dataKey, sessionId);
+const { aeadKey, baseNonce, receiptKey } = deriveRaw(dataKey, sessionId);
 const plaintexts = [
   '{"point":"pump1.temp","value":21.5}',
   '{"point":"pump1.temp","value":21.625}',
@@ -77,6 +78,10 @@ const end = await signSessionEnd({ gatewayId: GW, stream: STREAM, sessionIdHex: 
 // HPKE aad = prefix + firstSeq, createdNs, two u32 intervals, three u16 suite ids.
 const aadEnd = prefixLength(GW, STREAM) + 8 + 8 + 4 + 4 + 6;
 
+// A receipt of a receiver that committed seq 1 and 3 (seq 2 missing) and no checkpoint: deterministic (HMAC).
+const receipt = { sessionId, gatewayId: GW, stream: STREAM, flags: 0, contiguousNext: 2n, checkpointIndex: 0, held: [{ from: 3n, to: 3n }] };
+const receiptFrame = encodeReceipt(receipt, createSecretKey(receiptKey));
+
 const out = {
   description: "Envelope v1 test vectors (docs/envelope.md). Integers that may exceed 2^53 are decimal strings; bytes are hex.",
   gatewayId: GW, stream: STREAM, topic: sealer.topic,
@@ -90,6 +95,8 @@ const out = {
   data,
   checkpoint: { index: 1, lastSeq: "3", createdNs: String(cpCreatedNs), final: true, frame: cp.toString("hex") },
   sessionEnd: { lastSeq: "3", createdNs: String(endCreatedNs), frame: end.toString("hex") },
+  receiptKey: receiptKey.toString("hex"),
+  receipt: { topic: `otgw/r1/${GW}`, flags: 0, contiguousNext: "2", checkpointIndex: 0, held: [{ from: "3", to: "3" }], frame: receiptFrame.toString("hex") },
 };
 writeFileSync(OUT, `${JSON.stringify(out, null, 2)}\n`);
 console.log(`wrote ${OUT.pathname} (${fresh ? "fresh keys" : "kept keys"})`);
