@@ -1,4 +1,4 @@
-import { createPublicKey, X509Certificate } from "node:crypto";
+import { createPublicKey, X509Certificate, type KeyObject } from "node:crypto";
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { systemClock, type Clock } from "../../kernel/clock.js";
@@ -153,9 +153,13 @@ async function wire(w: WireInput): Promise<Gateway> {
     // Sessions the previous run left open (SIGKILL, power cut): say, signed, where each ended in the
     // queue, before any frame of this run is enqueued, so each statement follows its session's frames.
     const announced = await announceEndedSessions({ queue, gatewayId, signer, certDer, clock, topicFor, priorityOf, logger });
+    // Receipt keys of the sessions this process opens (docs/envelope.md "Receipt"); sessions of an
+    // earlier run have none (their data keys died with it): their frames are freed by PUBACK.
+    const receiptKeys = new Map<string, KeyObject>();
     const uplink = new MqttUplink({
       url: config.uplink.url, tls: w.tls, queue, window: config.uplink.window, clientId: gatewayId, logger,
       backoff: { minMs: config.uplink.reconnectMinMs, maxMs: config.uplink.reconnectMaxMs }, clock, scheduler: w.scheduler,
+      receipts: { mode: config.uplink.receipts, gatewayId, keyOf: (id) => receiptKeys.get(id), resendAfterMs: config.uplink.receiptResendMs },
     });
     const writer = new QueueWriter({
       queue, drops, logger,
@@ -177,7 +181,10 @@ async function wire(w: WireInput): Promise<Gateway> {
       gatewayId, signer, certDer, recipientPublicKey, clock, outbox,
       checkpointEveryMessages: config.envelope.checkpointEveryMessages, checkpointEveryMs: config.envelope.checkpointEveryMs,
       sessionMaxMessages: config.envelope.sessionMaxMessages, topicFor, priorityOf,
-      onSessionOpened: (stream, sessionId) => auditSafe(AUDIT_EVENTS.sessionOpened, { stream, sessionId }),
+      onSessionOpened: (stream, sessionId, receiptKey) => {
+        receiptKeys.set(sessionId, receiptKey);
+        auditSafe(AUDIT_EVENTS.sessionOpened, { stream, sessionId });
+      },
       logger,
     });
     quarantine = new Quarantine(join(stateDir, "quarantine.db"));
