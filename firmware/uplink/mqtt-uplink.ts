@@ -250,7 +250,9 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
     const receiveMax = packet.properties?.receiveMaximum ?? 65_535;
     this.effectiveWindow = Math.max(1, Math.min(this.window, receiveMax));
     this.cursor = new Map(); // republish everything unacked, most urgent class first, oldest first
-    this.tracker.clear(); // ...including what was sent but not receipted
+    // ...including what was sent but not receipted, after a reconnect (the broker may have lost it). A
+    // switch keeps them: the same broker took them, and their receipts come on the new connection.
+    if (!switched) this.tracker.clear();
     this.pubackCodes = new Map();
     this.connectedMs = this.clock.nowMs();
     this.warnedNoReceipts = false;
@@ -364,8 +366,9 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
         const items = this.opts.queue.peek(this.effectiveWindow - this.inflight.size, this.cursor);
         if (items.length === 0) break;
         for (const item of items) {
-          // After a rewind, a frame still in flight is not sent twice: its PUBACK is still to come.
-          if (this.inflight.has(item.id)) this.cursor.set(item.priority, item.id);
+          // After a rewind, a frame still in flight is not sent twice (its PUBACK is still to come), and
+          // after a switch a frame waiting for its receipt is not sent again.
+          if (this.inflight.has(item.id) || this.tracker.has(item.id)) this.cursor.set(item.priority, item.id);
           else this.send(c, gen, item);
         }
       }
