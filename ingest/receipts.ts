@@ -3,7 +3,7 @@ import type { Logger } from "../kernel/log.js";
 import type { Scheduler, Timer } from "../kernel/scheduler.js";
 import type { Clock } from "../kernel/clock.js";
 import { encodeReceipt, receiptTopicFor } from "../envelope/receipt.js";
-import { receiptOf } from "../envelope/verify/receipts.js";
+import { receiptsOf } from "../envelope/verify/receipts.js";
 import type { Verifier } from "../envelope/verify/verifier.js";
 import type { SqliteVerifierState } from "./verifier-state.js";
 
@@ -86,10 +86,11 @@ export class ReceiptSender {
       return;
     }
     if (!c?.connected) return; // the gateway resends, and its replays mark the session again
-    const frame = encodeReceipt(receiptOf(rec), key);
-    c.publish(receiptTopicFor(rec.gatewayId), frame, { qos: 0 }, (err) => {
-      if (err) this.log.debug({ gatewayId: rec.gatewayId, err: err.message }, "receipt not sent");
-    });
-    this.stats.receipts++;
+    for (const r of receiptsOf(rec)) {
+      c.publish(receiptTopicFor(rec.gatewayId), encodeReceipt(r, key), { qos: 0 }, (err) => {
+        if (err) this.log.debug({ gatewayId: rec.gatewayId, err: err.message }, "receipt not sent");
+      });
+      this.stats.receipts++;
+    }
   }
 }

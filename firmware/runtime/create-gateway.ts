@@ -137,6 +137,7 @@ async function wire(w: WireInput): Promise<Gateway> {
   const auditSafe = (type: string, data: AuditData): void => auditSafely(audit, log, type, data);
   const drops = new DropLedger({ logger, scheduler: w.scheduler, audit: (stream, data) => auditSafe(AUDIT_EVENTS.queueDropped, { stream, ...data }) });
 
+  let uplinkRef: MqttUplink | undefined;
   const sqlite = SqliteQueue.open(join(stateDir, "queue.db"), {
     clock, maxBytes: config.queue.maxBytes, durability: config.queue.durability,
     minFreeBytes: config.queue.minFreeBytes, reserveBytes: config.queue.reserveBytes,
@@ -144,6 +145,7 @@ async function wire(w: WireInput): Promise<Gateway> {
       for (const r of reports) {
         drops.record(r.stream, r.reason, r.count, r.bytes);
         for (const id of r.ids) delivery.forget(id);
+        uplinkRef?.forget(r.ids); // a dropped frame gets no receipt: the uplink stops waiting for it
       }
     },
   });
@@ -161,6 +163,7 @@ async function wire(w: WireInput): Promise<Gateway> {
       backoff: { minMs: config.uplink.reconnectMinMs, maxMs: config.uplink.reconnectMaxMs }, clock, scheduler: w.scheduler,
       receipts: { mode: config.uplink.receipts, gatewayId, keyOf: (id) => receiptKeys.get(id), resendAfterMs: config.uplink.receiptResendMs },
     });
+    uplinkRef = uplink;
     const writer = new QueueWriter({
       queue, drops, logger,
       onStored: (items: readonly OutboxItem[], ids) => {

@@ -102,6 +102,11 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
     this.connect();
   }
 
+  /** These queue items were dropped by the queue's policy: they will get no receipt (see ReceiptTracker.forget). */
+  forget(ids: readonly number[]): void {
+    this.tracker.forget(ids);
+  }
+
   /** Tells the uplink new items were enqueued. Cheap; call it after every enqueue batch. */
   kick(): void {
     if (!this.connected || this.pumpScheduled) return;

@@ -164,6 +164,14 @@ export class ReceiptTracker {
     return n;
   }
 
+  /** These frames left the queue otherwise (dropped by its bound, dead-lettered): stop waiting for them. */
+  forget(ids: readonly number[]): void {
+    for (const id of ids) {
+      const s = this.sent.get(id);
+      if (s) this.untrack(s);
+    }
+  }
+
   /** True if the frame is sent and waiting for its receipt. */
   has(id: number): boolean {
     return this.sent.has(id);

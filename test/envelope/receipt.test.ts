@@ -12,7 +12,7 @@ import { deriveRaw, deriveSessionKeys } from "../../envelope/keys.js";
 import {
   MAX_RECEIPT_RANGES, ReceiptReason, encodeReceipt, frameRef, parseReceipt, receiptFrees, verifyReceiptMac, type Receipt,
 } from "../../envelope/receipt.js";
-import { receiptOf } from "../../envelope/verify/receipts.js";
+import { receiptOf, receiptsOf } from "../../envelope/verify/receipts.js";
 import { MemoryVerifierState } from "../../envelope/verify/verifier.js";
 import { repoRoot } from "../../kernel/paths.js";
 import { makeWorld, show } from "./helpers.js";
@@ -109,4 +109,19 @@ void test("receiptOf: lowest gap start is contiguousNext, committed ranges betwe
   const r2 = receiptOf(state.get(s.sessionIdHex)!);
   assert.equal(r2.contiguousNext, 6n);
   assert.deepEqual(r2.held, [{ from: 8n, to: 8n }]);
+});
+
+void test("receiptsOf: more gaps than one receipt holds (dropped frames never fill them) are split over several receipts; all held seqs covered", () => {
+  // Seqs 1..300 arrived but 3, 6, ..., 297: 99 gaps, 99 held ranges above the first (the last is 298..300).
+  const gaps = Array.from({ length: 99 }, (_, i) => ({ from: BigInt(3 * (i + 1)), to: BigInt(3 * (i + 1)) }));
+  const rec = { sessionId: "00".repeat(16), gatewayId: "gw-x", stream: "s", certSha256: "", openFrame: Buffer.alloc(0), firstSeq: 1n,
+    nextSeq: 301n, chain: Buffer.alloc(32), chainBroken: true, lastCheckpointIndex: 0, closed: false, gaps, gapsTrimmedBelow: 0n };
+  const rs = receiptsOf(rec);
+  assert.equal(rs.length, 2);
+  assert.ok(rs.every((r) => r.contiguousNext === 3n && r.held.length <= MAX_RECEIPT_RANGES));
+  const key = createSecretKey(Buffer.alloc(32, 5));
+  for (const r of rs) assert.ok(parseReceipt(encodeReceipt(r, key)).ok, "each one is well-formed");
+  const covered = (seq: bigint): boolean => rs.some((r) => receiptFrees(r, { type: 2, sessionIdHex: rec.sessionId, n: seq }));
+  for (let seq = 1n; seq <= 300n; seq++) assert.equal(covered(seq), seq % 3n !== 0n || seq === 300n, `seq ${seq}`);
+  assert.equal(receiptOf(rec).held.length, MAX_RECEIPT_RANGES, "a single receipt holds the lowest 64");
 });
