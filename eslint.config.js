@@ -4,7 +4,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/**", "node_modules/**", "eslint.config.js", ".dependency-cruiser.cjs", "image/**", "scripts/**/*.mjs"] },
+  { ignores: ["dist/**", ".cache/**", "node_modules/**", "eslint.config.js", ".dependency-cruiser.cjs", "image/**", "scripts/**/*.mjs"] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

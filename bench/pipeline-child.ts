@@ -7,6 +7,8 @@
  *  - raw <config> <n> <trials> <bytes>: MQTT.js alone, QoS 1, the uplink's window of publishes in flight,
  *    same broker, same client certificate, same payload size.
  *  - backlog <config> <n>: n frames already queued (the outage), then the uplink starts: drain rate.
+ *  - field <config> <n>: the real Gateway with the config's own sources (bench/pipeline.ts gives it the
+ *    simulated plant and an OPC UA source) until n records are published: its peak RSS.
  * Prints one JSON line: { rates, maxRssMb, frameBytes? }.
  */
 import { randomBytes } from "node:crypto";
@@ -165,11 +167,29 @@ async function backlog(configFile: string, n: number): Promise<void> {
   console.log(JSON.stringify({ rates: [n / s], maxRssMb: rssMb() }));
 }
 
+/** The config's own sources (with an OPC UA one, node-opcua is loaded as on a device): peak RSS. */
+async function field(configFile: string, n: number): Promise<void> {
+  const loaded = loadConfig(configFile);
+  const byStream: Record<string, number> = {};
+  const wired = await createGateway({
+    config: loaded, logger: silentLogger(), maxRecords: n,
+    onCommitted: (fs) => { for (const f of fs) if (f.data) byStream[f.stream] = (byStream[f.stream] ?? 0) + 1; },
+  });
+  await wired.gateway.start();
+  await wired.limitReached;
+  await wired.gateway.flushed(5);
+  const published = wired.gateway.stats.publishedData;
+  await wired.stop(30_000);
+  const m = process.memoryUsage();
+  console.log(JSON.stringify({ rates: [], maxRssMb: rssMb(), published, byStream, heapUsedMb: Math.round(m.heapUsed / 2 ** 20) }));
+}
+
 const [mode, file, count, trials, bytes] = process.argv.slice(2);
 const num = (s: string | undefined, d: number): number => (s === undefined ? d : Number(s));
-if (!file) throw new Error("usage: pipeline-child pipeline|raw|backlog <config> <n> [trials] [bytes]");
+if (!file) throw new Error("usage: pipeline-child pipeline|raw|backlog|field <config> <n> [trials] [bytes]");
 if (mode === "pipeline") await pipeline(file, num(count, 10_000), num(trials, 3));
 else if (mode === "raw") await raw(file, num(count, 10_000), num(trials, 3), num(bytes, 256));
 else if (mode === "backlog") await backlog(file, num(count, 10_000));
+else if (mode === "field") await field(file, num(count, 10_000));
 else throw new Error(`unknown mode ${mode}`);
 process.exit(0);

@@ -7,6 +7,8 @@
  *  - mqtt-raw-msgs: MQTT.js alone publishing same-size payloads, QoS 1, same window (the baseline)
  *  - pipeline-cpu-us, mqtt-raw-cpu-us: CPU time of each process per message (all its threads)
  *  - rss-mb: peak RSS of the gateway process during pipeline-msgs
+ *  - rss-mb-opcua: peak RSS of a gateway process reading the simulated plant and an OPC UA server
+ *    (node-opcua loaded, a 50-item SignAndEncrypt subscription) until it has published n records
  *  - backlog-drain-msgs: a backlog of 1,000,000 queued frames (20,000 with --quick) drained after an
  *    outage, through the uplink into the broker
  * Each runs in its own process (bench/pipeline-child.ts).
@@ -15,8 +17,11 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { repoRoot } from "../kernel/paths.js";
-import { createDevStack } from "../devkit/dev-stack.js";
+import { createDevStack, type DevStack } from "../devkit/dev-stack.js";
 import { GATEWAY_NODE_FLAGS } from "../firmware/runtime/gateway.js";
+import { TrustStore } from "../hal/opcua/trust-store.js";
+import { freePort } from "../devkit/dev-plant/modbus-peers.js";
+import { startOpcuaServer } from "../devkit/dev-plant/opcua-server.js";
 import { runChild } from "./child.js";
 import type { BenchFigure } from "./figure.js";
 import { rateFigure } from "./stats.js";
@@ -30,6 +35,43 @@ interface ChildResult {
   cpuUs?: number[];
   maxRssMb: number;
   frameBytes?: number;
+  published?: number;
+  /** Data frames committed per stream (field mode). */
+  byStream?: Record<string, number>;
+}
+
+const UA_ITEMS = 50;
+
+/**
+ * rss-mb-opcua: the gateway process as deployed with an OPC UA source (node-opcua holds ~37 MB of heap
+ * once loaded, which the in-process source of rss-mb never loads), under GATEWAY_NODE_FLAGS, reading
+ * the simulated plant and a 50-item subscription of a node-opcua server in this (the parent) process.
+ */
+async function benchOpcuaRss(stack: DevStack, dir: string, n: number): Promise<BenchFigure> {
+  const ua = await startOpcuaServer(await freePort(), join(dir, "opcua-server-pki"), 1, UA_ITEMS);
+  try {
+    const nodeIds = Array.from({ length: UA_ITEMS }, (_, i) => `ns=1;s=Bench.V${i}`);
+    const gw = await stack.addGateway("gw-bench-ua", join(repoRoot(), "config", "examples", "sim-plant.yaml"), (cfg) => {
+      (cfg.streams as unknown[]).push({ id: "ua", priority: 2, valueSchema: { type: "number" } });
+      (cfg.transforms as unknown[]).push({ id: "ua-raw-v1", unit: "1" });
+      (cfg.sources as unknown[]).push({
+        id: "ua", kind: "opcua", endpointUrl: ua.endpointUrl, securityMode: "SignAndEncrypt", securityPolicy: "Basic256Sha256", publishingIntervalMs: 500,
+        items: nodeIds.map((nodeId) => ({ nodeId, samplingIntervalMs: 100 })),
+      });
+      (cfg.points as unknown[]).push(...nodeIds.map((address, i) => ({ name: `ua.v${i}`, source: "ua", address, stream: "ua", transform: "ua-raw-v1", deviceId: "SN-UA" })));
+    });
+    const trust = new TrustStore(join(gw.config.gateway.stateDir, "pki", "opcua"));
+    trust.trust({ thumbprint: trust.recordRejected(ua.certificate).thumbprint });
+    const f = await runChild<ChildResult>("pipeline-child", ["field", gw.file, String(n)], GATEWAY_NODE_FLAGS);
+    const uaFrames = f.byStream?.ua ?? 0;
+    if (uaFrames === 0) throw new Error("bench rss-mb-opcua: the gateway committed no OPC UA reading (is the server's certificate trusted?)");
+    return {
+      id: "rss-mb-opcua", unit: "MB", value: f.maxRssMb,
+      note: `peak RSS of a gateway process reading the simulated plant and ${UA_ITEMS} OPC UA items until ${f.published ?? n} records were published, ${uaFrames} of them OPC UA (node ${GATEWAY_NODE_FLAGS.join(" ")})`,
+    };
+  } finally {
+    await ua.stop();
+  }
 }
 
 export async function benchPipeline(opts: { quick: boolean }): Promise<BenchFigure[]> {
@@ -65,6 +107,7 @@ export async function benchPipeline(opts: { quick: boolean }): Promise<BenchFigu
     const backlogN = opts.quick ? 20_000 : 1_000_000;
     const b = await runChild<ChildResult>("pipeline-child", ["backlog", gw.file, String(backlogN)]);
     await sink.endAsync();
+    const uaRss = await benchOpcuaRss(stack, dir, opts.quick ? 3_000 : 30_000);
     const raw = { ...rateFigure("mqtt-raw-msgs", "msg/s", r.rates), note: `MQTT.js QoS 1, ${bytes} B payloads, window ${gw.config.uplink.window}, mTLS` };
     const pipe = { ...rateFigure("pipeline-msgs", "msg/s", p.rates), note: `${n} readings per trial, sealed frames of ~${bytes} B`, baseline: raw.id, ratio: 0 };
     pipe.ratio = pipe.value / raw.value;
@@ -82,6 +125,7 @@ export async function benchPipeline(opts: { quick: boolean }): Promise<BenchFigu
       rawCpu,
       { id: "rss-mb", unit: "MB", value: p.maxRssMb, note: `peak RSS of the gateway process during pipeline-msgs (node ${GATEWAY_NODE_FLAGS.join(" ")})` },
       { ...rateFigure("backlog-drain-msgs", "msg/s", b.rates), note: `${backlogN} queued frames of 300 B drained into the broker after an outage` },
+      uaRss,
     ];
   } finally {
     await stack.stop();

@@ -97,7 +97,8 @@ export async function benchSeal(opts: { quick: boolean }): Promise<SealBench> {
       const raw = timeSync(n, () => { sink += aes(p).length; });
       if (size === 256) {
         // The verifier's input: a session of the same payload, sealed untimed.
-        const src = await w.sealer({ checkpointEveryMessages: 0, checkpointEveryMs: 0, clock: systemClock });
+        // On the world's clock, which the verifier also reads: the receiver bounds a session's createdNs.
+        const src = await w.sealer({ checkpointEveryMessages: 0, checkpointEveryMs: 0 });
         const frames256 = Array.from({ length: n }, () => src.seal(p, "otgw.reading/1", 1n));
         const verifier = w.verifier();
         await verifier.accept(w.topic, src.openFrame);

@@ -1,6 +1,6 @@
 import { X509Certificate } from "node:crypto";
 import { readFileSync, rmSync, mkdirSync, writeFileSync, copyFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { dirname, isAbsolute, join, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import type { Logger } from "../kernel/log.js";
 import { loadConfig, type LoadedConfig } from "../firmware/config/load.js";
@@ -16,7 +16,8 @@ import type { IngestStore } from "../ingest/store.js";
  * DEVELOPMENT AND TESTS ONLY: a complete throwaway deployment on this machine — a fresh CA, a
  * locked-down mosquitto (mTLS, identity = certificate CN, per-gateway ACL), the receiver's HPKE key,
  * one software-keyed identity per gateway, and gateway configs derived from an example config.
- * The demo and the end-to-end tests both use it, so what the demo shows is what the tests prove.
+ * The demo, `otgw dev up` (any user's config) and the end-to-end tests all use it, so what the demo
+ * shows is what the tests prove.
  */
 export interface DevStack {
   dir: string;
@@ -56,6 +57,9 @@ export async function createDevStack(dirIn: string, opts: { fresh?: boolean } = 
     writeFileSync(certFile, issued.certPem);
     copyFileSync(pki.caCert, join(gwDir, "ca.crt"));
     const cfg = parseYaml(readFileSync(exampleFile, "utf8")) as Record<string, unknown>;
+    // The derived config lives in this stack, not beside the example: the example's own relative paths
+    // (OPC UA trust store and credentials, model signers) keep meaning what they meant next to it.
+    absolutizeSourcePaths(cfg, dirname(resolve(exampleFile)));
     const section = (k: string): Record<string, unknown> => (cfg[k] ??= {}) as Record<string, unknown>;
     section("gateway").id = id;
     section("gateway").stateDir = join(gwDir, "state");
@@ -82,4 +86,23 @@ export async function createDevStack(dirIn: string, opts: { fresh?: boolean } = 
 
 function caBundle(ca: { certPem: string; keyPem: string }): CaBundle {
   return { ...ca, certDer: Buffer.from(new X509Certificate(ca.certPem).raw) };
+}
+
+/** Rewrites the relative paths a config may carry outside the sections the stack replaces against `base`. */
+function absolutizeSourcePaths(cfg: Record<string, unknown>, base: string): void {
+  const abs = (o: Record<string, unknown>, key: string): void => {
+    const v = o[key];
+    if (typeof v === "string" && !isAbsolute(v)) o[key] = resolve(base, v);
+  };
+  const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+  for (const s of Array.isArray(cfg.sources) ? cfg.sources : []) {
+    if (!isObj(s) || s.kind !== "opcua") continue;
+    abs(s, "pkiDir");
+    if (isObj(s.user)) for (const k of ["passwordFile", "certFile", "keyFile"]) abs(s.user, k);
+  }
+  const models = cfg.models;
+  if (isObj(models)) {
+    abs(models, "dir");
+    for (const t of Array.isArray(models.trustedSigners) ? models.trustedSigners : []) if (isObj(t)) abs(t, "publicKeyFile");
+  }
 }

@@ -81,10 +81,15 @@ class Reader {
 export function parseFrame(input: Uint8Array): ParseResult {
   const b = Buffer.isBuffer(input) ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
   try {
-    if (b.length < 8) return { ok: false, reason: Reason.MALFORMED, detail: `frame: ${b.length} bytes, shorter than the 8-byte header` };
-    if (b.compare(MAGIC, 0, 4, 0, 4) !== 0) return { ok: false, reason: Reason.MALFORMED, detail: `frame: magic is 0x${b.subarray(0, 4).toString("hex")}, expected "OTGW"` };
+    // Magic, then version, then the v1 layout (docs/envelope.md "Common prefix"): the version byte alone
+    // decides which layout applies, so a frame of another version is UNSUPPORTED_VERSION at any length.
+    if (b.length < 4 || b.compare(MAGIC, 0, 4, 0, 4) !== 0) {
+      return { ok: false, reason: Reason.MALFORMED, detail: `frame: magic is 0x${b.subarray(0, 4).toString("hex")}, expected "OTGW"` };
+    }
+    if (b.length < 5) return { ok: false, reason: Reason.MALFORMED, detail: `frame: ${b.length} bytes, shorter than the 8-byte header (no version byte)` };
     const version = b[4] ?? 0;
     if (version !== VERSION) return { ok: false, reason: Reason.UNSUPPORTED_VERSION, detail: `frame: version ${version}, this receiver speaks ${VERSION}` };
+    if (b.length < 8) return { ok: false, reason: Reason.MALFORMED, detail: `frame: ${b.length} bytes, shorter than the 8-byte header` };
     const type = b[5] ?? 0;
     if (type !== FrameType.OPEN && type !== FrameType.DATA && type !== FrameType.CHECKPOINT && type !== FrameType.END) {
       return { ok: false, reason: Reason.MALFORMED, detail: `frame: type ${type} is not 1 (session-open), 2 (data), 3 (checkpoint) or 4 (session-end)` };

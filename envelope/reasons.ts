@@ -32,6 +32,13 @@ export const Reason = {
   SEQUENCE_GAP: "SEQUENCE_GAP",
   /** A checkpoint's chain or lastSeq disagrees with what this receiver accepted: deletion, reordering or truncation. */
   CHECKPOINT_MISMATCH: "CHECKPOINT_MISMATCH",
+  /**
+   * A session-open's createdNs is outside what the receiver accepts: older than its maximum backlog age,
+   * earlier than a session already accepted for the same gateway and stream, or ahead of the receiver's
+   * clock by more than the allowed skew. Stops a holder of an expired certificate's key from backdating
+   * a session into the certificate's validity.
+   */
+  CREATED_OUT_OF_RANGE: "CREATED_OUT_OF_RANGE",
   /** acceptSync cannot finish this frame without asynchronous work (session-open, or keys not yet derived): call accept. */
   NEEDS_ASYNC: "NEEDS_ASYNC",
 } as const;

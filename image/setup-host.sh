@@ -5,7 +5,7 @@ set -euo pipefail
 
 HOST_PACKAGES=(mmdebstrap genimage qemu-system-x86 qemu-system-arm qemu-user-static ovmf dosfstools mtools
   e2fsprogs squashfs-tools zstd fdisk bmap-tools systemd-boot-efi binutils g++-aarch64-linux-gnu
-  libc6-dev-arm64-cross python3 make g++ arch-test uidmap)
+  libc6-dev-arm64-cross python3 make g++ arch-test uidmap cpio)
 
 . "$(dirname "${BASH_SOURCE[0]}")/../scripts/apt-ensure.sh"
 apt_ensure "otgw image setup" "${HOST_PACKAGES[@]}"

@@ -1,4 +1,4 @@
-import { createPrivateKey, X509Certificate } from "node:crypto";
+import { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { Logger } from "../kernel/log.js";
 import { systemClock, type Clock } from "../kernel/clock.js";
@@ -7,7 +7,8 @@ import { IngestStore } from "./store.js";
 import { IngestService } from "./service.js";
 import { SqliteVerifierState } from "./verifier-state.js";
 import { CrlRevocation } from "../envelope/verify/crl.js";
-import { IngestError } from "../kernel/errors.js";
+import { errorText, IngestError, InputFileError } from "../kernel/errors.js";
+import { readCertificatePem, readPrivateKeyFile, readPrivateKeyPem } from "../kernel/pem.js";
 
 export interface ReceiverFiles {
   url: string;
@@ -26,6 +27,8 @@ export interface ReceiverFiles {
   sessionExpiryS?: number;
   /** False: send no receipts (default: send them). */
   receipts?: boolean;
+  /** Oldest session-open accepted (ms of its createdNs before now); the verifier's default (7 days) if absent. */
+  maxBacklogAgeMs?: number;
 }
 
 /** Reads every PEM certificate in a bundle file as DER. */
@@ -33,7 +36,13 @@ export function readCertBundle(file: string): Buffer[] {
   const text = readFileSync(file, "utf8");
   const blocks = text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
   if (blocks.length === 0) throw new IngestError("INGEST_CA_FILE", `${file}: no PEM certificate found; pass the fleet CA certificate (PEM)`);
-  return blocks.map((b) => Buffer.from(new X509Certificate(b).raw));
+  return blocks.map((b, i) => {
+    try {
+      return Buffer.from(new X509Certificate(b).raw);
+    } catch (err) {
+      throw new InputFileError("CERT_FILE_INVALID", `${file}: certificate ${i + 1} of ${blocks.length} does not parse (OpenSSL: ${errorText(err)}); pass the fleet CA certificate (PEM, from \`otgw ca init\`)`);
+    }
+  });
 }
 
 /** Wires the receiver from files: the one place its collaborators are built. */
@@ -45,13 +54,21 @@ export function buildReceiver(f: ReceiverFiles, logger: Logger, clock: Clock = s
   const revocation = f.crlFile ? new CrlRevocation(f.crlFile, caCertsDer, (i) => log.info({ event: "crl.loaded", ...i }, "CRL (re)loaded")) : undefined;
   const verifier = new Verifier({
     trust: { caCertsDer, ...(revocation ? { isRevoked: revocation.isRevoked } : {}) },
-    recipientPrivateKey: createPrivateKey(readFileSync(f.recipientKeyFile, "utf8")),
+    recipientPrivateKey: readPrivateKeyFile(f.recipientKeyFile, {
+      what: "the receiver's private key (--recipient-key)",
+      fix: "pass the receiver.key.pem that `otgw receiver keygen` wrote (its receiver.pub.pem is the one the gateways seal to)",
+    }),
     state,
     clock,
+    ...(f.maxBacklogAgeMs !== undefined ? { maxBacklogAgeMs: f.maxBacklogAgeMs } : {}),
   });
   const service = new IngestService({
     url: f.url,
-    tls: { ca: readFileSync(f.caFile, "utf8"), cert: readFileSync(f.certFile, "utf8"), key: readFileSync(f.keyFile, "utf8") },
+    tls: {
+      ca: readCertificatePem(f.caFile, { what: "the broker's CA (--ca)", fix: "pass the PEM certificate of the CA that signed the broker's certificate" }),
+      cert: readCertificatePem(f.certFile, { what: "the receiver's client certificate (--cert)", fix: "pass the receiver's PEM client certificate for the broker" }),
+      key: readPrivateKeyPem(f.keyFile, { what: "the receiver's client key (--key)", fix: "pass the PEM private key of the receiver's client certificate" }),
+    },
     group: f.group,
     clientId: f.clientId,
     verifier,

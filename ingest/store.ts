@@ -109,7 +109,7 @@ export class IngestStore {
     return out;
   }
 
-  /** Counts for summaries and `otgw ingest stats`. */
+  /** Counts for summaries (`otgw ingest` prints them when it stops; `otgw demo`). */
   counts(): { verified: number; quarantined: number; byReason: Record<string, number>; events: Record<string, number> } {
     const verified = (this.db.prepare("SELECT count(*) AS n FROM verified").get() as { n: number }).n;
     const rows = this.db.prepare("SELECT reason, count(*) AS n FROM quarantine GROUP BY reason").all() as Array<{ reason: string; n: number }>;
@@ -157,4 +157,5 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE TABLE IF NOT EXISTS sessions (
   session_id TEXT PRIMARY KEY, gateway_id TEXT NOT NULL, stream TEXT NOT NULL, state TEXT NOT NULL, open_frame BLOB NOT NULL
 );
+CREATE INDEX IF NOT EXISTS sessions_by_stream ON sessions (gateway_id, stream);
 `;

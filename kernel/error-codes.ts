@@ -12,6 +12,14 @@ export const CONFIG_CODES = {
   CONFIG_INVALID: "the config (or another input file) has problems; each is listed as `path: message`",
 } as const;
 
+export const INPUT_CODES = {
+  INPUT_TOO_LARGE: "an input file (config, state file, model bundle, key) is larger than its documented cap and was not read",
+  INPUT_UNREADABLE: "an input file (key, certificate, state) cannot be opened; the message names it and what to do",
+  KEY_FILE_INVALID: "a key file holds no key otgw can read (not PEM, damaged, or the wrong kind); the message names it",
+  CERT_FILE_INVALID: "a certificate file holds no X.509 certificate otgw can read; the message names it",
+  STATE_FILE_INVALID: "a JSON state file does not parse (damaged or edited by hand); the message names it and what to do",
+} as const;
+
 export const ENVELOPE_CODES = {
   ENVELOPE_OPTION: "a sealer option is out of range (checkpoint interval, ids, sizes)",
   ENVELOPE_SCHEMA: "a schema id is not valid in a frame header",
@@ -28,6 +36,7 @@ export const QUEUE_CODES = {
   QUEUE_IO: "the queue's database could not be read or written",
   QUEUE_ITEM: "an item is not valid for the queue (size, class, stream)",
   QUEUE_OPEN: "the queue file cannot be opened",
+  QUEUE_PERMISSION: "the gateway's user may not read or write the queue file or its directory: fix owner or mode, never move the file aside",
   QUEUE_SCHEMA: "the queue file's schema is newer than this gateway, or damaged",
 } as const;
 
@@ -35,13 +44,22 @@ export const RUNTIME_CODES = {
   GATEWAY_NOT_RUNNING: "an operation that needs a started gateway was called before start() or after stop()",
   UPLINK_SWITCHING: "an uplink identity switch was asked for while another one is under way",
   UPLINK_SWITCH_FAILED: "the new identity's connection failed; the old one stays in use",
+  STATE_DIR_BUSY: "another gateway runs on this state directory (the message names its pid): stop it, or give this one its own stateDir",
+  STATE_DIR_LOCK: "the state directory's lock file cannot be created or opened (permissions, or a file that is not the lock)",
   PROJECT_ROOT_MISSING: "the installation's package.json cannot be found above the running module",
+  HELD_STORE: "the file that holds readings while the certificate is not valid cannot be opened",
   RUNTIME_INVARIANT: "an internal invariant was broken (a bug): report it with the log",
 } as const;
 
 export const SOURCE_CODES = {
   SOURCE_KIND_UNKNOWN: "the config names a source kind this build has no adapter for",
-  GPIO_UNAVAILABLE: "the GPIO backend cannot reach the line (no chip, no sysfs, no permission)",
+  GPIO_UNAVAILABLE: "the GPIO backend cannot reach the line (no sysfs, no FFI binding, an unexpected errno)",
+  GPIO_CHIP_MISSING: "the configured GPIO chip (/dev/gpiochipN, or its sysfs directory for onoff) does not exist",
+  GPIO_PERMISSION: "the gateway's user may not open the GPIO chip: gpio group (udev rule) and DeviceAllow=char-gpiochip",
+  GPIO_LINE_BUSY: "the GPIO line is held by another consumer (kernel driver or process)",
+  GPIO_LINE_INVALID: "the configured line offset is not on the chip",
+  GPIO_NOT_A_CHIP: "the configured chip path is not a GPIO character device",
+  GPIO_SYSFS_READONLY: "onoff needs a writable /sys/class/gpio (not under the service's ProtectSystem=strict): use backend chardev",
   MODBUS_CONNECT: "the Modbus peer or serial device could not be opened",
   OPCUA_NO_CERTIFICATE: "the OPC UA server offered no certificate for a secured endpoint",
   OPCUA_NO_ENDPOINT: "the OPC UA server offers no endpoint with the configured security policy and mode",
@@ -53,6 +71,8 @@ export const SOURCE_CODES = {
 export const AUDIT_CODES = {
   AUDIT_CLOSED: "the audit log was written after close()",
   AUDIT_TAIL_INVALID: "the audit log's last entries do not verify: keep the file as evidence and run `otgw audit verify`",
+  AUDIT_TAIL_UNAUTHENTICATED: "the audit log ends in entries no checkpoint by the gateway's key signs (appended by someone else): the gateway does not sign over them",
+  AUDIT_UPSTREAM_INVALID: "the upstream copy of the audit stream (receiver database or export) could not be read or names no single gateway",
 } as const;
 
 export const IDENTITY_CODES = {

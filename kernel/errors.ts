@@ -4,7 +4,7 @@
  * reader is often a technician on site. Library code throws only these; the CLI prints `message [CODE]`.
  */
 import {
-  AUDIT_CODES, ATTEST_CODES, BROKER_CODES, CA_CODES, CONFIG_CODES, ENVELOPE_CODES, EST_CODES, IDENTITY_CODES, INGEST_CODES,
+  AUDIT_CODES, ATTEST_CODES, BROKER_CODES, CA_CODES, CONFIG_CODES, ENVELOPE_CODES, EST_CODES, IDENTITY_CODES, INGEST_CODES, INPUT_CODES,
   KEYSTORE_CODES, PKI_CODES, DEVKIT_CODES, QUEUE_CODES, RUNTIME_CODES, SOURCE_CODES, TPM_CODES, type CodeOf,
 } from "./error-codes.js";
 
@@ -32,6 +32,11 @@ export class ConfigError extends GatewayError<CodeOf<typeof CONFIG_CODES>> {
   }
 }
 
+/**
+ * An input file other than the config (keys, certificates, state files, bundles): too large, unreadable or
+ * not what it should be. The message names the file and what to do (kernel/input-file.ts, kernel/pem.ts).
+ */
+export class InputFileError extends GatewayError<CodeOf<typeof INPUT_CODES>> {}
 /** Sealing or encoding a frame or record. */
 export class EnvelopeError extends GatewayError<CodeOf<typeof ENVELOPE_CODES>> {}
 /** The store-and-forward queue. */
@@ -75,7 +80,7 @@ const FAMILIES = [
   rebuild(SOURCE_CODES, SourceError), rebuild(AUDIT_CODES, AuditError), rebuild(IDENTITY_CODES, IdentityError),
   rebuild(KEYSTORE_CODES, KeyStoreError), rebuild(TPM_CODES, TpmError), rebuild(ATTEST_CODES, AttestError),
   rebuild<CodeOf<typeof EST_CODES>>(EST_CODES, EstError), rebuild(CA_CODES, CaError), rebuild(PKI_CODES, PkiError), rebuild(INGEST_CODES, IngestError),
-  rebuild(BROKER_CODES, BrokerError), rebuild(DEVKIT_CODES, DevkitError),
+  rebuild(BROKER_CODES, BrokerError), rebuild(DEVKIT_CODES, DevkitError), rebuild(INPUT_CODES, InputFileError),
 ];
 
 /**

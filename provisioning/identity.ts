@@ -112,7 +112,13 @@ async function openSoftwareIdentity(config: IdentityContext): Promise<GatewayIde
     }
   };
   const cert = read(id.certFile, "gateway certificate");
-  if (!new X509Certificate(cert).publicKey.equals(signer.publicKey())) {
+  let parsed: X509Certificate;
+  try {
+    parsed = new X509Certificate(cert);
+  } catch (err) {
+    throw new IdentityError("CERT_INVALID", `the gateway certificate ${id.certFile} (identity.certFile) does not parse (OpenSSL: ${(err as Error).message}): restore it from a backup, or have the fleet CA issue a new one for this key`);
+  }
+  if (!parsed.publicKey.equals(signer.publicKey())) {
     throw new IdentityError("CERT_KEY_MISMATCH", "the gateway certificate is not for the gateway key (a certificate from another gateway or an earlier key): run `otgw identity renew` to get one for this key");
   }
   return {

@@ -1,8 +1,9 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { KeyStoreError } from "../kernel/errors.js";
 import type { KeyStore, Signer } from "../kernel/keystore.js";
+import { readPrivateKeyFile } from "../kernel/pem.js";
 
 /**
  * DEVELOPMENT ONLY: keys as PEM files (mode 0600) in a directory. Anyone who can read the file can
@@ -33,11 +34,27 @@ export class SoftwareKeyStore implements KeyStore {
   }
 
   open(name: string): Promise<Signer> {
+    // A throw in the executor rejects the promise: the checks below read as plain code.
+    return new Promise((resolve) => resolve(this.openNow(name)));
+  }
+
+  private openNow(name: string): Signer {
     const file = this.path(name);
     if (!existsSync(file)) {
-      return Promise.reject(new KeyStoreError("KEY_MISSING", `no key "${name}" at ${file}: create one with \`otgw identity create\` (or the demo's setup)`));
+      throw new KeyStoreError(
+        "KEY_MISSING",
+        `no key "${name}" at ${file}: software keys (development only) are made by the dev kit (\`otgw demo\`, devkit/dev-stack.ts); ` +
+          "for a real gateway set identity.keystore: tpm and run `otgw provision`",
+      );
     }
-    return Promise.resolve(SoftwareSigner.fromPem(readFileSync(file, "utf8")));
+    const fix = `restore the key from a backup; otherwise move ${file} aside and make a new identity (its certificate is for the old key)`;
+    const key = readPrivateKeyFile(file, { what: `software key "${name}"`, fix });
+    try {
+      return new SoftwareSigner(key);
+    } catch (err) {
+      if (err instanceof KeyStoreError && err.code === "KEY_TYPE") throw new KeyStoreError("KEY_TYPE", `${file}: ${err.message}; ${fix}`);
+      throw err;
+    }
   }
 }
 

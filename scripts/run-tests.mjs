@@ -11,13 +11,23 @@ if (!existsSync(dir)) {
   console.error("run-tests: dist/test is missing: run `npm run build` first (npm test does it for you)");
   process.exit(2);
 }
-const filter = process.argv.slice(2);
+// Arguments: substrings of test paths to run (all when none), and `--exclude SUBSTRING` (repeatable).
+const filter = [];
+const exclude = [];
+for (let i = 2; i < process.argv.length; i++) {
+  const a = process.argv[i];
+  if (a === "--exclude") {
+    const v = process.argv[++i];
+    if (!v) { console.error("run-tests: --exclude needs a path substring"); process.exit(2); }
+    exclude.push(v);
+  } else filter.push(a);
+}
 const files = [];
 (function walk(d) {
   for (const name of readdirSync(d).sort()) {
     const p = join(d, name);
     if (statSync(p).isDirectory()) walk(p);
-    else if (name.endsWith(".test.js") && (filter.length === 0 || filter.some((f) => p.includes(f)))) files.push(p);
+    else if (name.endsWith(".test.js") && (filter.length === 0 || filter.some((f) => p.includes(f))) && !exclude.some((x) => p.includes(x))) files.push(p);
   }
 })(dir);
 // The image build and boot (~10 min, mostly waiting on mmdebstrap and QEMU) starts first so it overlaps

@@ -7,12 +7,12 @@
 import { join } from "node:path";
 import {
   DataType, DataValue, MessageSecurityMode, OPCUACertificateManager, OPCUAServer, SecurityPolicy, StatusCodes, Variant, nodesets,
-  setErrorLogger, setWarningLogger,
+  setDebugLogger, setErrorLogger, setWarningLogger,
 } from "node-opcua";
 import { routeNodeOpcuaLogs } from "../../hal/opcua/library-logs.js";
 
-// node-opcua checks RSA PKCS#1 v1.5 asynchronously when it loads and may warn: route that to stderr now.
-routeNodeOpcuaLogs({ setWarningLogger, setErrorLogger });
+// node-opcua checks RSA PKCS#1 v1.5 asynchronously when it loads and may warn: into the structured log now.
+routeNodeOpcuaLogs({ setWarningLogger, setErrorLogger, setDebugLogger });
 
 export interface TestOpcuaServer {
   server: OPCUAServer;

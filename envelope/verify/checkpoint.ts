@@ -12,8 +12,17 @@ export class RecentChain {
   private readonly chains: Buffer[] = [];
   constructor(private readonly capacity = 256) {}
 
-  /** Records the chain value at `seq`. */
+  /**
+   * Records the chain value at `seq`. A seq already at the tail (a checkpoint re-syncing the chain at
+   * the last accepted seq) replaces that entry: a duplicate would take a slot and push the oldest seq
+   * out of the promised window of `capacity` distinct seqs.
+   */
   push(seq: bigint, chain: Buffer): void {
+    const last = this.seqs.length - 1;
+    if (last >= 0 && this.seqs[last] === seq) {
+      this.chains[last] = chain;
+      return;
+    }
     if (this.seqs.length >= this.capacity) {
       this.seqs.shift();
       this.chains.shift();

@@ -28,6 +28,8 @@ export interface SessionRecord {
   /** The session-open frame exactly as received (verified). */
   readonly openFrame: Buffer;
   readonly firstSeq: bigint;
+  /** The session-open's createdNs (ns since the epoch): the floor for later sessions of the same gateway and stream. */
+  readonly createdNs: bigint;
   /** One past the highest accepted data seq (firstSeq when none yet). */
   readonly nextSeq: bigint;
   /** Receiver's chain value at nextSeq - 1. */
@@ -59,11 +61,14 @@ export interface VerifierState {
   get(sessionIdHex: string): SessionRecord | undefined;
   /** Stores the new record of a session (replaces the previous one). */
   put(record: SessionRecord): void;
+  /** Highest createdNs of the sessions opened here for (gatewayId, stream), or undefined if none. */
+  latestCreatedNs(gatewayId: string, stream: string): bigint | undefined;
 }
 
 /** In-memory VerifierState: tests, benchmarks, and receivers that accept losing state on restart. */
 export class MemoryVerifierState implements VerifierState {
   private readonly sessions = new Map<string, SessionRecord>();
+  private readonly latest = new Map<string, bigint>();
 
   /** {@inheritDoc VerifierState.get} */
   get(sessionIdHex: string): SessionRecord | undefined {
@@ -73,12 +78,25 @@ export class MemoryVerifierState implements VerifierState {
   /** {@inheritDoc VerifierState.put} */
   put(record: SessionRecord): void {
     this.sessions.set(record.sessionId, record);
+    const key = streamKey(record.gatewayId, record.stream);
+    const seen = this.latest.get(key);
+    if (seen === undefined || record.createdNs > seen) this.latest.set(key, record.createdNs);
+  }
+
+  /** {@inheritDoc VerifierState.latestCreatedNs} */
+  latestCreatedNs(gatewayId: string, stream: string): bigint | undefined {
+    return this.latest.get(streamKey(gatewayId, stream));
   }
 
   /** Number of sessions held. */
   get size(): number {
     return this.sessions.size;
   }
+}
+
+/** Map key of a (gatewayId, stream): "/" is not an id character, so the key is unambiguous. */
+export function streamKey(gatewayId: string, stream: string): string {
+  return `${gatewayId}/${stream}`;
 }
 
 /** Adds a skipped range, keeping at most MAX_GAP_RANGES (dropping the oldest). */

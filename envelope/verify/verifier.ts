@@ -26,7 +26,24 @@ export interface VerifierOptions {
   recipientPrivateKey: KeyObject;
   state: VerifierState;
   clock: Clock;
+  /**
+   * Oldest session-open accepted, as an age of its createdNs against the receiver's clock (default
+   * {@link DEFAULT_MAX_BACKLOG_AGE_MS}). Older ones are refused CREATED_OUT_OF_RANGE: a certificate
+   * that expired longer ago than this can no longer open a session by backdating it.
+   */
+  maxBacklogAgeMs?: number;
+  /** How far a session-open's createdNs may be ahead of the receiver's clock (default {@link DEFAULT_MAX_CLOCK_SKEW_MS}). */
+  maxClockSkewMs?: number;
 }
+
+/**
+ * Seven days: a gateway offline for a week (a holiday shutdown, a unit in transit) still delivers its
+ * backlog, and it equals the fleet CA's default gateway certificate lifetime (`otgw ca init
+ * --cert-days 7`), so a leaked key is useless one certificate lifetime after its certificate expired.
+ */
+export const DEFAULT_MAX_BACKLOG_AGE_MS = 7 * 86_400_000;
+/** Five minutes of clock skew between a gateway (NTP-synchronised) and the receiver. */
+export const DEFAULT_MAX_CLOCK_SKEW_MS = 5 * 60_000;
 
 interface Ids {
   gatewayId: string;
@@ -135,6 +152,8 @@ export class Verifier {
     if (!t.ok) return t;
     const { b, certSha256 } = t;
     if (this.opts.state.get(ids.sessionId)) return fail(Reason.REPLAY, `session-open frame: session ${ids.sessionId} was already opened`, ids);
+    const when = this.checkCreated(f, ids);
+    if (when) return when;
     let keys: SessionKeys;
     try {
       const dataKey = await unwrapDataKey(await this.recipient(), f.enc, f.wrappedKey, b.subarray(0, f.hpkeAadEnd));
@@ -144,12 +163,14 @@ export class Verifier {
     } catch (err) {
       return fail(Reason.KEY_UNWRAP_FAILURE, `session-open frame: HPKE open failed (${err instanceof Error ? err.name : "error"}): not sealed to this receiver's key`, ids);
     }
-    // Another accept() may have opened the same session while we awaited the unwrap.
+    // Another accept() may have opened the same session (or a later one of the stream) while we awaited the unwrap.
     if (this.opts.state.get(ids.sessionId)) return fail(Reason.REPLAY, `session-open frame: session ${ids.sessionId} was already opened`, ids);
+    const after = this.checkCreated(f, ids);
+    if (after) return after;
     const openFrame = Buffer.from(b);
     const chain = chainStart(openFrame);
     const rec: SessionRecord = {
-      sessionId: ids.sessionId, gatewayId: f.gatewayId, stream: f.stream, certSha256, openFrame, firstSeq: f.firstSeq,
+      sessionId: ids.sessionId, gatewayId: f.gatewayId, stream: f.stream, certSha256, openFrame, firstSeq: f.firstSeq, createdNs: f.createdNs,
       nextSeq: f.firstSeq, chain, chainBroken: false, lastCheckpointIndex: 0, closed: false, gaps: [], gapsTrimmedBelow: 0n,
     };
     this.remember(ids.sessionId, { keys, gatewayKey: t.publicKey, serialHex: t.serialHex, recent: new RecentChain() }).recent.push(f.firstSeq - 1n, chain);
@@ -269,6 +290,30 @@ export class Verifier {
     return { ok: true, b, certSha256, publicKey: t.publicKey, serialHex: t.serialHex };
   }
 
+  /**
+   * Bounds a session-open's createdNs (docs/envelope.md "Session time"): certificate validity is checked
+   * at createdNs, so without a bound the holder of an expired certificate's key could backdate a new
+   * session into its validity. Not earlier than now − maxBacklogAge, not earlier than the latest session
+   * accepted for the same gateway and stream, not later than now + maxClockSkew.
+   */
+  private checkCreated(f: OpenFrame, ids: Ids): VerifyFailure | undefined {
+    const nowNs = BigInt(this.opts.clock.nowMs()) * 1_000_000n;
+    const maxAgeMs = this.opts.maxBacklogAgeMs ?? DEFAULT_MAX_BACKLOG_AGE_MS;
+    const skewMs = this.opts.maxClockSkewMs ?? DEFAULT_MAX_CLOCK_SKEW_MS;
+    const oldest = nowNs - BigInt(maxAgeMs) * 1_000_000n;
+    if (f.createdNs < oldest) {
+      return fail(Reason.CREATED_OUT_OF_RANGE, `session-open frame: createdNs ${nsText(f.createdNs)} is older than the receiver's maximum backlog age of ${maxAgeMs} ms (oldest accepted ${nsText(oldest)})`, ids);
+    }
+    if (f.createdNs > nowNs + BigInt(skewMs) * 1_000_000n) {
+      return fail(Reason.CREATED_OUT_OF_RANGE, `session-open frame: createdNs ${nsText(f.createdNs)} is more than ${skewMs} ms ahead of the receiver's clock (${nsText(nowNs)})`, ids);
+    }
+    const latest = this.opts.state.latestCreatedNs(f.gatewayId, f.stream);
+    if (latest !== undefined && f.createdNs < latest) {
+      return fail(Reason.CREATED_OUT_OF_RANGE, `session-open frame: createdNs ${nsText(f.createdNs)} is earlier than that of a session already accepted for ${f.gatewayId}/${f.stream} (${nsText(latest)})`, ids);
+    }
+    return undefined;
+  }
+
   /** Re-derives a stored session's keys from its pristine open frame (after a restart). */
   private async restore(rec: SessionRecord): Promise<VerifyFailure | { ok: true }> {
     const ids: Ids = { gatewayId: rec.gatewayId, stream: rec.stream, sessionId: rec.sessionId };
@@ -312,6 +357,12 @@ function seqOffset(f: DataFrame): number {
 /** h_i = SHA-256(h_{i-1} || frame), one-shot (same value as chain.ts chainNext). */
 function chainStep(prev: Buffer, frame: Buffer): Buffer {
   return hash("sha256", Buffer.concat([prev, frame]), "buffer");
+}
+
+/** A ns timestamp for a detail: ISO 8601 when it is a representable date, and the raw value. */
+function nsText(ns: bigint): string {
+  const ms = Number(ns / 1_000_000n);
+  return Math.abs(ms) <= 8.64e15 ? `${new Date(ms).toISOString()} (${ns} ns)` : `${ns} ns`;
 }
 
 function fail(reason: ReasonCode, detail: string, ids?: Ids): VerifyFailure {

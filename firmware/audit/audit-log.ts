@@ -1,12 +1,13 @@
-import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync, readSync, writeSync } from "node:fs";
-import { createHash } from "node:crypto";
+import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync, writeSync } from "node:fs";
+import type { KeyObject } from "node:crypto";
 import { dirname } from "node:path";
 import type { Clock } from "../../kernel/clock.js";
 import { AuditError, errorText } from "../../kernel/errors.js";
 import { child, silentLogger, type Logger } from "../../kernel/log.js";
-import type { Signer } from "../../kernel/keystore.js";
+import { keyId, type Signer } from "../../kernel/keystore.js";
 import { AUDIT_EVENTS } from "./events.js";
-import { GENESIS_HASH, entryHash, entryLine, isEntryShape, spkiBase64, type AuditData, type AuditEntry, type CheckpointData } from "./chain.js";
+import { readTail, type Tail } from "./tail.js";
+import { entryHash, entryLine, keyFromSpki, spkiBase64, type AuditData, type AuditEntry, type CheckpointData } from "./chain.js";
 
 export { AUDIT_EVENTS, type AuditEventType } from "./events.js";
 export type { AuditEntry, AuditData, CheckpointData } from "./chain.js";
@@ -15,41 +16,44 @@ export type { AuditEntry, AuditData, CheckpointData } from "./chain.js";
 export interface AuditLogOptions {
   signer: Signer;
   clock: Clock;
-  /** A signed checkpoint after this many entries (and on close). */
+  /** At most this many entries under one signed checkpoint (one write); more wait for the next signature. */
   checkpointEvery: number;
   logger?: Logger;
-  /** fdatasync after every entry (default true): audit entries are rare and each is evidence. */
+  /** fdatasync after every write (default true): audit entries are rare and each is evidence. */
   syncEachEntry?: boolean;
   /**
-   * Leave the entries an earlier run wrote after its last checkpoint unsigned until signTail() (default
-   * false: open() signs them). The gateway opens its log before it starts and signs the tail at start,
-   * so that checkpoint lands after its start entry, as when it opened the log at start.
+   * The gateway's previous identity key, whose checkpoint may end the log too: a key rotated while the
+   * gateway was stopped had no running log to hand over in. Only pass a key the fleet CA certified for
+   * this gateway (createGateway does); opening then records `audit.signer_changed`.
    */
-  deferTailCheckpoint?: boolean;
+  previousKey?: KeyObject;
 }
 
 /** Called with every entry written, checkpoints included (the gateway seals them as stream "audit"). */
 export type AuditListener = (entry: AuditEntry) => void;
 
-interface Tail {
-  seq: number;
-  hash: string;
-  type: string | null;
-  repaired: { droppedBytes: number; droppedSha256: string } | null;
+/** An event appended but not yet on disk: it is written together with the checkpoint that signs it. */
+interface Pending {
+  type: string;
+  data: AuditData;
+  tsNs: bigint;
 }
 
 /**
- * Append-only, hash-chained JSONL audit log with signed checkpoints (docs/audit-log.md). append() is
- * synchronous (one write(2) of the whole line, then fdatasync) so an event is on disk before the
- * caller continues; signing is asynchronous, so a checkpoint is written when its signature arrives and
- * names the entry it covers (`upTo`), which may be a few entries behind.
+ * Append-only, hash-chained JSONL audit log in which every line on disk is authenticated by the
+ * gateway's identity key (docs/audit-log.md). append() only queues the event (timestamped then);
+ * queued events are chained, their last hash is signed, and the entries and the checkpoint carrying
+ * that signature go to disk together in one write(2) + fdatasync. So an entry after the last checkpoint
+ * is never the gateway's own: whoever can write the file but not use the key cannot add one that
+ * verifies, and the gateway refuses to open a log whose tail is not signed by its key.
  */
 export class AuditLog {
   private readonly log: Logger;
   private readonly listeners = new Set<AuditListener>();
-  private publicKey: string;
   private signer: Signer;
-  private sinceCheckpoint = 0;
+  /** Key that signs the checkpoint after the current one (identity rotation, setSigner). */
+  private handover: Signer | null = null;
+  private pending: Pending[] = [];
   private inflight: Promise<void> | null = null;
   private closed = false;
 
@@ -63,20 +67,21 @@ export class AuditLog {
   ) {
     this.log = child(opts.logger ?? silentLogger(), "audit");
     this.signer = opts.signer;
-    this.publicKey = spkiBase64(opts.signer.publicKey());
   }
 
   /**
-   * Opens (or creates) the log and resumes its chain from the last entry, after checking that entry's
-   * hash and its link to the one before. A torn last line (crash mid-write) is cut off and recorded as
-   * an `audit.tail_repaired` entry; a last entry that does not verify is refused with an AuditError.
+   * Opens (or creates) the log and resumes its chain from the last entry. The last entry must be a
+   * checkpoint signed by `signer`'s key over the entry before it (AUDIT_TAIL_UNAUTHENTICATED
+   * otherwise: entries nobody signed are never signed over), its hash and link must verify
+   * (AUDIT_TAIL_INVALID). A torn last line (crash mid-write) is cut off and recorded as an
+   * `audit.tail_repaired` entry.
    */
   static open(file: string, opts: AuditLogOptions): AuditLog {
     mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
     const fd = openSync(file, "a+", 0o600);
     let tail: Tail;
     try {
-      tail = readTail(fd, file);
+      tail = readTail(fd, file, spkiBase64(opts.signer.publicKey()), opts.previousKey ? spkiBase64(opts.previousKey) : null);
     } catch (err) {
       closeSync(fd);
       throw err;
@@ -86,26 +91,28 @@ export class AuditLog {
       audit.log.warn({ file, ...tail.repaired }, "cut off a torn last line of the audit log");
       audit.append(AUDIT_EVENTS.tailRepaired, { ...tail.repaired });
     }
-    if (!opts.deferTailCheckpoint) audit.signTail();
+    if (tail.previousSigner !== null) {
+      const change = { keyFrom: keyId(keyFromSpki(tail.previousSigner)), keyTo: keyId(opts.signer.publicKey()) };
+      audit.log.warn(change, "the audit log ends on the previous identity key (rotated while the gateway was stopped): its checkpoints continue with the new key");
+      audit.append(AUDIT_EVENTS.signerChanged, change);
+    }
     audit.log.info({ file, seq: audit.seq }, "audit log opened");
     return audit;
   }
 
-  /** seq of the last entry written (0 for an empty log). */
+  /** seq of the last entry on disk (0 for an empty log). */
   get lastSeq(): number {
     return this.seq;
   }
 
-  /** Writes one entry durably and returns it. Throws AuditError after close(). */
-  append(type: string, data: AuditData): AuditEntry {
-    const entry = this.write(type, data);
-    if (++this.sinceCheckpoint >= this.opts.checkpointEvery && this.inflight === null) this.startCheckpoint();
-    return entry;
-  }
-
-  /** Entries the previous run wrote after its last checkpoint get signed now rather than later. */
-  signTail(): void {
-    if (this.seq > 0 && this.lastType !== AUDIT_EVENTS.checkpoint) this.startCheckpoint();
+  /**
+   * Records one event: timestamped now, on disk (with the checkpoint that signs it) once the signature
+   * arrives — flush() waits for that. Throws AuditError after close().
+   */
+  append(type: string, data: AuditData): void {
+    if (this.closed) throw new AuditError("AUDIT_CLOSED", `audit log ${this.file} is closed; event "${type}" was not recorded`);
+    this.pending.push({ type, data, tsNs: this.opts.clock.nowNs() });
+    this.pump();
   }
 
   /** Subscribes to every entry written from now on; returns the unsubscribe function. */
@@ -114,133 +121,133 @@ export class AuditLog {
     return () => this.listeners.delete(listener);
   }
 
-  /** Resolves when no checkpoint signature is in flight. */
+  /**
+   * Resolves when every event appended so far is on disk, or could not be signed (a failing signer is
+   * retried here a few times, then logged; the events stay queued for the next append or close()).
+   */
   async flush(): Promise<void> {
-    while (this.inflight) await this.inflight;
+    for (let tries = 0; ; ) {
+      if (this.inflight === null && (this.pending.length > 0 || this.handover !== null)) {
+        if (tries++ >= 3) return;
+        this.pump();
+      }
+      if (this.inflight === null) return;
+      await this.inflight;
+    }
   }
 
   /**
-   * Hands checkpoint signing to a new key (identity rotation). Everything written so far — the
-   * `identity.rotated` entry naming the new key included — is first covered by a checkpoint of the old
-   * key, so the handover itself is signed by the key being replaced (docs/audit-log.md).
+   * Hands checkpoint signing to a new key (identity rotation). The entries queued so far — the
+   * `identity.rotated` entry naming the new key included — are signed by the old key, and that
+   * checkpoint is signed at once by the new key, both in the same write: the old key introduces the
+   * new one and the log never ends on a key the next start does not hold (docs/audit-log.md).
    */
   async setSigner(signer: Signer): Promise<void> {
+    if (this.closed) return;
+    this.handover = signer;
     await this.flush();
-    if (!this.closed && this.seq > 0 && this.lastType !== AUDIT_EVENTS.checkpoint) {
-      this.startCheckpoint();
-      await this.flush();
-    }
-    this.signer = signer;
-    this.publicKey = spkiBase64(signer.publicKey());
   }
 
-  /** Writes a final signed checkpoint covering every entry, then closes the file. Idempotent. */
+  /** Writes what is queued (signed), then closes the file. Idempotent. */
   async close(): Promise<void> {
     if (this.closed) return;
     await this.flush();
-    // Entries may arrive while the signature is computed; loop (bounded) until the last entry is signed.
-    for (let i = 0; i < 3 && this.seq > 0 && this.lastType !== AUDIT_EVENTS.checkpoint; i++) {
-      this.startCheckpoint();
-      await this.flush();
-    }
     this.closed = true;
+    if (this.pending.length > 0) {
+      // Never written unsigned: an entry without a signature is indistinguishable from a forged one.
+      this.log.error({ file: this.file, lost: this.pending.length, types: this.pending.map((p) => p.type) }, "audit entries could not be signed and were not written");
+      this.pending = [];
+    }
     fdatasyncSync(this.fd);
     closeSync(this.fd);
     this.log.info({ file: this.file, seq: this.seq }, "audit log closed");
   }
 
-  private startCheckpoint(): void {
-    const upTo = this.seq;
-    const hash = this.hash;
-    this.sinceCheckpoint = 0;
-    const publicKey = this.publicKey;
-    const p = this.signer
-      .sign(Buffer.from(hash, "hex"))
-      .then((sig) => {
-        const data: CheckpointData = { upTo, hash, sig: sig.toString("base64"), publicKey };
-        this.write(AUDIT_EVENTS.checkpoint, { ...data });
+  /** Starts signing the queued events (one batch at a time); the batch is written when the signature arrives. */
+  private pump(): void {
+    if (this.inflight !== null || (this.pending.length === 0 && this.handover === null)) return;
+    const batch = this.pending.splice(0, Math.max(1, this.opts.checkpointEvery));
+    const handover = this.handover;
+    let failed = false;
+    const p = this.signBatch(batch, handover)
+      .then((entries) => {
+        this.writeEntries(entries);
+        if (handover !== null && this.handover === handover) {
+          this.signer = handover;
+          this.handover = null;
+        }
       })
       .catch((err: unknown) => {
-        // The chain stays intact without the checkpoint; the next one covers these entries too.
-        this.log.error({ upTo, err: errorText(err) }, "audit checkpoint could not be signed");
+        // Nothing of the batch reached the disk: it waits, in order, for the next attempt (the next
+        // append, flush or close), not in a loop against a signer that keeps failing.
+        failed = true;
+        this.pending.unshift(...batch);
+        this.log.error({ entries: batch.length, err: errorText(err) }, "audit entries could not be signed or written; retried with the next entry");
       })
       .finally(() => {
         if (this.inflight === p) this.inflight = null;
+        if (!failed) this.pump(); // what was appended while this batch was signed
       });
     this.inflight = p;
   }
 
-  private write(type: string, data: AuditData): AuditEntry {
-    if (this.closed) throw new AuditError("AUDIT_CLOSED", `audit log ${this.file} is closed; event "${type}" was not recorded`);
-    const tsNs = this.opts.clock.nowNs();
-    const body = { seq: this.seq + 1, ts: new Date(Number(tsNs / 1_000_000n)).toISOString(), tsNs: tsNs.toString(), type, data, prev: this.hash };
-    const entry: AuditEntry = { ...body, hash: entryHash(body) };
-    const buf = Buffer.from(entryLine(entry), "utf8");
-    // The fd is O_APPEND, so each write lands at the end; loop in case the kernel takes it in parts.
-    for (let off = 0; off < buf.length; ) off += writeSync(this.fd, buf, off, buf.length - off);
-    if (this.opts.syncEachEntry ?? true) fdatasyncSync(this.fd);
-    this.seq = entry.seq;
-    this.hash = entry.hash;
-    this.lastType = type;
-    for (const l of this.listeners) {
+  /**
+   * Chains the batch after the last entry on disk and signs it: a checkpoint by the current key over
+   * the batch's last entry (if there is anything unsigned), then, on a handover, one by the new key over
+   * that checkpoint. Nothing is committed here; writeEntries does that once the lines are on disk.
+   */
+  private async signBatch(batch: readonly Pending[], handover: Signer | null): Promise<AuditEntry[]> {
+    const entries: AuditEntry[] = [];
+    let seq = this.seq;
+    let hash = this.hash;
+    const add = (type: string, data: AuditData, tsNs: bigint): void => {
+      const body = { seq: seq + 1, ts: new Date(Number(tsNs / 1_000_000n)).toISOString(), tsNs: tsNs.toString(), type, data, prev: hash };
+      const entry: AuditEntry = { ...body, hash: entryHash(body) };
+      entries.push(entry);
+      seq = entry.seq;
+      hash = entry.hash;
+    };
+    for (const p of batch) add(p.type, p.data, p.tsNs);
+    const checkpoint = async (signer: Signer): Promise<void> => {
+      const upTo = seq;
+      const covered = hash;
+      const sig = await signer.sign(Buffer.from(covered, "hex"));
+      const data: CheckpointData = { upTo, hash: covered, sig: sig.toString("base64"), publicKey: spkiBase64(signer.publicKey()) };
+      add(AUDIT_EVENTS.checkpoint, { ...data }, this.opts.clock.nowNs());
+    };
+    if (seq > 0 && (entries.length > 0 || this.lastType !== AUDIT_EVENTS.checkpoint)) await checkpoint(this.signer);
+    if (handover !== null && seq > 0) await checkpoint(handover);
+    return entries;
+  }
+
+  /** One write(2) of all lines, fdatasync, then the chain moves on and listeners hear of each entry. */
+  private writeEntries(entries: readonly AuditEntry[]): void {
+    if (entries.length === 0) return;
+    const buf = Buffer.from(entries.map(entryLine).join(""), "utf8");
+    const size = fstatSync(this.fd).size;
+    try {
+      // The fd is O_APPEND, so each write lands at the end; loop in case the kernel takes it in parts.
+      for (let off = 0; off < buf.length; ) off += writeSync(this.fd, buf, off, buf.length - off);
+      if (this.opts.syncEachEntry ?? true) fdatasyncSync(this.fd);
+    } catch (err) {
+      // A part written (full disk) would break the chain for every later line: take it back.
       try {
-        l(entry);
-      } catch (err) {
-        this.log.error({ seq: entry.seq, err: errorText(err) }, "audit listener threw; entry is on disk");
+        ftruncateSync(this.fd, size);
+      } catch { /* the next open cuts a torn line off anyway */ }
+      throw err;
+    }
+    const last = entries[entries.length - 1]!;
+    this.seq = last.seq;
+    this.hash = last.hash;
+    this.lastType = last.type;
+    for (const entry of entries) {
+      for (const l of this.listeners) {
+        try {
+          l(entry);
+        } catch (err) {
+          this.log.error({ seq: entry.seq, err: errorText(err) }, "audit listener threw; entry is on disk");
+        }
       }
     }
-    return entry;
   }
-}
-
-/** Reads the end of the file: the last complete entry (verified) and any torn bytes after it. */
-function readTail(fd: number, file: string): Tail {
-  const size = fstatSync(fd).size;
-  if (size === 0) return { seq: 0, hash: GENESIS_HASH, type: null, repaired: null };
-  // Grow the window from the end until it holds two complete lines (or the whole file).
-  let window = 64 * 1024;
-  let text = "";
-  for (;;) {
-    const len = Math.min(size, window);
-    const buf = Buffer.alloc(len);
-    readSync(fd, buf, 0, len, size - len);
-    text = buf.toString("utf8");
-    if (len === size || text.slice(0, -1).split("\n").length >= 4) break;
-    window *= 4;
-  }
-  let repaired: Tail["repaired"] = null;
-  const cut = text.lastIndexOf("\n") + 1;
-  if (cut < text.length) {
-    const torn = Buffer.from(text.slice(cut), "utf8");
-    ftruncateSync(fd, size - torn.length);
-    repaired = { droppedBytes: torn.length, droppedSha256: createHash("sha256").update(torn).digest("hex") };
-    text = text.slice(0, cut);
-  }
-  const lines = text.split("\n").filter((l) => l !== "");
-  const last = parse(lines.at(-1));
-  if (!last) {
-    if (lines.length === 0 && cut === 0) return { seq: 0, hash: GENESIS_HASH, type: null, repaired };
-    throw tailError(file, "the last line is not an audit entry");
-  }
-  if (entryHash(last) !== last.hash) throw tailError(file, `entry ${last.seq} does not match its hash`);
-  const before = lines.length >= 2 ? parse(lines.at(-2)) : null;
-  if (before && (before.hash !== last.prev || before.seq + 1 !== last.seq)) throw tailError(file, `entry ${last.seq} does not chain to the entry before it`);
-  return { seq: last.seq, hash: last.hash, type: last.type, repaired };
-}
-
-function parse(line: string | undefined): AuditEntry | null {
-  if (line === undefined) return null;
-  try {
-    const v: unknown = JSON.parse(line);
-    return isEntryShape(v) ? v : null;
-  } catch {
-    return null;
-  }
-}
-
-function tailError(file: string, what: string): AuditError {
-  return new AuditError(
-    "AUDIT_TAIL_INVALID",
-    `audit log ${file}: ${what}. Keep the file as evidence, run \`otgw audit verify ${file}\`, then move it aside so a new log can start`,
-  );
 }

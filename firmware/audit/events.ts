@@ -21,7 +21,7 @@ export const AUDIT_EVENTS = {
   recordQuarantined: "record.quarantined",
   /** Data dropped to stay within the queue's byte bound, a full disk, or the gateway's in-memory bound: { stream, count, bytes, reason: "bound" | "disk-full" | "memory" }. */
   queueDropped: "queue.dropped",
-  /** The queue file was damaged at start-up, moved aside and salvaged: { movedTo, problem, salvaged, unreadable }. */
+  /** The queue file was damaged at start-up, moved aside and salvaged: { movedTo, problem, salvaged, unreadable, tailLost } (docs/queue.md). */
   queueRecovered: "queue.recovered",
   /** Signing a control frame (session-open, checkpoint) failed: { stream, error }. */
   signFailure: "sign.failure",
@@ -31,6 +31,8 @@ export const AUDIT_EVENTS = {
   tamperInput: "tamper.input",
   /** On open, a torn last line (crash mid-write) was cut off: { droppedBytes, droppedSha256 }. */
   tailRepaired: "audit.tail_repaired",
+  /** On open, the log ended on a checkpoint by the gateway's previous identity key (rotated while the gateway was stopped; its certificate issued by the fleet CA for this gateway): { keyFrom, keyTo }. No handover was signed: verify with both keys pinned. */
+  signerChanged: "audit.signer_changed",
   /** A model bundle passed signature, signer-trust, digest and version checks: { context, origin, name, version, digest, signer, keyid, bundleSha256 }. */
   modelAccepted: "model.accepted",
   /** A model bundle was refused: { context: install|start, origin, code (MODEL_*), reason, bundleSha256, version?, digest? }. */
@@ -49,6 +51,10 @@ export const AUDIT_EVENTS = {
   identityFailed: "identity.failed",
   /** The uplink moved to a connection made with the new certificate, then closed the old one: { serial, clientId, drainMs, carriedOver, madeBeforeBreak }. */
   uplinkSwitched: "uplink.switched",
+  /** The certificate is not valid now, so no session can be opened: readings are held on disk { reason: "expired" | "not-yet-valid", certSerial, validFrom, validTo } (docs/queue.md "Held readings"). */
+  identityHolding: "identity.holding",
+  /** Held readings were sealed under a valid certificate and queued { records }. */
+  identityReleased: "identity.released",
   /** The broker refused the uplink's connection (TLS or CONNACK): { reason, detail }; recorded once per reason in a row. */
   uplinkRefused: "uplink.refused",
   /** The active model was re-verified and loaded at start: { name, version, digest, signer }. */
@@ -57,3 +63,7 @@ export const AUDIT_EVENTS = {
 
 /** One of the known event type strings. */
 export type AuditEventType = (typeof AUDIT_EVENTS)[keyof typeof AUDIT_EVENTS];
+
+/** The audit log travels upstream as its own sealed stream (docs/audit-log.md "Upstream copy"). */
+export const AUDIT_STREAM = "audit";
+export const AUDIT_SCHEMA_ID = "otgw.audit/1";

@@ -15,6 +15,7 @@ import { Tpm } from "../../provisioning/tpm/tpm.js";
 import { TpmKeyStore } from "../../provisioning/tpm/tpm-keystore.js";
 import { crlFileOf, replaceFile } from "../../provisioning/attest/files.js";
 import { receiptTopicFor } from "../../envelope/receipt.js";
+import { heldSummary } from "../runtime/held-readings.js";
 
 /** One line of `otgw check`: OK, WARN (works, act soon) or FAIL (with what to do). */
 export interface CheckLine { name: string; status: "OK" | "WARN" | "FAIL"; detail: string }
@@ -106,6 +107,14 @@ export async function runChecks(config: GatewayConfig, now = Date.now(), receipt
     } catch (err) {
       add("queue depth", "FAIL", `cannot read ${qfile}: ${errorText(err)}`);
     }
+  }
+  // Readings held because the certificate was not valid when they needed a session (docs/queue.md).
+  const held = heldSummary(join(config.gateway.stateDir, "held.db"));
+  if (held === null || held.count === 0) add("held readings", "OK", "none (every reading could be sealed)");
+  else {
+    const since = held.oldestMs === null ? "" : ` since ${new Date(held.oldestMs).toISOString()}`;
+    const certOk = cert !== undefined && now >= Date.parse(cert.validFrom) && now <= Date.parse(cert.validTo);
+    add("held readings", certOk ? "WARN" : "FAIL", `${held.count} readings (${(held.bytes / 1024).toFixed(0)} KiB of the ${(config.queue.maxBytes / 1024 / 1024).toFixed(0)} MiB bound) held unsealed${since}, waiting for a valid certificate${certOk ? ": the certificate is valid now; the running gateway seals them within seconds" : ": run `otgw identity renew` (or re-provision if the CA refuses); readings past the bound are dropped and audited"}`);
   }
   return out;
 }

@@ -2,6 +2,8 @@ import { Ajv } from "ajv";
 import { errorText } from "../../kernel/errors.js";
 import { SIM_SIGNALS } from "./schema.js";
 import { networkProblems } from "../egress/endpoints.js";
+import { REGISTER_TYPES, TABLES } from "../../hal/modbus/decode.js";
+import { registerMapProblems, type RegisterSpec } from "../../hal/modbus/plan.js";
 
 /** Stream ids the gateway uses itself; a configured stream may not take them. */
 export const RESERVED_STREAMS = ["audit"] as const;
@@ -136,7 +138,19 @@ function checkModbusSource(s: Obj, i: number, problems: string[]): void {
         problems.push(`${at}/type: coils and discrete inputs are single bits (booleans); type, byteOrder and wordOrder apply to hr/ir only`);
       }
     });
+    // Overlaps and values running past the last address: only entries the schema accepts can be measured.
+    const specs = list(d.registers).flatMap((r, k) => (isSpec(r) ? [{ k, spec: r }] : []));
+    for (const p of registerMapProblems(specs.map((x) => x.spec))) {
+      const k = specs[p.index]?.k ?? p.index;
+      problems.push(`/sources/${i}/devices/${j}/registers/${k}/register: ${p.message}`);
+    }
   });
+}
+
+function isSpec(r: Obj): r is Obj & RegisterSpec {
+  const n = num(r.register);
+  return (TABLES as readonly unknown[]).includes(r.table) && n !== undefined && Number.isInteger(n) && n >= 0 &&
+    (r.type === undefined || (REGISTER_TYPES as readonly unknown[]).includes(r.type));
 }
 
 function checkOpcuaSource(s: Obj, i: number, problems: string[]): void {
@@ -243,7 +257,7 @@ function checkFieldPolicy(sources: Obj[], overrides: Obj, problems: string[]): v
       }
     }
     if (s.kind === "gpio" && s.backend === "fake") {
-      problems.push(`/sources/${i}/backend: production mode refuses the fake GPIO backend (its inputs are not wired to anything); use backend: onoff`);
+      problems.push(`/sources/${i}/backend: production mode refuses the fake GPIO backend (its inputs are not wired to anything); use backend: chardev`);
     }
   });
 }

@@ -1,12 +1,12 @@
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { dirname, extname, isAbsolute, join, resolve } from "node:path";
 import { Ajv } from "ajv";
 import { LineCounter, parseDocument, isNode, type Document } from "yaml";
-import { ConfigError, errorText } from "../../kernel/errors.js";
+import { ConfigError, InputFileError, errorText } from "../../kernel/errors.js";
+import { INPUT_LIMITS, readCappedFile } from "../../kernel/input-file.js";
 import { crossFieldProblems } from "./checks.js";
 import { formatAjvErrors } from "./problems.js";
-import { ConfigSchema, type GatewayConfig, type OverrideName } from "./schema.js";
+import { ConfigSchema, type GatewayConfig, type OpcuaSourceConfig, type OverrideName } from "./schema.js";
 import { resolveModelPaths } from "../models/config.js";
 
 /** A loaded, validated config and the SHA-256 (hex) of the file's bytes, for the audit log. */
@@ -33,12 +33,7 @@ const validateSchema = ajv.compile<GatewayConfig>(ConfigSchema);
  * are resolved against the file's directory. Throws ConfigError listing every problem at once.
  */
 export function loadConfig(file: string): LoadedConfig {
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(file);
-  } catch (err) {
-    throw new ConfigError(file, [`/: cannot read the file: ${errorText(err)}`]);
-  }
+  const bytes = readConfigBytes(file);
   const digest = createHash("sha256").update(bytes).digest("hex");
   const { data, doc, problems: parseProblems } = parse(file, bytes.toString("utf8"));
   if (parseProblems.length > 0) throw new ConfigError(file, parseProblems);
@@ -54,6 +49,23 @@ export function loadConfig(file: string): LoadedConfig {
   return { config, digest };
 }
 
+/**
+ * The config file's bytes; refused before reading when over INPUT_LIMITS.config, because parsing a
+ * multi-megabyte YAML file exhausts the gateway's heap (docs/config.md "Size limits").
+ */
+export function readConfigBytes(file: string): Buffer {
+  try {
+    return readCappedFile(file, { maxBytes: INPUT_LIMITS.config, what: "the config" });
+  } catch (err) {
+    if (err instanceof InputFileError) {
+      // The ConfigError names the file already: the problem line keeps only what follows "<file>: ".
+      const text = errorText(err);
+      throw new ConfigError(file, [`/: ${text.startsWith(`${file}: `) ? text.slice(file.length + 2) : text}`]);
+    }
+    throw new ConfigError(file, [`/: cannot read the file: ${errorText(err)}`]);
+  }
+}
+
 /** Like loadConfig, but returns the problems instead of throwing (for `otgw config check`). */
 export function checkConfigFile(file: string): ConfigCheck {
   try {
@@ -63,9 +75,9 @@ export function checkConfigFile(file: string): ConfigCheck {
     if (err instanceof ConfigError) {
       let digest: string | null = null;
       try {
-        digest = createHash("sha256").update(readFileSync(file)).digest("hex");
+        digest = createHash("sha256").update(readConfigBytes(file)).digest("hex");
       } catch {
-        // Unreadable file: the problem list already says so.
+        // Unreadable or oversized file: the problem list already says so.
       }
       return { ok: false, problems: [...err.problems], digest };
     }
@@ -125,6 +137,13 @@ function withLine(problem: string, doc: Document, lines: LineCounter): string {
   return problem;
 }
 
+/** An OPC UA source's trust store and credential files, like every other path: against the config's directory. */
+function resolveOpcuaPaths(s: OpcuaSourceConfig, abs: (p: string) => string): OpcuaSourceConfig {
+  const u = s.user;
+  const user = u.type === "username" ? { ...u, passwordFile: abs(u.passwordFile) } : u.type === "certificate" ? { ...u, certFile: abs(u.certFile), keyFile: abs(u.keyFile) } : u;
+  return { ...s, ...(s.pkiDir !== undefined ? { pkiDir: abs(s.pkiDir) } : {}), user };
+}
+
 function resolvePaths(c: GatewayConfig, base: string): GatewayConfig {
   const abs = (p: string): string => (isAbsolute(p) ? p : resolve(base, p));
   const stateDir = abs(c.gateway.stateDir);
@@ -140,6 +159,7 @@ function resolvePaths(c: GatewayConfig, base: string): GatewayConfig {
     },
     receiver: { publicKeyFile: abs(c.receiver.publicKeyFile) },
     uplink: { ...c.uplink, caFile: abs(c.uplink.caFile) },
+    sources: c.sources.map((s) => (s.kind === "opcua" ? resolveOpcuaPaths(s, abs) : s)),
     ...(c.models ? { models: resolveModelPaths(c.models, abs, stateDir) } : {}),
   };
 }

@@ -1,8 +1,8 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { ConfigError, errorText } from "../../kernel/errors.js";
-import { loadConfig, type LoadedConfig } from "./load.js";
+import { loadConfig, readConfigBytes, type LoadedConfig } from "./load.js";
 
 /** Where the image keeps the integrator's read-only template and the provisioned config (docs/service.md). */
 export const DEVICE_TEMPLATE = "/etc/otgw/config.yaml";
@@ -23,8 +23,9 @@ export function provisioningState(file: string): ProvisioningState {
   if (!existsSync(file)) return { state: "unprovisioned", reason: `${file} does not exist` };
   let raw: unknown;
   try {
-    raw = parseYaml(readFileSync(file, "utf8"));
+    raw = parseYaml(readConfigBytes(file).toString("utf8"));
   } catch (err) {
+    if (err instanceof ConfigError) return { state: "invalid", problems: err.problems };
     return { state: "invalid", problems: [`/: cannot read or parse: ${errorText(err)}`] };
   }
   const identity = raw !== null && typeof raw === "object" ? (raw as Record<string, unknown>).identity : undefined;

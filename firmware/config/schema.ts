@@ -87,6 +87,11 @@ export const TransformRule = Type.Object({
   id: IdT,
   scale: Type.Number({ default: 1 }),
   offset: Type.Number({ default: 0 }),
+  /**
+   * Decimal places the numeric result is rounded to after scale and offset (half away from zero), so
+   * `1243 × 0.1` is 124.3, not 124.30000000000001. Absent: no rounding (no default, see docs/config.md).
+   */
+  decimals: Type.Optional(Type.Integer({ minimum: 0, maximum: 15 })),
   unit: Type.String({ minLength: 1, maxLength: 32 }),
 }, strict);
 

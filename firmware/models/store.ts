@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { LowSync } from "lowdb";
 import type { Clock } from "../../kernel/clock.js";
@@ -8,6 +8,7 @@ import { DurableJsonFile } from "../../kernel/json-state.js";
 import { child, silentLogger, type Logger } from "../../kernel/log.js";
 import { AUDIT_EVENTS } from "../audit/events.js";
 import { parseArtefact } from "./artefact.js";
+import { readBundleFile } from "./config.js";
 import { sha256 as sha, verifyBundle, type VerifiedBundle } from "./bundle.js";
 import type { TrustedKey } from "./dsse.js";
 import { MODEL_ERRORS, ModelError } from "./errors.js";
@@ -109,7 +110,7 @@ export class ModelStore {
     let v: VerifiedBundle;
     let bytes: Buffer | null = null;
     try {
-      bytes = readFileSync(file);
+      bytes = readBundleFile(file);
       v = verifyBundle(bytes, this.o.trusted);
       if (v.digest !== entry.digest || v.version !== entry.version) throw new ModelError(MODEL_ERRORS.digestMismatch, `installed bundle ${entry.file} no longer holds the accepted model ${entry.digest.slice(0, 16)}…: reinstall it`);
       const artefact = parseArtefact(v.artefact);

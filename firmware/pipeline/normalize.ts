@@ -10,10 +10,12 @@ export type SourceRef = Pick<Source, "id" | "adapter" | "uriFor">;
 
 /**
  * The SHA-256 (hex) of the canonical JSON of a transform rule as loaded (defaults filled in), so
- * `{id, unit}` and `{id, unit, scale: 1, offset: 0}` are the same rule with the same hash.
+ * `{id, unit}` and `{id, unit, scale: 1, offset: 0}` are the same rule with the same hash. `decimals`
+ * is part of it only when set, so the lineage proves the rounding and rules without it keep their hash.
  */
 export function transformRuleSha256(rule: TransformRule): string {
-  return sha256Hex(canonicalJson({ id: rule.id, scale: rule.scale, offset: rule.offset, unit: rule.unit }));
+  const { id, scale, offset, unit, decimals } = rule;
+  return sha256Hex(canonicalJson(decimals === undefined ? { id, scale, offset, unit } : { id, scale, offset, unit, decimals }));
 }
 
 interface Mapping {
@@ -107,11 +109,25 @@ export class Normalizer {
   }
 }
 
-/** value × scale + offset for numbers; booleans, strings and null pass through unchanged. */
+/**
+ * value × scale + offset for numbers, then rounded to `decimals` places when the rule has them;
+ * booleans, strings and null pass through unchanged.
+ */
 export function applyRule(rule: TransformRule, value: RawReading["value"]): NormalizedRecord["value"] {
   if (typeof value !== "number") return value;
-  if (rule.scale === 1 && rule.offset === 0) return value;
-  return value * rule.scale + rule.offset;
+  const v = rule.scale === 1 && rule.offset === 0 ? value : value * rule.scale + rule.offset;
+  return rule.decimals === undefined ? v : roundDecimals(v, rule.decimals);
+}
+
+/**
+ * `v` rounded to `decimals` places, half away from zero, as the nearest double to the decimal text
+ * (toFixed rounds the exact binary value, so the float noise of a scale such as 0.1 disappears).
+ * Non-finite values pass through; -0 becomes 0.
+ */
+function roundDecimals(v: number, decimals: number): number {
+  if (!Number.isFinite(v)) return v;
+  const r = Number(v.toFixed(decimals));
+  return r === 0 ? 0 : r;
 }
 
 function key(sourceId: string, address: string): string {

@@ -55,7 +55,7 @@ export interface QueueDepth {
  * Why data was dropped: the configured byte bound, the disk itself is full, or (before sealing, in the
  * gateway) more records waited in memory than its bound while the queue could not take them.
  */
-export type DropReason = "bound" | "disk-full" | "memory";
+export type DropReason = "bound" | "disk-full" | "memory" | "held-full";
 
 /** Data frames of one stream dropped in one go (one enqueue). */
 export interface DropReport {

@@ -14,8 +14,18 @@ export interface RecoveryReport {
   /** Items read back from the damaged file into the new queue. */
   salvaged: number;
   salvagedBytes: number;
-  /** Ids in the damaged range that could not be read (lost; the receiver sees them as gaps). */
+  /**
+   * Ids up to the highest id known to have been assigned (the file's AUTOINCREMENT counter, its
+   * max(id), or else the highest id read back) that could not be read: lost, the receiver sees them as
+   * gaps. Never counts ids past that point, which may never have existed.
+   */
   unreadable: number;
+  /**
+   * The end of the queue could not be read (neither the counter nor max(id) answered, and reading
+   * failed past the last readable row): items after `unreadable`'s range may be lost too, in a number
+   * the damaged file no longer records. The receiver's gap reports say how many.
+   */
+  tailLost: boolean;
 }
 
 /**
@@ -52,11 +62,19 @@ const CHUNK = 256;
 /** When the highest id is unknown, stop after this many unreadable ids in a row. */
 const GIVE_UP_AFTER = 65_536;
 
+/** What salvageRows found besides the rows: see RecoveryReport. */
+export interface SalvageOutcome {
+  unreadable: number;
+  tailLost: boolean;
+  /** An id at or above every id the damaged file may have assigned (the new file's counter starts past it). */
+  maxId: number;
+}
+
 /**
  * Reads every row it can from a damaged queue file, in id order. Whole chunks first; a chunk that
  * hits a bad page is retried id by id, so one bad page costs only the rows on it.
  */
-export function salvageRows(damaged: string, take: (rows: Row[]) => void): { unreadable: number; maxId: number } {
+export function salvageRows(damaged: string, take: (rows: Row[]) => void): SalvageOutcome {
   // Work on a copy (the damaged file stays as it was, for analysis). A truncated file is padded back
   // to the size its header states: SQLite refuses every query on a file shorter than its schema says,
   // while zero pages only cost the rows that were on them.
@@ -69,7 +87,7 @@ export function salvageRows(damaged: string, take: (rows: Row[]) => void): { unr
     db = new Database(work, { fileMustExist: true });
   } catch {
     removeWork(work);
-    return { unreadable: 0, maxId: 0 };
+    return { unreadable: 0, tailLost: true, maxId: 0 };
   }
   try {
     const tryGet = <T>(f: () => T): T | undefined => { try { return f(); } catch { return undefined; } };
@@ -78,9 +96,12 @@ export function salvageRows(damaged: string, take: (rows: Row[]) => void): { unr
     const hi = Math.max(seqRow?.seq ?? 0, maxRow?.m ?? 0);
     const chunk = tryGet(() => db.prepare<[number, number], Row>(`SELECT ${ROW_COLUMNS} FROM queue WHERE id > ? ORDER BY id LIMIT ?`));
     const one = tryGet(() => db.prepare<[number], Row>(`SELECT ${ROW_COLUMNS} FROM queue WHERE id = ?`));
-    if (!chunk || !one) return { unreadable: 0, maxId: hi };
+    if (!chunk || !one) return { unreadable: 0, tailLost: true, maxId: hi }; // not one row readable, so no count either
     let last = 0;
-    let unreadable = 0;
+    /** Highest id actually read back. */
+    let seen = 0;
+    /** Ids whose read failed, in ascending order; only those at or below the known end count as lost. */
+    const misses: number[] = [];
     let missesInARow = 0;
     for (;;) {
       const rows = tryGet(() => chunk.all(last, CHUNK));
@@ -88,6 +109,7 @@ export function salvageRows(damaged: string, take: (rows: Row[]) => void): { unr
         if (rows.length === 0) break;
         take(rows);
         last = rows[rows.length - 1]!.id;
+        seen = Math.max(seen, last);
         missesInARow = 0;
         continue;
       }
@@ -98,15 +120,25 @@ export function salvageRows(damaged: string, take: (rows: Row[]) => void): { unr
           const r = one.get(id);
           if (r) got.push(r);
         } catch {
-          unreadable++;
+          misses.push(id);
           missesInARow++;
         }
       }
-      if (got.length > 0) { take(got); missesInARow = 0; }
+      if (got.length > 0) {
+        take(got);
+        seen = Math.max(seen, got[got.length - 1]!.id);
+        missesInARow = 0;
+      }
       last += CHUNK;
       if ((hi > 0 && last >= hi) || (hi === 0 && missesInARow >= GIVE_UP_AFTER)) break;
     }
-    return { unreadable, maxId: Math.max(hi, last) };
+    // The walk goes by whole chunks, so it tries ids past the end; an id past the highest one known to
+    // exist is not a lost item. With the end unknown, the misses after the last readable row may be
+    // lost items or ids never assigned: they are not counted, and the report says the tail is unknown.
+    const end = hi > 0 ? hi : seen;
+    let unreadable = 0;
+    for (const id of misses) if (id <= end) unreadable++;
+    return { unreadable, tailLost: hi === 0 && misses.some((id) => id > seen), maxId: Math.max(hi, last) };
   } finally {
     db.close();
     removeWork(work);
@@ -136,7 +168,7 @@ function padToHeaderSize(file: string): void {
  * makes sure ids are never reused (not even those lost with the damaged pages).
  */
 export function salvageInto(db: Database.Database, file: string, moved: string, problem: string): RecoveryReport {
-  const report: RecoveryReport = { file, movedTo: moved, problem, salvaged: 0, salvagedBytes: 0, unreadable: 0 };
+  const report: RecoveryReport = { file, movedTo: moved, problem, salvaged: 0, salvagedBytes: 0, unreadable: 0, tailLost: false };
   const ins = db.prepare<[number, string, string, number, number, number, Buffer]>(`INSERT OR IGNORE INTO queue (${ROW_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`);
   const copy = db.transaction((rows: Row[]) => {
     for (const r of rows) {
@@ -146,8 +178,9 @@ export function salvageInto(db: Database.Database, file: string, moved: string, 
       report.salvagedBytes += r.payload.length;
     }
   });
-  const { unreadable, maxId } = salvageRows(moved, copy);
+  const { unreadable, tailLost, maxId } = salvageRows(moved, copy);
   report.unreadable += unreadable;
+  report.tailLost = tailLost;
   db.prepare("UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = 'queue'").run(maxId);
   db.prepare("INSERT INTO sqlite_sequence (name, seq) SELECT 'queue', ? WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'queue')").run(maxId);
   return report;

@@ -5,6 +5,7 @@ import { systemClock, type Clock } from "../../kernel/clock.js";
 import { QueueError, errorText } from "../../kernel/errors.js";
 import type { DeadLetter, DropReason, DropReport, DropTotals, MarkUpdate, NewQueueItem, PeekCursor, Queue, QueueDepth, QueueItem } from "./queue.js";
 import { integrityProblem, moveAside, salvageInto, type RecoveryReport } from "./salvage.js";
+import { permissionError, permissionProblem } from "./queue-access.js";
 import { ROW_COLUMNS, migrate, type Row } from "./sqlite-schema.js";
 import { DiskSpace, type DiskSpaceOptions } from "./disk-space.js";
 import { evictInTx, prepareEvict, type EvictStatements } from "./sqlite-evict.js";
@@ -159,10 +160,14 @@ export class SqliteQueue implements Queue {
     const clock = opts.clock ?? systemClock;
     try {
       mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+      // Before the damage check: SQLite says "unable to open" for a refused file too, and a refused
+      // file must never be taken for a damaged one (moving it aside strands its frames).
+      const denied = permissionProblem(file);
+      if (denied !== null) throw new QueueError("QUEUE_PERMISSION", denied);
       const problem = integrityProblem(file);
       let moved: string | null = null;
       if (problem !== null) {
-        if (opts.recover === false) throw new QueueError("QUEUE_OPEN", `cannot open queue file ${file}: ${problem}. If it is damaged, move it aside (the gateway starts a new queue) and keep it for analysis`);
+        if (opts.recover === false) throw new QueueError("QUEUE_OPEN", `queue file ${file} is damaged (${problem}): move it aside and keep it for analysis (the gateway starts a new queue), or start with recovery on to salvage its readable frames`);
         moved = moveAside(file, clock.nowMs());
       }
       db = new Database(file);
@@ -182,7 +187,11 @@ export class SqliteQueue implements Queue {
     } catch (err) {
       db?.close();
       if (err instanceof QueueError) throw err;
-      throw new QueueError("QUEUE_OPEN", `cannot open queue file ${file}: ${errorText(err)}. If it is damaged, move it aside (the gateway starts a new queue) and keep it for analysis`, { cause: err });
+      const denied = permissionError(file, err);
+      if (denied !== null) throw new QueueError("QUEUE_PERMISSION", denied, { cause: err });
+      // Damage is found by the check above and salvaged; what is left (I/O errors, a full disk) is
+      // not a reason to give up the file and its unsent frames.
+      throw new QueueError("QUEUE_OPEN", `cannot open queue file ${file}: ${errorText(err)}. Check the disk and file system under ${dirname(file)} (dmesg, df); keep the file, it holds the unsent frames`, { cause: err });
     }
   }
 

@@ -1,10 +1,11 @@
-import { createPublicKey, X509Certificate, type KeyObject } from "node:crypto";
-import { mkdirSync, readFileSync } from "node:fs";
+import { X509Certificate, type KeyObject } from "node:crypto";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { systemClock, type Clock } from "../../kernel/clock.js";
 import type { Scheduler } from "../../kernel/scheduler.js";
 import { child, type Logger } from "../../kernel/log.js";
 import { errorText } from "../../kernel/errors.js";
+import { readPublicKeyFile } from "../../kernel/pem.js";
 import type { Signer } from "../../kernel/keystore.js";
 import { PREDICTIONS_STREAM } from "../../kernel/prediction.js";
 import type { Source } from "../../hal/source.js";
@@ -22,11 +23,14 @@ import { Gateway, AUDIT_SCHEMA_ID, AUDIT_STREAM, type GatewayStats } from "./gat
 import { Outbox, type OutboxItem } from "./outbox.js";
 import { ObservedQueue } from "./observed-queue.js";
 import { StreamSessions } from "./sessions.js";
+import { HeldReadings } from "./held-readings.js";
 import { DropLedger } from "./drops.js";
 import { QueueWriter } from "./queue-writer.js";
 import { DeliveryCount } from "./delivery-count.js";
 import { announceEndedSessions } from "./session-marks.js";
 import { auditSafely } from "./audit-safely.js";
+import { StateDirLock } from "./state-lock.js";
+import { previousIdentityKey } from "./previous-identity.js";
 
 /** How createGateway builds a gateway; only the config and the logger are required. */
 export type CreateGatewayOptions = (
@@ -76,7 +80,15 @@ export async function createGateway(o: CreateGatewayOptions): Promise<GatewayHan
   const configFile = "configFile" in o ? o.configFile : o.config.file;
   const { config, digest } = "configFile" in o ? loadConfig(o.configFile) : o.config;
   for (const ov of activeOverrides(config)) logger.warn({ override: ov.name, reason: ov.reason }, "production safeguard overridden (audited)");
-  const identity = o.identity ?? await openIdentity(config);
+  // Before anything of the gateway's is opened: a second gateway on the same state directory stops here.
+  const lock = StateDirLock.take(config.gateway.stateDir);
+  let identity: GatewayIdentity;
+  try {
+    identity = o.identity ?? await openIdentity(config);
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
   const ownIdentity = o.identity === undefined;
   let limitHit: () => void = () => undefined;
   const limitReached = new Promise<void>((r) => (limitHit = r));
@@ -84,7 +96,7 @@ export async function createGateway(o: CreateGatewayOptions): Promise<GatewayHan
     const sources = o.sources ?? await createSources(config, clock, logger, { configFile, scheduler: o.scheduler });
     const signer = o.wrapSigner ? o.wrapSigner(identity.signer) : identity.signer;
     const gateway = await wire({
-      config, digest, logger, clock, scheduler: o.scheduler, signer, tls: identity.tls, sources, onCommitted: o.onCommitted, maxRecords: o.maxRecords, onLimit: () => limitHit(),
+      config, digest, logger, clock, scheduler: o.scheduler, signer, tls: identity.tls, sources, onCommitted: o.onCommitted, maxRecords: o.maxRecords, onLimit: () => limitHit(), lock,
     });
     return {
       gateway, config, identity, limitReached,
@@ -95,6 +107,7 @@ export async function createGateway(o: CreateGatewayOptions): Promise<GatewayHan
     };
   } catch (err) {
     if (ownIdentity) await identity.close?.();
+    lock.release();
     throw err;
   }
 }
@@ -111,6 +124,7 @@ interface WireInput {
   onCommitted: CreateGatewayOptions["onCommitted"];
   maxRecords: number | undefined;
   onLimit: () => void;
+  lock: StateDirLock;
 }
 
 /** Opens the gateway's state and connects its collaborators; closes what it opened if a later step fails. */
@@ -122,7 +136,10 @@ async function wire(w: WireInput): Promise<Gateway> {
   const gatewayId = config.gateway.id;
   const cert = new X509Certificate(w.tls.cert);
   const certDer = Buffer.from(cert.raw);
-  const recipientPublicKey = createPublicKey(readFileSync(config.receiver.publicKeyFile, "utf8"));
+  const recipientPublicKey = readPublicKeyFile(config.receiver.publicKeyFile, {
+    what: "the receiver's public key (receiver.publicKeyFile)",
+    fix: "copy the receiver.pub.pem that `otgw receiver keygen` wrote on the receiver (never its .key.pem)",
+  });
   const priorities = new Map(config.streams.map((s) => [s.id, s.priority] as const));
   if (config.models) priorities.set(PREDICTIONS_STREAM, config.models.priority);
   const topicFor = (stream: string): string => `otgw/v1/${gatewayId}/${stream}`; // StreamSessions asks once per stream
@@ -151,6 +168,7 @@ async function wire(w: WireInput): Promise<Gateway> {
   });
   const queue = new ObservedQueue(sqlite, (ids) => delivery.acked(ids), (id) => delivery.forget(id));
   let quarantine: Quarantine | undefined;
+  let held: HeldReadings | undefined;
   try {
     // Sessions the previous run left open (SIGKILL, power cut): say, signed, where each ended in the
     // queue, before any frame of this run is enqueued, so each statement follows its session's frames.
@@ -180,8 +198,19 @@ async function wire(w: WireInput): Promise<Gateway> {
       },
       onWritten: () => uplink.kick(),
     });
+    // Readings wait here, on disk, while the certificate is not valid now (docs/queue.md "Held readings").
+    held = HeldReadings.open(join(stateDir, "held.db"), { maxBytes: config.queue.maxBytes, durability: config.queue.durability, clock });
     const sessions = new StreamSessions({
-      gatewayId, signer, certDer, recipientPublicKey, clock, outbox,
+      gatewayId, signer, certDer, recipientPublicKey, clock, outbox, held,
+      onHold: (e) => {
+        if (e.kind === "holding") {
+          log.error({ reason: e.reason, certSerial: e.certSerial, validFrom: e.validFrom, validTo: e.validTo }, "the gateway certificate is not valid now: no session can be opened, readings are held on disk until a valid certificate is in place (run `otgw identity renew`)");
+          auditSafe(AUDIT_EVENTS.identityHolding, { reason: e.reason, certSerial: e.certSerial, validFrom: e.validFrom, validTo: e.validTo });
+        } else if (e.kind === "released") {
+          log.info({ records: e.records }, "held readings sealed under the valid certificate and queued");
+          auditSafe(AUDIT_EVENTS.identityReleased, { records: e.records });
+        } else drops.record(e.stream, "held-full", 1, e.bytes);
+      },
       checkpointEveryMessages: config.envelope.checkpointEveryMessages, checkpointEveryMs: config.envelope.checkpointEveryMs,
       sessionMaxMessages: config.envelope.sessionMaxMessages, topicFor, priorityOf,
       onSessionOpened: (stream, sessionId, receiptKey) => {
@@ -192,17 +221,18 @@ async function wire(w: WireInput): Promise<Gateway> {
     });
     quarantine = new Quarantine(join(stateDir, "quarantine.db"));
     audit = AuditLog.open(join(stateDir, "audit.jsonl"), {
-      signer, clock, checkpointEvery: config.audit.checkpointEveryEntries, logger, deferTailCheckpoint: true,
+      signer, clock, checkpointEvery: config.audit.checkpointEveryEntries, logger, previousKey: previousIdentityKey(config, cert),
     });
     audit.onEntry((e: AuditEntry) => sessions.submit(AUDIT_STREAM, Buffer.from(JSON.stringify(e)), AUDIT_SCHEMA_ID, BigInt(e.tsNs)));
     return new Gateway({
       config, configDigest: w.digest, logger, clock, scheduler: w.scheduler, signer, cert, sources: w.sources,
-      queue, writer, outbox, sessions, uplink, audit, drops, quarantine,
+      queue, writer, outbox, sessions, uplink, audit, drops, quarantine, held,
       normalizer, validator, previousRun: { sessions: announced, queueRecovery: sqlite.recovery }, stats,
-      maxRecords: w.maxRecords, onLimit: w.onLimit,
+      maxRecords: w.maxRecords, onLimit: w.onLimit, stateLock: w.lock,
     });
   } catch (err) {
     quarantine?.close();
+    held?.close();
     queue.close();
     throw err;
   }

@@ -16,6 +16,7 @@ import { AUDIT_EVENTS, type AuditLog } from "../audit/audit-log.js";
 import type { Normalizer } from "../pipeline/normalize.js";
 import type { Validator } from "../pipeline/validate.js";
 import type { Quarantine } from "../pipeline/quarantine.js";
+import type { HeldReadings } from "./held-readings.js";
 import { encodeRecord } from "../pipeline/encode.js";
 import type { Outbox } from "./outbox.js";
 import type { StreamSessions } from "./sessions.js";
@@ -36,15 +37,17 @@ import { auditSafely } from "./audit-safely.js";
 export const MAX_IN_MEMORY = 16_384;
 
 /**
- * V8 heap limits the gateway process is meant to run with (`node <flags> dist/bin/otgw.js run`;
- * docs/queue.md "Memory"; the image's service unit gives old space 96 MB, since node-opcua alone needs ~37). Without them V8 lets garbage pile up to several
- * hundred MB before collecting; with them the bench's gateway stays near 130 MB at full throughput.
+ * V8 heap limits the gateway process runs with, whatever its sources: the one statement of them
+ * (`node <flags> dist/bin/otgw.js run`; docs/queue.md "Memory"). The image's service unit, the README,
+ * the bench and `otgw dev up` use exactly these; test/runtime/heap-flags.test.ts checks every place
+ * that states them. Old space 96 MB: a gateway with an OPC UA source keeps ~50 MB of live heap
+ * (node-opcua alone holds ~37 MB once loaded) and died out of memory under the former 48.
+ * Without limits V8 lets garbage pile up to several hundred MB before collecting.
  */
-export const GATEWAY_NODE_FLAGS = ["--max-old-space-size=48", "--max-semi-space-size=4"] as const;
+export const GATEWAY_NODE_FLAGS = ["--max-old-space-size=96", "--max-semi-space-size=4"] as const;
 
 /** The audit log travels upstream as its own sealed stream. */
-export const AUDIT_STREAM = "audit";
-export const AUDIT_SCHEMA_ID = "otgw.audit/1";
+export { AUDIT_STREAM, AUDIT_SCHEMA_ID } from "../audit/events.js";
 
 /**
  * The gateway's collaborators, opened and wired by createGateway (create-gateway.ts): the one place
@@ -70,6 +73,8 @@ export interface GatewayParts {
   /** Open, its entries already fed to the sessions as the sealed audit stream. */
   audit: AuditLog;
   drops: DropLedger;
+  /** Readings held on disk while the certificate is not valid now (closed by stop()). */
+  held?: HeldReadings;
   normalizer: Normalizer;
   validator: Validator;
   quarantine: Quarantine;
@@ -81,6 +86,8 @@ export interface GatewayParts {
   maxRecords?: number;
   /** Called once when maxRecords is reached. */
   onLimit?: () => void;
+  /** The state directory's lock (StateDirLock), given up once stop() has closed the state's files. */
+  stateLock?: { release(): void };
 }
 
 export interface GatewayStats {
@@ -154,8 +161,6 @@ export class Gateway {
     const gatewayId = config.gateway.id;
     const uplink = this.uplink;
     this.started = true;
-    // The previous run's unsigned tail (a crash) is signed now; the signature arrives after these first entries.
-    this.audit.signTail();
     this.audit.append(AUDIT_EVENTS.gatewayStart, { gatewayId, mode: config.gateway.mode, signer: signer.kind, certSerial: this.cert.serialNumber, keyId: keyIdOf(this.cert) });
     // Production safeguards the config overrides are evidence: each is recorded with its reason.
     this.audit.append(AUDIT_EVENTS.configLoaded, { digest: this.d.configDigest, overrides: activeOverrides(config) });
@@ -165,7 +170,7 @@ export class Gateway {
     if (queueRecovery) {
       const r = queueRecovery;
       this.log.error({ ...r }, "queue file was damaged: moved aside, readable frames recovered, the rest is lost (the receiver reports the gaps)");
-      this.auditSafe(AUDIT_EVENTS.queueRecovered, { movedTo: r.movedTo, problem: r.problem, salvaged: r.salvaged, unreadable: r.unreadable });
+      this.auditSafe(AUDIT_EVENTS.queueRecovered, { movedTo: r.movedTo, problem: r.problem, salvaged: r.salvaged, unreadable: r.unreadable, tailLost: r.tailLost });
     }
     this.drops.start();
     // Models: the active bundle is re-verified before it scores anything; refusals are audited.
@@ -284,9 +289,14 @@ export class Gateway {
     return this.sessions.waiting + this.outbox.pending + this.writer.pending;
   }
 
-  /** Frames still waiting for a PUBACK (queue) or for their signature (outbox). */
+  /** Frames still waiting for a PUBACK (queue) or for their signature (outbox), and held records. */
   backlog(): number {
-    return this.queue.depth().count + this.outbox.pending + this.writer.pending;
+    return this.queue.depth().count + this.outbox.pending + this.writer.pending + this.sessions.held;
+  }
+
+  /** Records held on disk until a valid certificate opens sessions for them. */
+  heldRecords(): number {
+    return this.sessions.held;
   }
 
   /** Resolves when everything sealed so far has been acknowledged by the broker. */
@@ -305,6 +315,8 @@ export class Gateway {
       await this.audit.close();
       this.queue.close();
       this.quarantine.close();
+      this.d.held?.close();
+      this.d.stateLock?.release();
       return;
     }
     this.accepting = false;
@@ -327,6 +339,8 @@ export class Gateway {
     this.stats.queueDepth = this.queue.depth().count;
     this.queue.close();
     this.quarantine.close();
+    this.d.held?.close();
+    this.d.stateLock?.release();
     this.log.info({ ...this.stats }, "gateway stopped");
   }
 }

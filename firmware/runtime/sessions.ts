@@ -1,8 +1,15 @@
-import type { KeyObject } from "node:crypto";
+import { X509Certificate, type KeyObject } from "node:crypto";
 import type { Logger } from "../../kernel/log.js";
 import { errorText } from "../../kernel/errors.js";
 import { SessionSealer, type SealerOptions } from "../../envelope/sealer.js";
 import type { Outbox } from "./outbox.js";
+import type { HeldReadings } from "./held-readings.js";
+
+/** What the sessions report about records held for a valid certificate (the gateway logs and audits it). */
+export type HoldEvent =
+  | { kind: "holding"; reason: "expired" | "not-yet-valid"; certSerial: string; validFrom: string; validTo: string }
+  | { kind: "released"; records: number }
+  | { kind: "dropped"; stream: string; bytes: number };
 
 /** The sealer's options for every stream (the stream itself varies per session), plus the wiring. */
 export interface SessionsOptions extends Omit<SealerOptions, "stream" | "firstSeq" | "random"> {
@@ -15,6 +22,13 @@ export interface SessionsOptions extends Omit<SealerOptions, "stream" | "firstSe
   priorityOf(stream: string): number;
   /** Called once per opened session (the gateway audits it and keeps its receipt key), before any of its frames is queued. */
   onSessionOpened(stream: string, sessionIdHex: string, receiptKey: KeyObject): void;
+  /**
+   * Where records wait, on disk, while the certificate is not valid now: no session is ever opened
+   * under such a certificate (a receiver would refuse it). Absent: records wait in memory (tests).
+   */
+  held?: HeldReadings;
+  /** Holding started (once per episode), held records were released, or one could not be held. */
+  onHold?(e: HoldEvent): void;
   logger: Logger;
 }
 
@@ -33,6 +47,11 @@ interface StreamState {
   pending: Pending[];
 }
 
+function validityOf(certDer: Buffer): { from: number; to: number; serial: string; validFrom: string; validTo: string } {
+  const c = new X509Certificate(certDer);
+  return { from: Date.parse(c.validFrom), to: Date.parse(c.validTo), serial: c.serialNumber, validFrom: c.validFrom, validTo: c.validTo };
+}
+
 /**
  * One envelope session per stream. Sealing is synchronous; opening a session (HPKE wrap + a
  * signature that may take a TPM tens of milliseconds) is not, so records that arrive meanwhile wait
@@ -43,8 +62,29 @@ export class StreamSessions {
   private closed = false;
   /** Data frames sealed, per stream. */
   readonly sealed = new Map<string, number>();
+  /** The certificate's validity (epoch ms) and serial, for the "valid now" gate. */
+  private validity: { from: number; to: number; serial: string; validFrom: string; validTo: string };
+  /** Held records are being sealed into new sessions (new ones are held behind them, in order). */
+  private releasing: Promise<void> | null = null;
+  /** Highest held id submitted for sealing but not yet released from the held store. */
+  private heldCursor = 0;
+  private holdingReported = false;
+  private stopRelease = false;
 
-  constructor(private readonly o: SessionsOptions) {}
+  constructor(private readonly o: SessionsOptions) {
+    this.validity = validityOf(o.certDer);
+  }
+
+  /** True when the certificate in use is valid at the sessions' clock now. */
+  certValidNow(): boolean {
+    const now = this.o.clock.nowMs();
+    return now >= this.validity.from && now <= this.validity.to;
+  }
+
+  /** Records held on disk for a valid certificate. */
+  get held(): number {
+    return this.o.held?.size ?? 0;
+  }
 
   /** Records waiting in memory for their stream's session to open. */
   get waiting(): number {
@@ -57,6 +97,17 @@ export class StreamSessions {
   submit(stream: string, plaintext: Buffer, schemaId: string, sourceTsNs: bigint): void {
     if (this.closed) return;
     const st = this.state(stream);
+    const held = this.o.held;
+    // Behind records already held (order), or when this record would need a session that the
+    // certificate cannot open now: held on disk. A session opened under a valid certificate goes on.
+    if (held && (this.releasing !== null || held.size > 0 || (st.sealer === null && st.opening === null && !this.certValidNow()))) {
+      this.hold(held, stream, plaintext, schemaId, sourceTsNs);
+      return;
+    }
+    this.submitNow(stream, st, plaintext, schemaId, sourceTsNs);
+  }
+
+  private submitNow(stream: string, st: StreamState, plaintext: Buffer, schemaId: string, sourceTsNs: bigint): void {
     if (st.sealer === null || st.opening !== null) {
       st.pending.push({ plaintext, schemaId, sourceTsNs });
       this.ensureOpen(stream, st);
@@ -67,6 +118,7 @@ export class StreamSessions {
 
   /** Emits time-based checkpoints for streams that went quiet. Call from a timer. */
   tick(): void {
+    this.releaseHeld();
     for (const [stream, st] of this.streams) {
       if (st.sealer && st.opening === null && st.sealer.checkpointDue()) this.checkpoint(stream, st, st.sealer, false);
     }
@@ -83,6 +135,7 @@ export class StreamSessions {
     await this.settle();
     this.o.signer = signer;
     this.o.certDer = certDer;
+    this.validity = validityOf(certDer);
     let closed = 0;
     for (const [stream, st] of this.streams) {
       if (!st.sealer) continue;
@@ -90,7 +143,65 @@ export class StreamSessions {
       st.sealer = null;
       closed++;
     }
+    this.releaseHeld();
     return closed;
+  }
+
+  /** Resolves when no held records are being released (tests, stop). */
+  async heldSettled(): Promise<void> {
+    while (this.releasing) await this.releasing;
+  }
+
+  private hold(held: HeldReadings, stream: string, plaintext: Buffer, schemaId: string, sourceTsNs: bigint): void {
+    if (!this.holdingReported && this.releasing === null && !this.certValidNow()) {
+      this.holdingReported = true;
+      const v = this.validity;
+      this.o.onHold?.({ kind: "holding", reason: this.o.clock.nowMs() > v.to ? "expired" : "not-yet-valid", certSerial: v.serial, validFrom: v.validFrom, validTo: v.validTo });
+    }
+    if (!held.add(stream, schemaId, sourceTsNs, plaintext)) this.o.onHold?.({ kind: "dropped", stream, bytes: plaintext.length });
+  }
+
+  /**
+   * Seals the held records, oldest first, into sessions opened under the (now valid) certificate, and
+   * forgets each batch only once its frames are in the queue. Records arriving meanwhile are held
+   * behind them. A crash in between re-seals the batch at the next start (at-least-once for held
+   * records, docs/queue.md "Held readings").
+   */
+  private releaseHeld(): void {
+    const held = this.o.held;
+    if (!held || this.releasing !== null || this.stopRelease || this.closed || held.size === 0 || !this.certValidNow()) return;
+    const run = async (): Promise<void> => {
+      let released = 0;
+      let reported = false;
+      for (;;) {
+        if (this.stopRelease || this.closed || !this.certValidNow()) break;
+        const batch = held.next(this.heldCursor, 512);
+        const last = batch.at(-1);
+        if (last === undefined) {
+          // Reported once, when the held records are all queued; the report is an audit entry, which
+          // itself is held behind this release, so one more round takes it along.
+          if (released > 0 && !reported) {
+            reported = true;
+            this.o.onHold?.({ kind: "released", records: released });
+            continue;
+          }
+          break;
+        }
+        for (const r of batch) this.submitNow(r.stream, this.state(r.stream), r.plaintext, r.schemaId, r.sourceTsNs);
+        this.heldCursor = last.id;
+        await this.settle();
+        // A session that could not open keeps its records in memory: they are still held on disk
+        // too, so they are not forgotten; this run stops and the next tick tries again.
+        if (this.waiting > 0) break;
+        await this.o.outbox.drained();
+        held.release(last.id);
+        released += batch.length;
+      }
+      if (held.size === 0) this.holdingReported = false;
+    };
+    this.releasing = run().catch((err: unknown) => {
+      this.o.logger.error({ err: errorText(err) }, "could not release held records; the next tick retries");
+    }).finally(() => { this.releasing = null; });
   }
 
   /** Resolves when no session is being opened (every record submitted so far is sealed). */
@@ -104,6 +215,9 @@ export class StreamSessions {
 
   /** Seals what is pending and closes every session with a final signed checkpoint. */
   async closeAll(): Promise<void> {
+    // A release in progress finishes its batch; what is still held stays on disk for the next start.
+    this.stopRelease = true;
+    await this.heldSettled();
     await this.settle();
     this.closed = true;
     for (const [stream, st] of this.streams) {
@@ -144,6 +258,11 @@ export class StreamSessions {
   private ensureOpen(stream: string, st: StreamState): void {
     if (st.opening !== null) return;
     const o = this.o;
+    if (o.held && !this.certValidNow()) {
+      // Never open a session under a certificate that is not valid now: what waits for one is held.
+      for (const p of st.pending.splice(0)) this.hold(o.held, stream, p.plaintext, p.schemaId, p.sourceTsNs);
+      return;
+    }
     const opening = SessionSealer.open({
       gatewayId: o.gatewayId, stream, signer: o.signer, certDer: o.certDer, recipientPublicKey: o.recipientPublicKey, clock: o.clock,
       checkpointEveryMessages: o.checkpointEveryMessages, checkpointEveryMs: o.checkpointEveryMs,

@@ -3,7 +3,8 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSy
 import { basename, join } from "node:path";
 import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
-import { CaError } from "../../kernel/errors.js";
+import { CaError, errorText, InputFileError } from "../../kernel/errors.js";
+import { readCertificatePem, readPrivateKeyPem } from "../../kernel/pem.js";
 import { caFromPem, createCa, gatewayUri, issueCertificate, type CaBundle } from "./pki.js";
 import { Inventory, keyId } from "./inventory.js";
 
@@ -65,8 +66,16 @@ export class FleetCa {
 
   private constructor(readonly dir: string) {
     if (!existsSync(join(dir, "ca.key"))) throw new CaError("CA_MISSING", `no fleet CA in ${dir}: create one with \`otgw ca init --dir ${dir}\``);
-    this.ca = caFromPem(readFileSync(join(dir, "ca.crt"), "utf8"), readFileSync(join(dir, "ca.key"), "utf8"));
-    this.policy = JSON.parse(readFileSync(join(dir, "ca.json"), "utf8")) as CaPolicy;
+    const fix = `restore ${dir} from its backup (a fleet CA cannot be re-made: every gateway trusts this one)`;
+    this.ca = caFromPem(
+      readCertificatePem(join(dir, "ca.crt"), { what: "the fleet CA certificate", fix }),
+      readPrivateKeyPem(join(dir, "ca.key"), { what: "the fleet CA key", fix }),
+    );
+    try {
+      this.policy = JSON.parse(readFileSync(join(dir, "ca.json"), "utf8")) as CaPolicy;
+    } catch (err) {
+      throw new InputFileError("STATE_FILE_INVALID", `the CA policy ${join(dir, "ca.json")} cannot be read as JSON (${errorText(err)}); ${fix}`);
+    }
     this.inventory = new Inventory(join(dir, "inventory.json"));
   }
 
@@ -78,7 +87,11 @@ export class FleetCa {
   get crlFile(): string { return join(this.dir, "crl.pem"); }
   get caFile(): string { return join(this.dir, "ca.crt"); }
   get estTls(): { cert: string; key: string } {
-    return { cert: readFileSync(join(this.dir, "est.crt"), "utf8"), key: readFileSync(join(this.dir, "est.key"), "utf8") };
+    const fix = `restore ${this.dir} from its backup`;
+    return {
+      cert: readCertificatePem(join(this.dir, "est.crt"), { what: "the EST server's certificate", fix }),
+      key: readPrivateKeyPem(join(this.dir, "est.key"), { what: "the EST server's key", fix }),
+    };
   }
 
   /** Trusted TPM manufacturer certificates (roots and intermediates). */
@@ -87,7 +100,13 @@ export class FleetCa {
     const out: X509Certificate[] = [];
     for (const f of existsSync(d) ? readdirSync(d) : []) {
       const text = readFileSync(join(d, f), "utf8");
-      for (const b of text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []) out.push(new X509Certificate(b));
+      for (const b of text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []) {
+        try {
+          out.push(new X509Certificate(b));
+        } catch (err) {
+          throw new InputFileError("CERT_FILE_INVALID", `the TPM manufacturer certificate file ${join(d, f)} holds a certificate that does not parse (OpenSSL: ${errorText(err)}); replace it with the vendor's PEM certificate`);
+        }
+      }
     }
     return out;
   }

@@ -30,6 +30,9 @@ interface InventoryFile { version: 1; gateways: Record<string, GatewayRecord> }
 /** SHA-256 of a public key's SPKI DER, hex: how the inventory names keys (the kernel's one definition). */
 export { keyId };
 
+/** Cap on inventory.json (docs/config.md "Size limits"). */
+export const INVENTORY_MAX_BYTES = 64 * 1024 * 1024;
+
 /**
  * The device inventory of the fleet CA, a JSON state file (kernel/json-state.ts: rewritten atomically
  * and durably, 0600). Small by nature (one record per gateway); a fleet of many thousands would move
@@ -39,7 +42,9 @@ export class Inventory {
   private readonly db: LowSync<InventoryFile>;
 
   constructor(file: string) {
-    this.db = openJsonState<InventoryFile>(file, { version: 1, gateways: {} });
+    // The CA host is not heap-limited like a gateway, and a fleet's inventory outgrows the gateway's 1 MiB
+    // state cap at about a thousand gateways: 64 MiB is tens of thousands, past where it belongs in a database.
+    this.db = openJsonState<InventoryFile>(file, { version: 1, gateways: {} }, { maxBytes: INVENTORY_MAX_BYTES });
   }
 
   private get data(): InventoryFile {

@@ -6,8 +6,14 @@ export interface GpioInput {
   close(): void;
 }
 
-/** A GPIO implementation: onoff on a device, the fake in tests and on benches (chosen in config). */
+/**
+ * A GPIO implementation for one chip (chosen in config): the character device in production, onoff
+ * (sysfs) where /sys is writable, the fake in tests and on benches.
+ */
 export interface GpioBackend {
-  readonly name: "onoff" | "fake";
+  readonly name: "chardev" | "onoff" | "fake";
+  /** Requests one line by its offset on the chip; throws a SourceError naming the chip and line. */
   open(line: number, edge: "rising" | "falling" | "both"): GpioInput;
+  /** Releases the chip (after every line is closed). */
+  close?(): void;
 }

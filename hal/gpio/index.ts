@@ -1,4 +1,7 @@
-/** GPIO digital inputs (docs/adapters.md, URIs in docs/records.md). onoff loads only for `backend: onoff`. */
+/**
+ * GPIO digital inputs (docs/adapters.md, URIs in docs/records.md). The chardev backend (koffi) loads only
+ * for `backend: chardev`, onoff only for `backend: onoff`.
+ */
 import type { Clock } from "../../kernel/clock.js";
 import type { Logger } from "../../kernel/log.js";
 import type { Scheduler } from "../../kernel/scheduler.js";
@@ -17,6 +20,10 @@ export function createGpioSource(sc: GpioSourceConfig, clock: Clock, logger: Log
   return new GpioSource({
     id: sc.id, chip: sc.chip, lines: sc.lines, scheduler,
     // The backend is exactly what the config names: never a silent fallback to the fake.
-    backend: async () => (sc.backend === "fake" ? sharedFakeChip : (await import("./onoff.js")).onoffBackend()),
+    backend: async () => {
+      if (sc.backend === "fake") return sharedFakeChip;
+      if (sc.backend === "onoff") return (await import("./onoff.js")).onoffBackend(sc.chip);
+      return (await import("./chardev.js")).chardevBackend(sc.chip);
+    },
   }, clock, logger);
 }

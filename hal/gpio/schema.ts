@@ -7,7 +7,7 @@ import { IdT, strict } from "../../kernel/config-schema.js";
  */
 
 export const GpioLine = Type.Object({
-  /** Line number as the backend numbers it (onoff: the kernel's sysfs GPIO number). */
+  /** The line's offset on the chip (as gpioinfo lists it); onoff adds the chip's sysfs base itself. */
   line: Type.Integer({ minimum: 0, maximum: 4095 }),
   edge: Type.Union([Type.Literal("rising"), Type.Literal("falling"), Type.Literal("both")], { default: "both" }),
   debounceMs: Type.Integer({ minimum: 0, maximum: 10_000, default: 20 }),
@@ -19,9 +19,14 @@ export const GpioLine = Type.Object({
 export const GpioSourceConfig = Type.Object({
   id: IdT,
   kind: Type.Literal("gpio"),
-  /** Required on purpose: the fake backend is never chosen silently. */
-  backend: Type.Union([Type.Literal("onoff"), Type.Literal("fake")]),
-  chip: Type.String({ pattern: "^[A-Za-z0-9_-]{1,32}$", default: "gpiochip0" }),
+  /**
+   * chardev (the kernel's /dev/gpiochipN character device, the default and the only one that works
+   * under the service unit), onoff (sysfs, only where /sys is writable) or fake (tests; never chosen
+   * silently, production refuses it).
+   */
+  backend: Type.Union([Type.Literal("chardev"), Type.Literal("onoff"), Type.Literal("fake")], { default: "chardev" }),
+  /** The chip's name under /dev (chardev) and /sys/bus/gpio/devices (onoff). */
+  chip: Type.String({ pattern: "^gpiochip[0-9]{1,4}$", default: "gpiochip0" }),
   lines: Type.Array(GpioLine, { minItems: 1 }),
 }, strict);
 

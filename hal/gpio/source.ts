@@ -13,7 +13,7 @@ export interface GpioSourceOptions {
   id: string;
   chip: string;
   lines: readonly GpioLineConfig[];
-  /** Opens the backend at start (onoff or the fake, as configured). */
+  /** Opens the backend at start (chardev, onoff or the fake, as configured). */
   backend: () => Promise<GpioBackend>;
   /** Debounce timers (default: the system's). */
   scheduler?: Scheduler;
@@ -92,12 +92,22 @@ export class GpioSource implements Source, TamperReporter {
       return;
     }
     this.sink = sink;
-    for (const l of this.lines) {
-      const input = this.backend.open(l.cfg.line, "both");
-      l.input = input;
-      l.last = null;
-      this.emit(l, this.logical(l, input.read()));
-      l.unwatch = input.watch(() => this.bounce(l));
+    try {
+      for (const l of this.lines) {
+        const input = this.backend.open(l.cfg.line, "both");
+        l.input = input;
+        l.last = null;
+        this.emit(l, this.logical(l, input.read()));
+        l.unwatch = input.watch(() => this.bounce(l));
+      }
+    } catch (err) {
+      // A line that cannot be had (busy, not on the chip): the source fails visibly, the gateway runs on.
+      const detail = errorText(err);
+      await this.stop();
+      this.state = "failed";
+      this.detail = detail;
+      this.log.error({ source: this.id, err: detail }, "gpio line unavailable");
+      return;
     }
     this.state = "running";
     this.log.info({ source: this.id, backend: this.backend.name, lines: this.lines.length }, "gpio source started");
@@ -111,6 +121,9 @@ export class GpioSource implements Source, TamperReporter {
       l.input?.close();
       Object.assign(l, { input: null, unwatch: null, timer: null });
     }
+    // The chip is released with its lines and opened again by the next start().
+    this.backend?.close?.();
+    this.backend = null;
     this.state = "stopped";
     return Promise.resolve();
   }

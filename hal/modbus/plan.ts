@@ -44,6 +44,51 @@ function width(spec: RegisterSpec): number {
   return isBitTable(spec.table) ? 1 : registerCount(spec.type ?? "uint16");
 }
 
+/** The last protocol address of every table (addresses are 16 bits). */
+export const LAST_ADDRESS = 65535;
+
+/** A register-map entry that cannot be read as configured: `index` into the specs, and why. */
+export interface RegisterMapProblem {
+  index: number;
+  message: string;
+}
+
+/**
+ * The entries of one device's register map that the planner cannot read as meant: a multi-register
+ * value running past the last address (a float32 at 65535 would need 65536), and values of one table
+ * whose registers overlap (a float32 at 100 covers 100–101, so an int16 at 101 would decode half of
+ * it). Exact duplicates (same table and register) are the config check's own problem, not repeated here.
+ */
+export function registerMapProblems(specs: readonly RegisterSpec[]): RegisterMapProblem[] {
+  const out: RegisterMapProblem[] = [];
+  const spans = specs.map((spec, index) => ({ spec, index, first: spec.register, last: spec.register + width(spec) - 1 }));
+  for (const s of spans) {
+    if (s.last > LAST_ADDRESS) {
+      out.push({
+        index: s.index,
+        message: `a ${s.spec.type ?? "uint16"} at ${s.spec.table}/${s.first} needs registers ${s.first}–${s.last}, past the last address ${LAST_ADDRESS}; ` +
+          `check the register number in the device's manual (a 1-based number is one more than the protocol address)`,
+      });
+    }
+  }
+  for (const table of TABLES) {
+    const sorted = spans.filter((s) => s.spec.table === table).sort((a, b) => a.first - b.first || a.index - b.index);
+    let cover: (typeof spans)[number] | undefined;
+    for (const s of sorted) {
+      if (cover && s.first <= cover.last && s.first !== cover.first) {
+        const [later, earlier] = s.index > cover.index ? [s, cover] : [cover, s];
+        out.push({
+          index: later.index,
+          message: `${later.spec.table}/${later.first}–${later.last} (${later.spec.type ?? "uint16"}) overlaps ${earlier.spec.table}/${earlier.first}–${earlier.last} ` +
+            `(${earlier.spec.type ?? "uint16"}) at registers/${earlier.index}; a register belongs to one value: fix the register or the type of one of them`,
+        });
+      }
+      if (!cover || s.last > cover.last) cover = s;
+    }
+  }
+  return out.sort((a, b) => a.index - b.index);
+}
+
 /**
  * Coalesces a device's register map into as few requests as possible: points of one table whose ranges
  * touch (or are at most `maxGap` registers apart) are read in one request, up to the protocol limit.

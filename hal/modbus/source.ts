@@ -41,9 +41,18 @@ export interface ModbusSourceOptions {
 interface Device {
   opts: ModbusDeviceOptions;
   requests: ReadRequest[];
+  /** Consecutive polls that failed on the transport (timeout, lost connection, bad frame): the backoff exponent. */
   failures: number;
+  /** The transport failure of the last poll, while the device is out. */
   lastFailure: ModbusFailure | null;
+  /** When the current outage began (clock ns), for the recovery log. */
+  outageSinceNs: bigint;
+  /** Requests (by index) the device currently refuses with an exception: the device is alive, those points are bad. */
+  refused: Map<number, ModbusFailure>;
   timer: Timer | null;
+  /** Polls completed since start, and the delay chosen after the last one (pollState()). */
+  polls: number;
+  nextPollMs: number;
 }
 
 const FC = { co: "writeFC1", di: "writeFC2", hr: "writeFC3", ir: "writeFC4" } as const;
@@ -79,7 +88,7 @@ export class ModbusSource implements Source {
     this.log = child(logger, `hal.${opts.adapter}`);
     this.delivery = new SinkDelivery(this.log, this.id);
     this.devices = opts.devices.map((d) => ({
-      opts: d, requests: planRequests(d.unitId, d.registers, opts.maxGap), failures: 0, lastFailure: null, timer: null,
+      opts: d, requests: planRequests(d.unitId, d.registers, opts.maxGap), failures: 0, lastFailure: null, outageSinceNs: 0n, refused: new Map(), timer: null, polls: 0, nextPollMs: 0,
     }));
     this.addrs = this.devices.flatMap((d) => d.requests.flatMap((r) => r.items.map((i) => i.address)));
   }
@@ -95,6 +104,14 @@ export class ModbusSource implements Source {
   /** Requests per poll of each device, for tests and diagnostics. */
   requestPlan(): { unitId: number; requests: { table: string; start: number; count: number }[] }[] {
     return this.devices.map((d) => ({ unitId: d.opts.unitId, requests: d.requests.map(({ table, start, count }) => ({ table, start, count })) }));
+  }
+
+  /**
+   * Each device's schedule, for tests and diagnostics: polls completed, consecutive polls that failed
+   * on the transport (the backoff exponent), and the delay chosen after the last poll.
+   */
+  pollState(): { unitId: number; polls: number; failures: number; nextPollMs: number }[] {
+    return this.devices.map((d) => ({ unitId: d.opts.unitId, polls: d.polls, failures: d.failures, nextPollMs: d.nextPollMs }));
   }
 
   async start(sink: ReadingSink): Promise<void> {
@@ -130,8 +147,11 @@ export class ModbusSource implements Source {
   }
 
   health(): SourceHealth {
-    const failing = this.devices.filter((d) => d.lastFailure !== null);
-    const detail = failing.length === 0 ? null : failing.map((d) => `unit ${d.opts.unitId}: ${failureHint(d.lastFailure!)}`).join("; ");
+    const failing = this.devices.flatMap((d) => {
+      const f = d.lastFailure ?? d.refused.values().next().value;
+      return f ? [`unit ${d.opts.unitId}: ${failureHint(f)}`] : [];
+    });
+    const detail = failing.length === 0 ? null : failing.join("; ");
     const state = this.state === "running" && failing.length > 0 ? "degraded" : this.state;
     return { state, detail, readings: this.delivery.delivered, errors: this.errors + this.delivery.failed };
   }
@@ -146,27 +166,45 @@ export class ModbusSource implements Source {
 
   private async poll(d: Device, run: number): Promise<void> {
     const t0 = this.clock.nowNs();
-    let failed: ModbusFailure | null = null;
-    for (const req of d.requests) {
+    let outage: ModbusFailure | null = null;
+    for (const [i, req] of d.requests.entries()) {
       if (run !== this.run) return;
       const f = await this.readWithRetries(d, req, run);
-      if (f && f.kind !== "exception") failed = f;
-      else if (f && !failed) failed = f;
+      if (run !== this.run) return;
+      if (f?.kind === "exception") this.noteRefusal(d, i, req, f);
+      else if (f) outage = f;
+      else if (d.refused.delete(i)) {
+        this.log.info({ source: this.id, unit: d.opts.unitId, table: req.table, start: req.start, count: req.count }, "modbus device answers a read again");
+      }
     }
     if (run !== this.run) return;
-    if (failed) {
-      if (d.failures++ === 0) this.log.warn({ source: this.id, unit: d.opts.unitId, detail: failed.detail }, "modbus device failing");
-      d.lastFailure = failed;
+    // Only the transport counts as a device failure: an exception is an answer, the device is alive and
+    // keeps its schedule, so a refused register never pre-loads the backoff of a later real outage.
+    if (outage) {
+      if (d.failures++ === 0) {
+        d.outageSinceNs = t0;
+        this.log.warn({ source: this.id, unit: d.opts.unitId, detail: outage.detail }, "modbus device outage");
+      }
+      d.lastFailure = outage;
     } else if (d.failures > 0) {
-      this.log.info({ source: this.id, unit: d.opts.unitId, afterFailures: d.failures }, "modbus device recovered");
+      const outageMs = Math.round(Number(t0 - d.outageSinceNs) / 1e6);
+      this.log.info({ source: this.id, unit: d.opts.unitId, failedPolls: d.failures, outageMs }, "modbus device recovered");
       d.failures = 0;
       d.lastFailure = null;
     }
-    // An exception is an answer: the device is alive, so it keeps its schedule. Silence backs off.
-    const next = failed && failed.kind !== "exception" ? backoffDelay(d.failures, { minMs: d.opts.pollMs, maxMs: this.opts.backoffMaxMs, jitter: 0 }) : d.opts.pollMs;
+    const next = outage ? backoffDelay(d.failures, { minMs: d.opts.pollMs, maxMs: this.opts.backoffMaxMs, jitter: 0 }) : d.opts.pollMs;
     // The poll's own duration counts towards the interval, so the schedule does not drift.
     const tookMs = Number(this.clock.nowNs() - t0) / 1e6;
+    d.nextPollMs = next;
+    d.polls++;
     this.schedule(d, Math.max(0, next - tookMs), run);
+  }
+
+  /** Logs a refused request once when the refusal starts (or its code changes), not on every poll. */
+  private noteRefusal(d: Device, i: number, req: ReadRequest, f: ModbusFailure): void {
+    if (d.refused.get(i)?.detail === f.detail) return;
+    d.refused.set(i, f);
+    this.log.warn({ source: this.id, unit: d.opts.unitId, table: req.table, start: req.start, count: req.count, detail: f.detail }, "modbus device refused a read");
   }
 
   /** Reads one request, retrying transport failures; delivers readings either way; returns the failure. */

@@ -7,7 +7,7 @@ import type { SourcesConfig } from "../schema.js";
 import type { OpcuaSourceConfig } from "./schema.js";
 import { OpcuaSource } from "./source.js";
 
-export { OpcuaSource, OpcuaUntrustedError, type OpcuaSourceOptions } from "./source.js";
+export { OpcuaSource, OpcuaUntrustedError, OPCUA_RETRY_MIN_MS, type OpcuaSourceOptions } from "./source.js";
 export { TrustStore, thumbprintOf, normalizeThumbprint, type TrustEntry, type TrustState } from "./trust-store.js";
 export { readingOf, qualityOf, sourceTsNs } from "./quality.js";
 

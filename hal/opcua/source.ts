@@ -1,9 +1,12 @@
 import { X509Certificate } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { hostname } from "node:os";
+import { join } from "node:path";
 import type { Clock } from "../../kernel/clock.js";
 import { Backoff } from "../../kernel/backoff.js";
 import { systemScheduler, type Scheduler, type Timer } from "../../kernel/scheduler.js";
-import { SourceError, errorText } from "../../kernel/errors.js";
+import { GatewayError, SourceError, errorText } from "../../kernel/errors.js";
+import { readCertificateFile, readInputBytes, readPrivateKeyPem } from "../../kernel/pem.js";
 import { child, silentLogger, type Logger } from "../../kernel/log.js";
 import type { OpcuaItemConfig, OpcuaSourceConfig } from "./schema.js";
 import type { ReadingSink, Source, SourceHealth } from "../source.js";
@@ -11,6 +14,7 @@ import { readingOf, type DataValueLike } from "./quality.js";
 import { subjectOf, thumbprintOf, TrustStore } from "./trust-store.js";
 import { routeNodeOpcuaLogs } from "./library-logs.js";
 import { SinkDelivery } from "../delivery.js";
+import { unreachableReadings } from "../unreachable.js";
 
 type NodeOpcua = typeof import("node-opcua");
 type Client = import("node-opcua").OPCUAClient;
@@ -26,6 +30,9 @@ export interface OpcuaSourceOptions {
   /** The reconnect timer (default: the system's). */
   scheduler?: Scheduler;
 }
+
+/** First reconnect delay; each failed attempt doubles it up to the source's `reconnectMaxMs`. */
+export const OPCUA_RETRY_MIN_MS = 500;
 
 /** Untrusted server certificate: the message names it and says exactly what to run. */
 export class OpcuaUntrustedError extends SourceError {
@@ -43,8 +50,11 @@ export class OpcuaUntrustedError extends SourceError {
  * configured node. Before a secure connection the server certificate offered by endpoint discovery is
  * checked against the technician's trust store (trust-store.ts); an untrusted one stops the source with
  * an actionable error and is re-checked on every retry, so `otgw trust opcua trust` takes effect without
- * a restart. node-opcua's own reconnection re-creates the session and subscription after a server
- * restart; the item → address mapping lives in our handlers, so it survives. node-opcua loads lazily.
+ * a restart. Every reconnect, the first one and those after a lost connection, is ours and goes through
+ * that check with backoff up to `reconnectMaxMs`: node-opcua's own reconnection retried a server whose
+ * certificate had changed hundreds of times a second and bypassed the trust store's message. While no
+ * session delivers, every mapped node gets a bad `opcua-unreachable` reading (hal/unreachable.ts) on each
+ * failed attempt, as Modbus does. node-opcua loads lazily.
  */
 export class OpcuaSource implements Source {
   readonly id: string;
@@ -63,17 +73,23 @@ export class OpcuaSource implements Source {
   private readonly delivery: SinkDelivery;
   private errors = 0;
   private readonly scheduler: Scheduler;
-  /** Our own reconnects until the first subscription (node-opcua reconnects an established session itself). */
+  /** Every reconnect (node-opcua's own reconnection is off): reset once a subscription is up again. */
   private readonly retry: Backoff;
+  /** The cause last logged (an error code or message), so a failure that repeats is logged once. */
+  private loggedCause: string | null = null;
+  /** The own-certificate mismatch is worth one warning per source, not one per reconnect. */
+  private warnedCertificate = false;
+  /** The lost client's teardown, which stop() waits for. */
+  private dropping: Promise<void> = Promise.resolve();
 
-  constructor(private readonly opts: OpcuaSourceOptions, private readonly clock: Clock, logger: Logger = silentLogger()) {
+  constructor(private readonly opts: OpcuaSourceOptions, private readonly clock: Clock, private readonly rootLog: Logger = silentLogger()) {
     this.id = opts.config.id;
     this.cfg = opts.config;
-    this.log = child(logger, "hal.opcua");
+    this.log = child(rootLog, "hal.opcua");
     this.delivery = new SinkDelivery(this.log, this.id);
     this.hostPort = /^opc\.tcp:\/\/([^/]+)/.exec(this.cfg.endpointUrl)?.[1] ?? "unknown";
     this.scheduler = opts.scheduler ?? systemScheduler;
-    this.retry = new Backoff({ minMs: 500, maxMs: this.cfg.reconnectMaxMs, jitter: 0 });
+    this.retry = new Backoff({ minMs: OPCUA_RETRY_MIN_MS, maxMs: this.cfg.reconnectMaxMs, jitter: 0 });
   }
 
   /** `opcua://host:port/<NodeId>` */
@@ -100,6 +116,7 @@ export class OpcuaSource implements Source {
     const run = ++this.run;
     this.state = "starting";
     this.retry.reset();
+    this.loggedCause = null;
     await this.attempt(run);
   }
 
@@ -109,6 +126,7 @@ export class OpcuaSource implements Source {
     this.retryTimer?.cancel();
     this.retryTimer = null;
     await this.teardown();
+    await this.dropping;
     this.state = "stopped";
     this.log.info({ source: this.id, readings: this.delivery.delivered }, "opcua source stopped");
   }
@@ -120,6 +138,7 @@ export class OpcuaSource implements Source {
       this.state = "running";
       this.detail = null;
       this.retry.reset();
+      this.loggedCause = null;
       this.log.info({ source: this.id, endpoint: this.cfg.endpointUrl, items: this.cfg.items.length }, "opcua source subscribed");
     } catch (err) {
       await this.teardown();
@@ -127,18 +146,35 @@ export class OpcuaSource implements Source {
       this.errors++;
       this.state = "failed";
       this.detail = errorText(err);
-      if (this.retry.attempts === 0) this.log.error({ source: this.id, err: this.detail }, "opcua source cannot connect; retrying");
-      this.retryTimer = this.scheduler.setTimeout(() => void this.attempt(run), this.retry.next()).unref();
+      this.deliverUnreachable();
+      const delayMs = this.retry.next();
+      // Once per cause: a server that stays down, or keeps presenting the same untrusted certificate, is one line.
+      const cause: string = err instanceof GatewayError ? (err as GatewayError<string>).code : this.detail;
+      if (cause !== this.loggedCause) {
+        this.loggedCause = cause;
+        const thumbprint = err instanceof OpcuaUntrustedError ? { thumbprint: err.thumbprint } : {};
+        this.log.error({ source: this.id, ...thumbprint, err: this.detail, retryMs: delayMs, reconnectMaxMs: this.cfg.reconnectMaxMs }, "opcua source cannot connect; retrying with backoff");
+      }
+      this.scheduleAttempt(run, delayMs);
     }
+  }
+
+  private scheduleAttempt(run: number, delayMs: number): void {
+    this.retryTimer?.cancel();
+    this.retryTimer = this.scheduler.setTimeout(() => {
+      this.retryTimer = null;
+      void this.attempt(run);
+    }, delayMs).unref();
   }
 
   private async connect(run: number): Promise<void> {
     const ua: NodeOpcua = await import("node-opcua");
-    routeNodeOpcuaLogs(ua);
+    routeNodeOpcuaLogs(ua, this.rootLog);
     const mode = ua.MessageSecurityMode[this.cfg.securityMode];
     const policy = ua.SecurityPolicy[this.cfg.securityPolicy];
     const cm = new ua.OPCUACertificateManager({ rootFolder: this.opts.pkiDir, automaticallyAcceptUnknownCertificate: this.cfg.trustAll });
     await cm.initialize();
+    await this.ensureOwnCertificate(cm);
 
     // Discovery on an unsecured channel (allowed for GetEndpoints) to see the certificate the server will use.
     const offered = await this.discover(ua, cm);
@@ -152,20 +188,19 @@ export class OpcuaSource implements Source {
 
     const client = ua.OPCUAClient.create({
       applicationName: this.cfg.applicationName,
-      applicationUri: `urn:otgw:${this.cfg.applicationName}`,
+      applicationUri: this.applicationUri(),
       securityMode: mode,
       securityPolicy: policy,
       clientCertificateManager: cm,
       endpointMustExist: false,
       keepSessionAlive: true,
       requestedSessionTimeout: Math.max(60_000, this.cfg.publishingIntervalMs * 20),
-      connectionStrategy: { initialDelay: 250, maxDelay: this.cfg.reconnectMaxMs, maxRetry: 1_000_000 },
+      // No retries inside node-opcua: a lost connection comes back through attempt() (trust check, backoff).
+      connectionStrategy: { initialDelay: 250, maxDelay: this.cfg.reconnectMaxMs, maxRetry: 0 },
       transportTimeout: this.cfg.timeoutMs,
     });
     this.client = client;
-    client.on("connection_lost", () => this.onLost(run));
-    client.on("connection_reestablished", () => this.onBack(run));
-    client.on("backoff", () => undefined);
+    client.on("connection_lost", () => this.onLost(run, client));
     await client.connect(this.cfg.endpointUrl);
     const session = await client.createSession(this.identity(ua));
     this.session = session;
@@ -183,6 +218,8 @@ export class OpcuaSource implements Source {
 
   private async discover(ua: NodeOpcua, cm: import("node-opcua").OPCUACertificateManager): Promise<import("node-opcua").EndpointDescription[]> {
     const probe = ua.OPCUAClient.create({
+      // Named like the session client: node-opcua creates the application certificate with the first client's name.
+      applicationName: this.cfg.applicationName, applicationUri: this.applicationUri(),
       securityMode: ua.MessageSecurityMode.None, securityPolicy: ua.SecurityPolicy.None, endpointMustExist: false,
       clientCertificateManager: cm, connectionStrategy: { maxRetry: 0, initialDelay: 100, maxDelay: 200 }, transportTimeout: this.cfg.timeoutMs,
     });
@@ -194,6 +231,42 @@ export class OpcuaSource implements Source {
     } finally {
       await probe.disconnect().catch(() => undefined);
     }
+  }
+
+  /** The application URI in the gateway's OPC UA certificate and in its sessions. */
+  private applicationUri(): string {
+    return `urn:otgw:${this.cfg.applicationName}`;
+  }
+
+  /**
+   * The gateway's application instance certificate, made once in `own/certs/client_certificate.pem`
+   * (where node-opcua looks) with our name and URI: node-opcua's default would carry
+   * `CN=NodeOPCUA-Client@<host>, O=Sterfive` and a URI that does not match the session's (W06).
+   * An existing certificate is kept: servers have trusted it. One made for another URI (an earlier
+   * version, or applicationName changed) is named in a warning that says how to replace it.
+   */
+  private async ensureOwnCertificate(cm: import("node-opcua").OPCUACertificateManager): Promise<void> {
+    const file = join(cm.rootDir, "own", "certs", "client_certificate.pem");
+    if (existsSync(file)) {
+      const san = new X509Certificate(readFileSync(file)).subjectAltName ?? "";
+      if (!san.split(", ").includes(`URI:${this.applicationUri()}`) && !this.warnedCertificate) {
+        this.warnedCertificate = true;
+        this.log.warn({ source: this.id, file, applicationUri: this.applicationUri() },
+          "the gateway's OPC UA certificate was made for another application URI; to replace it, delete it and own/private/private_key.pem, restart, and trust the new certificate on the server");
+      }
+      return;
+    }
+    const host = hostname();
+    await cm.createSelfSignedCertificate({
+      outputFile: file,
+      subject: `/CN=${`${this.cfg.applicationName}@${host}`.slice(0, 63)}/O=otgw`,
+      applicationUri: this.applicationUri(),
+      dns: [host],
+      // Real time, not the injected clock: the server checks the validity against its own clock.
+      startDate: new Date(),
+      validity: 365 * 10,
+    });
+    this.log.info({ source: this.id, applicationUri: this.applicationUri() }, "opcua application certificate created");
   }
 
   private checkTrust(cert: Buffer | null | undefined): void {
@@ -209,12 +282,15 @@ export class OpcuaSource implements Source {
 
   private identity(ua: NodeOpcua): import("node-opcua").UserIdentityInfo {
     const u = this.cfg.user;
+    const at = `sources[id=${this.id}].user`;
     if (u.type === "username") {
-      return { type: ua.UserTokenType.UserName, userName: u.username, password: readFileSync(u.passwordFile, "utf8").trim() };
+      const password = readInputBytes(u.passwordFile, { what: `the OPC UA password file (${at}.passwordFile)`, fix: "create it (mode 0600) with the password on one line, or fix the path" });
+      return { type: ua.UserTokenType.UserName, userName: u.username, password: password.toString("utf8").trim() };
     }
     if (u.type === "certificate") {
-      const der = Buffer.from(new X509Certificate(readFileSync(u.certFile)).raw);
-      return { type: ua.UserTokenType.Certificate, certificateData: der, privateKey: readFileSync(u.keyFile, "utf8") };
+      const fix = "give the PEM files of the user certificate the server's administrator registered and of its private key";
+      const der = Buffer.from(readCertificateFile(u.certFile, { what: `the OPC UA user certificate (${at}.certFile)`, fix }).raw);
+      return { type: ua.UserTokenType.Certificate, certificateData: der, privateKey: readPrivateKeyPem(u.keyFile, { what: `the OPC UA user key (${at}.keyFile)`, fix }) };
     }
     return { type: ua.UserTokenType.Anonymous };
   }
@@ -233,6 +309,13 @@ export class OpcuaSource implements Source {
       ua.TimestampsToReturn.Both,
     );
     const address = item.nodeId;
+    if (!mi.statusCode.isGood()) {
+      // The server refused this node (e.g. BadNodeIdUnknown: a typo in the config): say so, and report the point bad.
+      this.errors++;
+      this.log.warn({ source: this.id, address, status: mi.statusCode.name }, "opcua server refused the monitored item; check the nodeId in the config");
+      this.deliver(address, { statusCode: mi.statusCode, sourceTimestamp: null, sourcePicoseconds: 0, value: { value: null } });
+      return;
+    }
     mi.on("changed", (dv) => {
       if (run !== this.run) return;
       this.deliver(address, dv);
@@ -250,18 +333,22 @@ export class OpcuaSource implements Source {
     this.delivery.deliver(sink, { address, ...r });
   }
 
-  private onLost(run: number): void {
-    if (run !== this.run) return;
+  /** The session's connection broke: report every point bad, drop the client, reconnect through attempt(). */
+  private onLost(run: number, client: Client): void {
+    // While connecting, the failing request rejects connect() and attempt() retries; once running, we do.
+    if (run !== this.run || client !== this.client || this.state !== "running") return;
     this.state = "degraded";
     this.detail = `connection to ${this.cfg.endpointUrl} lost; reconnecting`;
-    this.log.warn({ source: this.id }, "opcua connection lost; reconnecting");
+    this.log.warn({ source: this.id, endpoint: this.cfg.endpointUrl }, "opcua connection lost; reconnecting with backoff");
+    this.deliverUnreachable();
+    this.dropping = this.teardown();
+    this.scheduleAttempt(run, this.retry.next());
   }
 
-  private onBack(run: number): void {
-    if (run !== this.run) return;
-    this.state = "running";
-    this.detail = null;
-    this.log.info({ source: this.id }, "opcua connection re-established");
+  private deliverUnreachable(): void {
+    const sink = this.sink;
+    if (!sink) return;
+    for (const r of unreachableReadings(this.addresses(), this.clock.nowNs(), "opcua")) this.delivery.deliver(sink, r);
   }
 
   private async teardown(): Promise<void> {

@@ -1,7 +1,8 @@
 import { X509Certificate, createHash } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { SourceError } from "../../kernel/errors.js";
+import { readCertificateFile } from "../../kernel/pem.js";
 
 /** Where a certificate sits in the trust store. */
 export type TrustState = "trusted" | "rejected";
@@ -25,11 +26,13 @@ export function subjectOf(cert: X509Certificate): string {
   return cert.subject.split("\n").filter(Boolean).join(", ");
 }
 
+/** The DER of the certificate in `file` (PEM or DER); a file that holds none is an error naming it. */
 function derFrom(file: string): Buffer {
-  const text = readFileSync(file);
-  const s = text.toString("latin1");
-  if (s.includes("-----BEGIN CERTIFICATE-----")) return Buffer.from(new X509Certificate(text).raw);
-  return text;
+  const cert = readCertificateFile(file, {
+    what: "the OPC UA server certificate",
+    fix: "give the server's certificate as PEM or DER (export it from the server, or trust the thumbprint recorded by `otgw trust opcua list`)",
+  });
+  return Buffer.from(cert.raw);
 }
 
 /** Normalizes a thumbprint as typed by a person: colons, spaces and case do not matter. */

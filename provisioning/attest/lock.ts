@@ -1,15 +1,7 @@
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { IdentityError } from "../../kernel/errors.js";
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
+import { processAlive as alive } from "../../kernel/pid.js";
 
 /**
  * One renewal or rotation at a time per gateway (the running gateway's automatic renewal and a

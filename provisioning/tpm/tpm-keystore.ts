@@ -52,7 +52,14 @@ export class TpmKeyStore implements KeyStore {
     if (!existsSync(file)) {
       throw new KeyStoreError("KEY_MISSING", `no TPM key "${name}" at ${file}: create it with \`otgw provision\``);
     }
-    const blob = decodeKeyFile(readFileSync(file, "utf8"));
+    let blob: ReturnType<typeof decodeKeyFile>;
+    try {
+      blob = decodeKeyFile(readFileSync(file, "utf8"));
+    } catch (err) {
+      // keyfile.ts words what is wrong with the text; the file it came from is known only here.
+      if (err instanceof TpmError) throw new TpmError(err.code, `TPM key "${name}" ${file}: ${err.message}`);
+      throw err;
+    }
     const attrs = parseEccPublic(blob.pub).attributes;
     if (!(attrs & ATTR.fixedTPM) || !(attrs & ATTR.fixedParent) || !(attrs & ATTR.sensitiveDataOrigin)) {
       throw new TpmError("TPM_KEY_EXPORTABLE", `${file} is not a fixedTPM/fixedParent key generated in the TPM; re-provision with \`otgw provision\``);

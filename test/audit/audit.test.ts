@@ -39,64 +39,61 @@ function expectFail(file: string, line: number, seq: number | null, problem: Reg
   assert.match(res.problem, problem);
 }
 
-void test("append, checkpoint, close, reopen and continue: the whole log verifies", async () => {
+void test("append, sign, close, reopen and continue: every entry reaches the disk with the checkpoint that signs it", async () => {
   const file = tmpFile();
   const clock = new ManualClock();
   const seen: AuditEntry[] = [];
   const log = AuditLog.open(file, { signer, clock, checkpointEvery: 3 });
   log.onEntry((e) => seen.push(e));
-  const first = log.append(AUDIT_EVENTS.gatewayStart, { gatewayId: "gw-1", mode: "development", signer: "software" });
+  log.append(AUDIT_EVENTS.gatewayStart, { gatewayId: "gw-1", mode: "development", signer: "software" });
+  assert.equal(readFileSync(file, "utf8"), "", "nothing on disk before its signature");
+  log.append(AUDIT_EVENTS.configLoaded, { digest: "ab".repeat(32) });
+  log.append(AUDIT_EVENTS.sessionOpened, { stream: "vibration", sessionId: "s1" });
+  log.append(AUDIT_EVENTS.gatewayStop, { readings: 1, sealed: 1, quarantined: 0 });
+  await log.flush();
+  // The first entry went alone; the three appended while it was signed went together (at most 3 per checkpoint).
+  const types = [AUDIT_EVENTS.gatewayStart, AUDIT_EVENTS.checkpoint, AUDIT_EVENTS.configLoaded, AUDIT_EVENTS.sessionOpened, AUDIT_EVENTS.gatewayStop, AUDIT_EVENTS.checkpoint];
+  assert.deepEqual(seen.map((e) => e.type), types, "listeners hear every entry, checkpoints included");
+  const first = seen[0]!;
   assert.equal(first.seq, 1);
   assert.equal(first.prev, "0".repeat(64));
   assert.equal(first.hash, entryHash(first));
-  log.append(AUDIT_EVENTS.configLoaded, { digest: "ab".repeat(32) });
-  log.append(AUDIT_EVENTS.sessionOpened, { stream: "vibration", sessionId: "s1" });
-  await log.flush();
-  assert.equal(seen.at(-1)?.type, AUDIT_EVENTS.checkpoint, "a checkpoint after checkpointEvery entries, shipped to listeners too");
-  log.append(AUDIT_EVENTS.gatewayStop, { readings: 1, sealed: 1, quarantined: 0 });
+  for (const cp of seen.filter((e) => e.type === AUDIT_EVENTS.checkpoint)) assert.equal(cp.data.upTo, cp.seq - 1, "each checkpoint signs the entry right before it");
   await log.close();
   assert.equal(lines(file).length, 6);
   assert.throws(() => log.append("x", {}), AuditError);
 
   const again = AuditLog.open(file, { signer, clock, checkpointEvery: 3 });
-  const next = again.append(AUDIT_EVENTS.gatewayStart, { gatewayId: "gw-1", mode: "development", signer: "software" });
+  again.onEntry((e) => seen.push(e));
+  again.append(AUDIT_EVENTS.gatewayStart, { gatewayId: "gw-1", mode: "development", signer: "software" });
+  await again.close();
+  const next = seen[6]!;
   assert.equal(next.seq, 7);
   assert.equal(next.prev, (JSON.parse(lines(file)[5]!) as AuditEntry).hash);
-  await again.close();
   const res = verifyAuditFile(file, { publicKey: signer.publicKey() });
-  assert.ok(res.ok);
+  assert.ok(res.ok, JSON.stringify(res));
   assert.equal(res.entries, 8);
   assert.equal(res.checkpoints, 3);
-  assert.equal(res.unsignedTail, 1, "only the final checkpoint itself is after its upTo");
   assert.equal(res.keyPinned, true);
 });
 
-void test("entries a killed run left unsigned: open() signs them, or signTail() when the opener defers it (the gateway, so its start entry comes first)", async () => {
-  const file = tmpFile();
+void test("a run killed while a signature is on its way leaves nothing unsigned on disk; the next open resumes the chain", async () => {
+  const file = await sampleLog(2);
+  const before = readFileSync(file, "utf8");
   const clock = new ManualClock();
-  const killed = AuditLog.open(file, { signer, clock, checkpointEvery: 100 });
-  killed.append(AUDIT_EVENTS.gatewayStart, { gatewayId: "gw-1", mode: "development", signer: "software" });
+  // A signer that never answers: the process "dies" with the entry still waiting for its signature.
+  const stuck = { algorithm: signer.algorithm, kind: signer.kind, publicKey: () => signer.publicKey(), sign: () => new Promise<Buffer>(() => undefined) };
+  const killed = AuditLog.open(file, { signer: stuck, clock, checkpointEvery: 100 });
   killed.append(AUDIT_EVENTS.sessionOpened, { stream: "vibration", sessionId: "s1" });
-  const tail = readFileSync(file, "utf8"); // the run dies here: no checkpoint covers seq 1-2
-  const types = (): string[] => lines(file).map((l) => (JSON.parse(l) as AuditEntry).type);
-
-  const deferred = AuditLog.open(file, { signer, clock, checkpointEvery: 100, deferTailCheckpoint: true });
-  await deferred.flush();
   await new Promise((r) => setImmediate(r));
-  assert.deepEqual(types(), [AUDIT_EVENTS.gatewayStart, AUDIT_EVENTS.sessionOpened], "nothing signed before signTail()");
-  deferred.signTail();
-  deferred.append(AUDIT_EVENTS.gatewayStart, { gatewayId: "gw-1", mode: "development", signer: "software" });
-  await deferred.flush();
-  assert.deepEqual(types(), [AUDIT_EVENTS.gatewayStart, AUDIT_EVENTS.sessionOpened, AUDIT_EVENTS.gatewayStart, AUDIT_EVENTS.checkpoint]);
-  assert.equal((JSON.parse(lines(file)[3]!) as { data: { upTo: number } }).data.upTo, 2, "the checkpoint covers the killed run's tail");
-  await deferred.close();
+  assert.equal(readFileSync(file, "utf8"), before, "no unsigned entry reached the file");
 
-  writeFileSync(file, tail);
-  const plain = AuditLog.open(file, { signer, clock, checkpointEvery: 100 });
-  await plain.flush();
-  assert.deepEqual(types(), [AUDIT_EVENTS.gatewayStart, AUDIT_EVENTS.sessionOpened, AUDIT_EVENTS.checkpoint], "signed on opening");
-  await plain.close();
-  assert.ok(verifyAuditFile(file, { publicKey: signer.publicKey() }).ok);
+  const next = AuditLog.open(file, { signer, clock, checkpointEvery: 100 });
+  next.append(AUDIT_EVENTS.gatewayStart, { gatewayId: "gw-1", mode: "development", signer: "software" });
+  await next.close();
+  const res = verifyAuditFile(file, { publicKey: signer.publicKey() });
+  assert.ok(res.ok, JSON.stringify(res));
+  assert.equal(res.entries, before.split("\n").filter((l) => l !== "").length + 2);
 });
 
 void test("an untouched log verifies", async () => {
@@ -209,12 +206,12 @@ void test("auditVerifyCommand exit codes and output", async () => {
   const out: string[] = [];
   const err: string[] = [];
   const io = { out: (l: string) => out.push(l), err: (l: string) => err.push(l) };
-  assert.equal(auditVerifyCommand(file, keyFile, io), 0);
+  assert.equal(auditVerifyCommand(file, { publicKey: keyFile }, io), 0);
   assert.match(out[0] ?? "", /^OK .* entries, \d+ signed checkpoint\(s\) by sha256:/);
   const ls = lines(file);
   ls.splice(1, 1);
   write(file, ls);
-  assert.equal(auditVerifyCommand(file, keyFile, io), 1);
+  assert.equal(auditVerifyCommand(file, { publicKey: keyFile }, io), 1);
   assert.match(err[0] ?? "", /^FAIL .* line 2 \(seq 3\): seq 3 where 2 was expected/);
-  assert.equal(auditVerifyCommand(join(tmpdir(), "nope", "missing.jsonl"), undefined, io), 2);
+  assert.equal(auditVerifyCommand(join(tmpdir(), "nope", "missing.jsonl"), {}, io), 2);
 });

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 
-const REQUIRED = ["seal-256", "aes-gcm-256", "jose-dir-256", "jose-ecdh-256", "verify-256", "pipeline-msgs", "mqtt-raw-msgs", "enqueue-msgs", "drain-msgs", "rss-mb", "backlog-drain-msgs", "seal-64", "seal-4096", "ecdsa-every-256", "pipeline-cpu-us", "mqtt-raw-cpu-us"];
+const REQUIRED = ["seal-256", "aes-gcm-256", "jose-dir-256", "jose-ecdh-256", "verify-256", "pipeline-msgs", "mqtt-raw-msgs", "enqueue-msgs", "drain-msgs", "rss-mb", "rss-mb-opcua", "backlog-drain-msgs", "seal-64", "seal-4096", "ecdsa-every-256", "pipeline-cpu-us", "mqtt-raw-cpu-us"];
 
 void test("npm run bench -- --quick writes results.json (every required id), results.md and latency.svg", () => {
   const here = import.meta.url;

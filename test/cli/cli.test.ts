@@ -42,6 +42,7 @@ void test("a bad numeric option exits 2 with one line naming the option, before 
     [["service", "-c", join(dir, "none.yaml"), "--poll-ms", "1.5"], `otgw: --poll-ms must be a positive integer, got "1.5"`],
     [["ca", "init", "--dir", join(dir, "ca"), "--cert-days", "7d"], `otgw: --cert-days must be a positive integer, got "7d"`],
     [["ca", "serve", "--dir", join(dir, "ca"), "--port", "65536"], `otgw: --port must be an integer from 0 to 65535, got "65536"`],
+    [["ingest", "--max-backlog-days", "0"], `otgw: --max-backlog-days must be an integer from 1 to 3650, got "0"`],
     [["model", "train", "-c", join(dir, "none.yaml"), "--out", join(dir, "train"), "--seconds", "1e3"], `otgw: --seconds must be a positive integer, got "1e3"`],
   ];
   for (const [args, message] of cases) {
@@ -100,9 +101,9 @@ void test("in the gateway's layout only gateway groups are listed; the others sa
   const help = cli(["--help"]);
   assert.equal(help.status, 0, help.stderr);
   assert.match(help.stdout, /Gateway commands:/);
-  for (const absent of ["ca", "ingest", "receiver", "demo"]) assert.doesNotMatch(help.stdout, new RegExp(`^\\s+${absent}\\b`, "m"), absent);
+  for (const absent of ["ca", "ingest", "receiver", "demo", "dev"]) assert.doesNotMatch(help.stdout, new RegExp(`^\\s+${absent}\\b`, "m"), absent);
   for (const [args, what, who] of [[["ca", "init", "--dir", join(inst, "ca")], "ca", "fleet"], [["ingest", "--url", "x"], "ingest", "receiver"],
-    [["demo", "--messages", "5"], "demo", "development"], [["model", "keygen", "--out", join(inst, "k")], "model keygen", "fleet"]] as const) {
+    [["demo", "--messages", "5"], "demo", "development"], [["dev", "up", "-c", "my.yaml"], "dev", "development"], [["model", "keygen", "--out", join(inst, "k")], "model keygen", "fleet"]] as const) {
     const r = cli([...args]);
     assert.equal(r.status, 2, `${args.join(" ")}: ${r.stderr}`);
     assert.equal(r.stderr, `otgw: ${what} is not part of this installation (it is a ${who} command)\n`);

@@ -13,12 +13,12 @@ let n = 0;
 
 const item = (i: number, stream: string): NewQueueItem => ({ stream, topic: `otgw/v1/gw/${stream}`, priority: stream === "alarm" ? 0 : 2, payload: Buffer.alloc(200, i % 251) });
 
-/** A closed queue file holding 3000 items of two streams; returns the file and the ids by payload marker. */
-function filled(): { file: string; ids: number[] } {
+/** A closed queue file holding `count` (default 3000) items of two streams; returns the file and the ids by payload marker. */
+function filled(count = 3000): { file: string; ids: number[] } {
   const file = join(root, `q${n++}`, "queue.db");
   const q = SqliteQueue.open(file);
   const ids: number[] = [];
-  for (let b = 0; b < 30; b++) ids.push(...q.enqueue(Array.from({ length: 100 }, (_, k) => item(b * 100 + k, k % 10 === 0 ? "alarm" : "telemetry"))));
+  for (let b = 0; b < count; b += 100) ids.push(...q.enqueue(Array.from({ length: Math.min(100, count - b) }, (_, k) => item(b + k, k % 10 === 0 ? "alarm" : "telemetry"))));
   q.close(); // checkpoints the WAL into the file
   assert.equal(existsSync(`${file}-wal`), false);
   return { file, ids };
@@ -70,6 +70,35 @@ void describe("corrupted or truncated queue file at start-up", () => {
     assert.match(r.problem, /.+/);
     assert.ok(r.salvaged > 0 && r.salvaged < ids.length, `salvaged ${r.salvaged} of ${ids.length}`);
     checkSalvage(q, ids);
+    q.close();
+  });
+
+  void it("file truncated to 60%: unreadable is exactly the number of items lost, none counted past the last id", () => {
+    const { file, ids } = filled();
+    truncateSync(file, Math.floor((statSync(file).size * 0.6) / 4096) * 4096);
+    const q = SqliteQueue.open(file);
+    const r = q.recovery;
+    assert.ok(r, "recovery reported");
+    // The file's counter still reads, so the end is known: salvaged + unreadable is every item.
+    assert.equal(r.unreadable, ids.length - r.salvaged, `salvaged ${r.salvaged}, unreadable ${r.unreadable}, enqueued ${ids.length}`);
+    assert.equal(r.tailLost, false);
+    q.close();
+  });
+
+  void it("1,788 items, file cut to 5,000 bytes: unreadable stays within what existed, and the unknown tail is reported", () => {
+    const { file, ids } = filled(1788);
+    truncateSync(file, 5000);
+    const q = SqliteQueue.open(file);
+    const r = q.recovery;
+    assert.ok(r, "recovery reported");
+    // Only the first page survives: no row, no counter, no max(id). Nothing tells how many items the
+    // file held, so none is counted (it used to say 65,536: ids never assigned) and tailLost says so.
+    assert.equal(r.salvaged, 0);
+    assert.ok(r.unreadable <= ids.length, `unreadable ${r.unreadable} <= ${ids.length}`);
+    assert.equal(r.unreadable, 0);
+    assert.equal(r.tailLost, true);
+    const [next] = q.enqueue([item(0, "telemetry")]);
+    assert.ok(next! > ids[ids.length - 1]!, "ids are never reused, not even after an unknown end");
     q.close();
   });
 

@@ -41,6 +41,12 @@ void test("UNSUPPORTED_VERSION", async () => {
   const m = Buffer.from(s.openFrame);
   m[4] = 2;
   assert.equal(reason(await w.verifier().accept(w.topic, m)), Reason.UNSUPPORTED_VERSION);
+  // The version byte decides the layout, so a short frame of another version is not judged by v1's
+  // 8-byte header (issue #13 item 22); a short v1 frame is MALFORMED.
+  assert.equal(reason(await w.verifier().accept(w.topic, Buffer.from("OTGW\x02", "latin1"))), Reason.UNSUPPORTED_VERSION);
+  assert.equal(reason(await w.verifier().accept(w.topic, Buffer.from("OTGW\x02\x02\x00", "latin1"))), Reason.UNSUPPORTED_VERSION);
+  assert.equal(reason(await w.verifier().accept(w.topic, Buffer.from("OTGW\x01\x02\x00", "latin1"))), Reason.MALFORMED);
+  assert.equal(reason(await w.verifier().accept(w.topic, Buffer.from("OTG", "latin1"))), Reason.MALFORMED);
 });
 
 void test("BAD_SIGNATURE on session-open and on checkpoint", async () => {

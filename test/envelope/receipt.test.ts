@@ -114,7 +114,7 @@ void test("receiptOf: lowest gap start is contiguousNext, committed ranges betwe
 void test("receiptsOf: more gaps than one receipt holds (dropped frames never fill them) are split over several receipts; all held seqs covered", () => {
   // Seqs 1..300 arrived but 3, 6, ..., 297: 99 gaps, 99 held ranges above the first (the last is 298..300).
   const gaps = Array.from({ length: 99 }, (_, i) => ({ from: BigInt(3 * (i + 1)), to: BigInt(3 * (i + 1)) }));
-  const rec = { sessionId: "00".repeat(16), gatewayId: "gw-x", stream: "s", certSha256: "", openFrame: Buffer.alloc(0), firstSeq: 1n,
+  const rec = { sessionId: "00".repeat(16), gatewayId: "gw-x", stream: "s", certSha256: "", openFrame: Buffer.alloc(0), createdNs: 0n, firstSeq: 1n,
     nextSeq: 301n, chain: Buffer.alloc(32), chainBroken: true, lastCheckpointIndex: 0, closed: false, gaps, gapsTrimmedBelow: 0n };
   const rs = receiptsOf(rec);
   assert.equal(rs.length, 2);

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { systemClock } from "../../kernel/clock.js";
 import { ManualTime } from "../../kernel/scheduler.js";
 import { silentLogger } from "../../kernel/log.js";
+import { SourceError } from "../../kernel/errors.js";
 import { createSources } from "../../hal/registry.js";
 import { FakeGpioChip, GpioSource, isTamperReporter, sharedFakeChip, type TamperEvent } from "../../hal/gpio/index.js";
 import type { RawReading } from "../../hal/source.js";
@@ -67,9 +68,13 @@ void test("onoff on a machine without GPIO fails visibly, never falls back to th
   await src!.stop();
 });
 
-void test("config: backend is required, production refuses the fake, lines and addresses are checked", () => {
+void test("config: backend defaults to chardev, production refuses the fake, lines and addresses are checked", () => {
   const base = { points: pointsFor("di", ["5"]) };
-  assert.ok(fieldConfigProblems({ ...base, sources: [{ id: "di", kind: "gpio", lines: [{ line: 5 }] }] }).some((p) => /\/sources\/0.*backend/.test(p)));
+  assert.deepEqual(fieldConfigProblems({ ...base, sources: [{ id: "di", kind: "gpio", lines: [{ line: 5 }] }] }), []);
+  const { config } = fieldConfig({ ...base, sources: [{ id: "di", kind: "gpio", lines: [{ line: 5 }] }] });
+  assert.deepEqual(config.sources.map((s) => s.kind === "gpio" && [s.backend, s.chip]), [["chardev", "gpiochip0"]]);
+  assert.ok(fieldConfigProblems({ ...base, sources: [{ id: "di", kind: "gpio", backend: "sysfs", lines: [{ line: 5 }] }] }).some((p) => /\/sources\/0.*backend/.test(p)));
+  assert.ok(fieldConfigProblems({ ...base, sources: [{ id: "di", kind: "gpio", chip: "/dev/gpiochip0", lines: [{ line: 5 }] }] }).some((p) => /\/sources\/0.*chip/.test(p)));
   const prod = fieldConfigProblems({ ...base, mode: "production", keystore: "tpm", sources: [{ id: "di", kind: "gpio", backend: "fake", lines: [{ line: 5 }] }] });
   assert.ok(prod.some((p) => p.startsWith("/sources/0/backend: production mode refuses the fake GPIO backend")), prod.join("\n"));
   const dup = fieldConfigProblems({ points: pointsFor("di", ["6"]), sources: [{ id: "di", kind: "gpio", backend: "fake", lines: [{ line: 5 }, { line: 5 }] }] });
@@ -88,4 +93,24 @@ sourceContract("gpio (fake backend, manual time)", () => {
       await time.advance(ms);
     },
   };
+});
+
+void test("a line the backend refuses (busy, not on the chip) fails the source with the backend's message; start() does not throw", async () => {
+  const chip = new FakeGpioChip();
+  const opened: number[] = [];
+  const backend = {
+    name: "fake" as const,
+    open: (n: number, edge: "rising" | "falling" | "both") => {
+      if (n === 4) throw new SourceError("GPIO_LINE_BUSY", "GPIO line 4 of /dev/gpiochip0: the line is in use by another consumer");
+      opened.push(n);
+      const input = chip.open(n, edge);
+      return { ...input, close: () => opened.splice(opened.indexOf(n), 1) };
+    },
+  };
+  const time = new ManualTime();
+  const source = new GpioSource({ id: "cab", chip: "gpiochip0", lines: [line(3), line(4)], backend: () => Promise.resolve(backend), scheduler: time }, time);
+  await source.start(() => undefined);
+  assert.equal(source.health().state, "failed");
+  assert.match(source.health().detail ?? "", /GPIO line 4 of \/dev\/gpiochip0: the line is in use/);
+  assert.deepEqual(opened, [], "the lines opened before the refused one are released");
 });

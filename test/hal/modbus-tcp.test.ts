@@ -10,6 +10,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { systemClock } from "../../kernel/clock.js";
 import { silentLogger } from "../../kernel/log.js";
 import { Normalizer } from "../../firmware/pipeline/normalize.js";
+import { sha256Hex } from "../../firmware/pipeline/canonical.js";
 import type { NormalizedRecord } from "../../kernel/record.js";
 import { createSources } from "../../hal/registry.js";
 import { ModbusSource } from "../../hal/modbus/source.js";
@@ -41,9 +42,11 @@ void test("values written by mbpoll arrive typed, word-ordered and scaled throug
   mbpoll(["-p", String(port), "-a", "3", "-t", "4", "-r", "30", "127.0.0.1", "--", "64302"]); // 0xFB2E: -1234 as int16 (mbpoll -t 4 writes unsigned)
   mbpoll(["-p", String(port), "-a", "3", "-t", "4:int", "-B", "-r", "40", "127.0.0.1", "--", "-100000"]); // int32 ABCD
   mbpoll(["-p", String(port), "-a", "3", "-t", "0", "-r", "7", "127.0.0.1", "--", "1"]); // coil
+  mbpoll(["-p", String(port), "-a", "3", "-t", "4", "-r", "50", "127.0.0.1", "--", "1243", "1243"]); // hr 50 and 51: 1243 each
 
   const { config } = fieldConfig({
-    transforms: [{ id: "raw-v1", unit: "1" }, { id: "bar-tenths-v1", scale: 0.1, offset: 0, unit: "bar" }, { id: "temp-v1", scale: 2, offset: -1, unit: "degC" }],
+    transforms: [{ id: "raw-v1", unit: "1" }, { id: "bar-tenths-v1", scale: 0.1, offset: 0, unit: "bar" }, { id: "temp-v1", scale: 2, offset: -1, unit: "degC" },
+      { id: "level-tenths-v1", scale: 0.1, unit: "m" }, { id: "level-tenths-r1-v1", scale: 0.1, decimals: 1, unit: "m" }],
     sources: [{
       id: "plc1", kind: "modbus-tcp", host: "127.0.0.1", port, timeoutMs: 500, retries: 0,
       devices: [{
@@ -59,6 +62,8 @@ void test("values written by mbpoll arrive typed, word-ordered and scaled throug
           { table: "co", register: 7 },
           { table: "di", register: 3 },
           { table: "di", register: 4 },
+          { table: "hr", register: 50 },
+          { table: "hr", register: 51 },
         ],
       }],
     }],
@@ -66,6 +71,8 @@ void test("values written by mbpoll arrive typed, word-ordered and scaled throug
       ...pointsFor("plc1", ["unit/3/hr/20", "unit/3/hr/22", "unit/3/hr/24", "unit/3/hr/40", "unit/3/ir/0", "unit/3/ir/3", "unit/3/co/7", "unit/3/di/3", "unit/3/di/4"]),
       { name: "plc1.pressure", source: "plc1", address: "unit/3/hr/30", stream: "telemetry", transform: "bar-tenths-v1", deviceId: "SN-PT-1" },
       { name: "plc1.temp", source: "plc1", address: "unit/3/ir/2", stream: "telemetry", transform: "temp-v1", deviceId: "SN-TT-1" },
+      { name: "plc1.level_raw", source: "plc1", address: "unit/3/hr/50", stream: "telemetry", transform: "level-tenths-v1", deviceId: "SN-LT-1" },
+      { name: "plc1.level", source: "plc1", address: "unit/3/hr/51", stream: "telemetry", transform: "level-tenths-r1-v1", deviceId: "SN-LT-1" },
     ],
   });
   const [source] = await createSources(config, systemClock, silentLogger());
@@ -74,6 +81,7 @@ void test("values written by mbpoll arrive typed, word-ordered and scaled throug
   assert.deepEqual(source.requestPlan()[0]!.requests, [
     { table: "co", start: 7, count: 1 }, { table: "di", start: 3, count: 2 },
     { table: "hr", start: 20, count: 3 }, { table: "hr", start: 24, count: 2 }, { table: "hr", start: 30, count: 1 }, { table: "hr", start: 40, count: 2 },
+    { table: "hr", start: 50, count: 2 },
     { table: "ir", start: 0, count: 5 },
   ]);
   const normalizer = new Normalizer(config, systemClock);
@@ -105,6 +113,13 @@ void test("values written by mbpoll arrive typed, word-ordered and scaled throug
   assert.equal(pressure.lineage.adapter, "modbus-tcp");
   assert.equal(pressure.lineage.sourceUri, `modbus+tcp://127.0.0.1:${port}/unit/3/hr/30`);
   assert.equal(records.find((r) => r.point === "plc1.temp")!.value, -5);
+  // Same raw 1243 and scale 0.1: float noise without `decimals`, exactly 124.3 with `decimals: 1`,
+  // and the rule hash in the lineage covers the rounding.
+  const level = records.find((r) => r.point === "plc1.level")!;
+  assert.equal(records.find((r) => r.point === "plc1.level_raw")!.value, 124.30000000000001);
+  assert.equal(level.value, 124.3);
+  assert.equal(level.lineage.transformRuleId, "level-tenths-r1-v1");
+  assert.equal(level.lineage.transformRuleSha256, sha256Hex('{"decimals":1,"id":"level-tenths-r1-v1","offset":0,"scale":0.1,"unit":"m"}'));
 
   // A new value written by the independent master shows up on a later poll.
   mbpoll(["-p", String(port), "-a", "3", "-t", "4", "-r", "30", "127.0.0.1", "--", "4321"]);

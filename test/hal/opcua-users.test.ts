@@ -52,13 +52,13 @@ void test("a server that refuses anonymous sessions: the right username/password
 
   const denied = await run({ type: "username", username: "operator", passwordFile: bad });
   await until("the refusal to show in health", () => denied.src.health().state === "failed");
-  assert.equal(denied.got.length, 0, "no readings without a valid identity");
+  assert.ok(denied.got.every((r) => r.quality === "bad" && r.qualityDetail === "opcua-unreachable"), "no values without a valid identity");
   assert.match(denied.src.health().detail ?? "", /BadUserAccessDenied|BadIdentityToken|user|identity/i);
   await denied.src.stop();
 
   const anon = await run({ type: "anonymous" });
   await until("anonymous to be refused", () => anon.src.health().state === "failed");
-  assert.equal(anon.got.length, 0);
+  assert.ok(anon.got.every((r) => r.quality === "bad" && r.qualityDetail === "opcua-unreachable"));
   await anon.src.stop();
 });
 

@@ -118,7 +118,13 @@ void describe("technician CLI: ca init/serve, provision, check, run, identity sh
     await waitFor("verified readings", () => receiver.store.counts().verified >= 3, 90_000).catch((err: Error) => {
       throw new Error(`${err.message}; receiver ${JSON.stringify(receiver.store.counts())}; gateway output:\n${gw.output()}`);
     });
-    await waitFor("the second gateway's readings", () => (perGateway["gw-tpm-2"] ?? 0) >= 3, 90_000);
+    const gw2 = gateway2;
+    await waitFor("the second gateway's readings", () => {
+      if (gw2.proc.exitCode !== null) throw new Error(`the second gateway exited with ${gw2.proc.exitCode}`);
+      return (perGateway["gw-tpm-2"] ?? 0) >= 3;
+    }, 90_000).catch((err: Error) => {
+      throw new Error(`${err.message}; per gateway ${JSON.stringify(perGateway)}; receiver ${JSON.stringify(receiver.store.counts())}; second gateway output:\n${gw2.output()}`);
+    });
     assert.equal(receiver.store.counts().quarantined, 0);
   });
 

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { ManualClock } from "../../kernel/clock.js";
 import type { NormalizedRecord } from "../../kernel/record.js";
-import { Normalizer, transformRuleSha256 } from "../../firmware/pipeline/normalize.js";
+import { applyRule, Normalizer, transformRuleSha256 } from "../../firmware/pipeline/normalize.js";
 import { Validator } from "../../firmware/pipeline/validate.js";
 import { Quarantine } from "../../firmware/pipeline/quarantine.js";
 import { decodeRecord, encodeRecord } from "../../firmware/pipeline/encode.js";
@@ -49,6 +49,34 @@ void test("the rule hash changes when the rule changes, and not when only defaul
   const a = new Normalizer(implicit, clock).normalize(simOf(clock), raw(1));
   const b = new Normalizer(explicit, clock).normalize(simOf(clock), raw(1));
   assert.equal(a?.lineage.transformRuleSha256, b?.lineage.transformRuleSha256);
+});
+
+void test("decimals: 1243 × 0.1 is exactly 124.3 after rounding, half away from zero; the rule hash records the rounding", () => {
+  const tenths = { id: "bar-tenths-v1", scale: 0.1, offset: 0, unit: "bar" };
+  assert.equal(applyRule(tenths, 1243), 124.30000000000001, "the float noise the option exists for");
+  const rounded = { ...tenths, decimals: 1 };
+  assert.equal(applyRule(rounded, 1243), 124.3);
+  assert.equal(applyRule(rounded, -1243), -124.3);
+  assert.equal(applyRule({ ...tenths, scale: 0.01, decimals: 2 }, 12345), 123.45);
+  assert.equal(applyRule({ ...tenths, scale: 1, decimals: 0 }, 2.5), 3);
+  assert.equal(applyRule({ ...tenths, scale: 1, decimals: 0 }, -2.5), -3);
+  assert.ok(Object.is(applyRule({ ...tenths, scale: 1, decimals: 0 }, -0.4), 0), "no -0 on the wire");
+  assert.equal(applyRule({ ...tenths, scale: 1, decimals: 2 }, 123.456), 123.46, "also without scale: a float register");
+  assert.equal(applyRule(rounded, true), true);
+  assert.equal(applyRule(rounded, null), null);
+
+  // Lineage: the hash covers decimals when set (canonical key order), and is unchanged without it.
+  assert.equal(transformRuleSha256(rounded), sha256Hex('{"decimals":1,"id":"bar-tenths-v1","offset":0,"scale":0.1,"unit":"bar"}'));
+  assert.equal(transformRuleSha256(tenths), sha256Hex('{"id":"bar-tenths-v1","offset":0,"scale":0.1,"unit":"bar"}'));
+  assert.notEqual(transformRuleSha256({ ...tenths, decimals: 2 }), transformRuleSha256(rounded));
+
+  const { config } = testConfig((c) => {
+    c.transforms[0] = { id: "vib-mm-s-v1", scale: 0.1, offset: 0, decimals: 1, unit: "mm/s" };
+  });
+  const clock = new ManualClock(T0);
+  const r = new Normalizer(config, clock).normalize(simOf(clock), raw(1243));
+  assert.equal(r?.value, 124.3);
+  assert.equal(r?.lineage.transformRuleSha256, sha256Hex('{"decimals":1,"id":"vib-mm-s-v1","offset":0,"scale":0.1,"unit":"mm/s"}'));
 });
 
 void test("unknown addresses are counted, not crashed on", () => {

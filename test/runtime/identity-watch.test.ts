@@ -46,7 +46,7 @@ void test("identity watch: failed renewal and unusable files are audited, the id
       skew = 0;
     },
   });
-  const audit = (): Array<{ type: string; data: Record<string, unknown> }> => readFileSync(join(config.gateway.stateDir, "audit.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { type: string; data: Record<string, unknown> });
+  const audit = (): Array<{ type: string; data: Record<string, unknown> }> => readFileSync(join(config.gateway.stateDir, "audit.jsonl"), "utf8").split("\n").filter((l) => l !== "").map((l) => JSON.parse(l) as { type: string; data: Record<string, unknown> });
   const failed = (stage: string): number => audit().filter((e) => e.type === "identity.failed" && e.data.stage === stage).length;
   let stopped = false;
   try {

@@ -1,8 +1,9 @@
-import { createPrivateKey, generateKeyPairSync } from "node:crypto";
+import { generateKeyPairSync } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { systemClock } from "../../../kernel/clock.js";
 import { repoRoot } from "../../../kernel/paths.js";
+import { readPrivateKeyFile } from "../../../kernel/pem.js";
 import { loadConfig } from "../../../firmware/config/load.js";
 import { ARTEFACT_MEDIA_TYPE, parseArtefact } from "../../../firmware/models/artefact.js";
 import { createBundle } from "../../../firmware/models/bundle.js";
@@ -60,7 +61,7 @@ export function modelSign(o: SignOptions, io: Io = stdio): number {
   const artefact = readFileSync(o.artefact);
   parseArtefact(artefact);
   const predicate = JSON.parse(readFileSync(o.provenance, "utf8")) as ModelPredicate;
-  const key = createPrivateKey(readFileSync(o.key, "utf8"));
+  const key = readPrivateKeyFile(o.key, { what: "the model-signing key (--key)", fix: "pass the model-signer.key.pem that `otgw model keygen` wrote" });
   const bundle = createBundle(artefact, "model.json", ARTEFACT_MEDIA_TYPE, predicate, key);
   writeFileSync(o.out, bundle);
   printJson({ bundle: o.out, version: predicate.model.version, keyid: keyIdOf(key) }, io);

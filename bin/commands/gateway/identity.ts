@@ -5,6 +5,7 @@ import type { GatewayConfig } from "../../../firmware/config/schema.js";
 import { IdentityError, EstError } from "../../../kernel/errors.js";
 import { keyDirOf, tctiOf } from "../../../provisioning/identity.js";
 import { keyId } from "../../../kernel/keystore.js";
+import { readCertificateFile } from "../../../kernel/pem.js";
 import { attestAndEnroll } from "../../../provisioning/attest/enroll.js";
 import { crlFileOf, replaceFile } from "../../../provisioning/attest/files.js";
 import { lockIdentity } from "../../../provisioning/attest/lock.js";
@@ -19,6 +20,11 @@ function storeOf(config: GatewayConfig): KeyStore & { close?: () => Promise<void
   return config.identity.keystore === "tpm" ? new TpmKeyStore(keyDirOf(config), tctiOf(config)) : new SoftwareKeyStore(keyDirOf(config));
 }
 
+const CERT_ROLE = {
+  what: "the gateway certificate (identity.certFile)",
+  fix: "restore it from a backup, or enroll again with `otgw provision` (a renewal needs the current certificate)",
+};
+
 /** `otgw identity show`: the key, where it lives, and the certificate. */
 export async function identityShowCommand(configFile: string): Promise<number> {
   const { config } = loadConfig(configFile);
@@ -28,7 +34,7 @@ export async function identityShowCommand(configFile: string): Promise<number> {
     console.log(`gateway      ${config.gateway.id}`);
     console.log(`key          ${config.identity.keyName} in ${store.kind === "tpm" ? `the TPM (${tctiOf(config)})` : "a FILE (software, development only)"}`);
     console.log(`key id       sha256:${keyId(signer.publicKey())}`);
-    const cert = new X509Certificate(readFileSync(config.identity.certFile));
+    const cert = readCertificateFile(config.identity.certFile, CERT_ROLE);
     const days = (Date.parse(cert.validTo) - Date.now()) / 86_400_000;
     console.log(`certificate  ${cert.subject.replace(/\n/g, ", ")}  serial ${cert.serialNumber}`);
     console.log(`             ${cert.subjectAltName ?? ""}`);
@@ -59,7 +65,7 @@ export async function identityRenewCommand(configFile: string, mode: "renew" | "
   const store = storeOf(config);
   const name = config.identity.keyName;
   try {
-    const old = new X509Certificate(readFileSync(config.identity.certFile));
+    const old = readCertificateFile(config.identity.certFile, CERT_ROLE);
     const keyFile = store instanceof TpmKeyStore ? store.keyFile(name) : `${keyDirOf(config)}/${name}.key.pem`;
     const est = estFor(config, readFileSync(keyFile, "utf8"));
     let certPem: string;

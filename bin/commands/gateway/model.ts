@@ -1,4 +1,3 @@
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { systemClock } from "../../../kernel/clock.js";
 import { createLogger } from "../../../kernel/log.js";
@@ -7,6 +6,8 @@ import { AuditLog } from "../../../firmware/audit/audit-log.js";
 import { openIdentity } from "../../../provisioning/identity.js";
 import { parseArtefact } from "../../../firmware/models/artefact.js";
 import { verifyBundle } from "../../../firmware/models/bundle.js";
+import { readBundleFile } from "../../../firmware/models/config.js";
+import { readPublicKeyFile } from "../../../kernel/pem.js";
 import { trustedKey } from "../../../firmware/models/dsse.js";
 import { ModelError } from "../../../firmware/models/errors.js";
 import { openModelStore } from "../../../firmware/models/runtime.js";
@@ -18,8 +19,8 @@ import { printJson, stdio, type Io } from "../../output.js";
 /** `otgw model verify BUNDLE --trusted PEM [--trusted PEM]...`: registry/CI-side check, no anti-rollback (no gateway state). */
 export function modelVerify(file: string, trusted: readonly string[], io: Io = stdio): number {
   return guard(io, () => {
-    const keys = trusted.map((f) => trustedKey(f, readFileSync(f, "utf8")));
-    const v = verifyBundle(readFileSync(file), keys);
+    const keys = trusted.map((f) => trustedKey(f, readPublicKeyFile(f, { what: "the trusted model signer key", fix: "pass the registry's model-signer.pub.pem (`otgw model keygen` makes it)" }).export({ type: "spki", format: "pem" }).toString()));
+    const v = verifyBundle(readBundleFile(file), keys);
     parseArtefact(v.artefact);
     printJson({ ok: true, name: v.name, version: v.version, digest: v.digest, signer: v.signer.keyid, predicate: v.predicate }, io);
   });
@@ -36,7 +37,7 @@ export async function modelInstall(file: string, configFile: string, io: Io = st
   const audit = AuditLog.open(join(config.gateway.stateDir, "audit.jsonl"), { signer: identity.signer, clock: systemClock, checkpointEvery: config.audit.checkpointEveryEntries });
   try {
     return guard(io, () => {
-      const v = openModelStore(config, audit, systemClock, createLogger()).install(readFileSync(file), file);
+      const v = openModelStore(config, audit, systemClock, createLogger()).install(readBundleFile(file), file);
       printJson({ ok: true, installed: { name: v.name, version: v.version, digest: v.digest, signer: v.signer.name } }, io);
     });
   } finally {

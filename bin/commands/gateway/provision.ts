@@ -1,12 +1,13 @@
 import { X509Certificate } from "node:crypto";
-import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, renameSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { parse as parseYaml, stringify as toYaml } from "yaml";
 import { EstError, KeyStoreError } from "../../../kernel/errors.js";
 import { systemClock } from "../../../kernel/clock.js";
 import { keyId } from "../../../kernel/keystore.js";
+import { readCertificatePem } from "../../../kernel/pem.js";
 import { AuditLog, AUDIT_EVENTS } from "../../../firmware/audit/audit-log.js";
-import { loadConfig } from "../../../firmware/config/load.js";
+import { loadConfig, readConfigBytes } from "../../../firmware/config/load.js";
 import { attestAndEnroll, type EnrollStep } from "../../../provisioning/attest/enroll.js";
 import { crlFileOf, handOverTo, replaceFile } from "../../../provisioning/attest/files.js";
 import { EstClient, fetchCaByFingerprint } from "../../../provisioning/est/client.js";
@@ -38,7 +39,7 @@ const STEPS: Record<EnrollStep, string> = {
  */
 export async function provisionCommand(o: ProvisionOptions): Promise<number> {
   const out = resolve(o.out);
-  const template = parseYaml(readFileSync(o.template, "utf8")) as Record<string, unknown>;
+  const template = parseYaml(readConfigBytes(o.template).toString("utf8")) as Record<string, unknown>;
   const section = (k: string): Record<string, unknown> => (template[k] ??= {}) as Record<string, unknown>;
   const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
   const stateDir = resolve(o.stateDir ?? str(section("gateway").stateDir) ?? join(dirname(out), "state"));
@@ -49,7 +50,7 @@ export async function provisionCommand(o: ProvisionOptions): Promise<number> {
 
   step(`EST server ${o.est}: establish trust`);
   let caPem: string;
-  if (o.estCa) caPem = readFileSync(o.estCa, "utf8");
+  if (o.estCa) caPem = readCertificatePem(o.estCa, { what: "the fleet CA certificate (--est-ca)", fix: "pass the fleet CA's ca.crt (PEM) from the fleet operator, or use --ca-fingerprint" });
   else if (o.caFingerprint) caPem = await fetchCaByFingerprint(o.est, o.caFingerprint);
   else throw new EstError("EST_TRUST", "say how to trust the EST server: --ca-fingerprint <sha256 from the fleet operator> or --est-ca <fleet CA file>");
   console.log(`    fleet CA ${new X509Certificate(caPem).subject.replace(/\n/g, ", ")} (${new X509Certificate(caPem).fingerprint256})`);

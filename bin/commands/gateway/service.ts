@@ -61,10 +61,12 @@ export async function serviceCommand(o: ServiceOptions): Promise<number> {
 
 /** Resolves true once `ready()` holds (checked on directory changes and every pollMs), false on SIGINT/SIGTERM. */
 function waitFor(o: ServiceOptions, ready: () => boolean): Promise<boolean> {
-  if (ready()) return Promise.resolve(true);
   return new Promise((resolve) => {
     let watcher: FSWatcher | undefined;
+    let done = false;
     const finish = (v: boolean): void => {
+      if (done) return;
+      done = true;
       clearInterval(timer);
       watcher?.close();
       process.off("SIGINT", onSignal);
@@ -73,9 +75,13 @@ function waitFor(o: ServiceOptions, ready: () => boolean): Promise<boolean> {
     };
     const check = (): void => { if (ready()) finish(true); };
     const onSignal = (): void => finish(false);
-    const timer = setInterval(check, o.pollMs);
+    // The handlers go in before the first check: that check logs "unprovisioned", and a SIGTERM sent
+    // on seeing it must stop the wait cleanly, not kill the process by the default action.
     process.once("SIGINT", onSignal);
     process.once("SIGTERM", onSignal);
+    const timer = setInterval(check, o.pollMs);
+    check();
+    if (done) return;
     try {
       // The state directory exists on a device (StateDirectory=); if it does not, polling covers it.
       watcher = watch(dirname(o.config), (_e, name) => { if (name === null || name === basename(o.config)) check(); });

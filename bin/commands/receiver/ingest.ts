@@ -20,6 +20,8 @@ export interface IngestCliOptions {
   sessionExpiry: string;
   /** False with --no-receipts. */
   receipts: boolean;
+  /** Oldest session-open accepted, in days of its createdNs (default 7). */
+  maxBacklogDays: number;
 }
 
 export async function ingestCommand(o: IngestCliOptions): Promise<number> {
@@ -33,7 +35,7 @@ export async function ingestCommand(o: IngestCliOptions): Promise<number> {
     {
       url: o.url, caFile: o.ca, certFile: o.cert, keyFile: o.key, fleetCaFile: o.fleetCa, recipientKeyFile: o.recipientKey,
       dbFile: o.db, group: o.share ? o.group : null, clientId: o.clientId ?? `otgw-ingest-${randomBytes(4).toString("hex")}`,
-      ...(o.crl ? { crlFile: o.crl } : {}),
+      ...(o.crl ? { crlFile: o.crl } : {}), maxBacklogAgeMs: o.maxBacklogDays * 86_400_000,
       sessionExpiryS, receipts: o.receipts,
     },
     logger,
