@@ -68,7 +68,7 @@ export interface VerifiedEvent {
 export class IngestService extends EventEmitter {
   private client: MqttClient | null = null;
   private readonly log: Logger;
-  readonly stats = { frames: 0, verified: 0, quarantined: 0, gaps: 0, gapsFilled: 0, checkpoints: 0, checkpointMismatches: 0, sessionsEnded: 0, framesMissing: 0 };
+  readonly stats = { frames: 0, verified: 0, quarantined: 0, gaps: 0, gapsFilled: 0, checkpoints: 0, checkpointMismatches: 0, transportGaps: 0, sessionsEnded: 0, framesMissing: 0 };
   private readonly receipts: ReceiptSender | undefined;
 
   constructor(private readonly opts: IngestOptions) {
@@ -166,7 +166,8 @@ export class IngestService extends EventEmitter {
       this.stats.verified++;
       if (r.gap) {
         this.stats.gaps++;
-        store.addEvent({ kind: "SEQUENCE_GAP", gatewayId: r.gatewayId, stream: r.stream, sessionId: r.sessionId, detail: `missing seq ${r.gap.from}..${r.gap.to}` });
+        store.addEvent({ kind: "SEQUENCE_GAP", gatewayId: r.gatewayId, stream: r.stream, sessionId: r.sessionId,
+          detail: `missing seq ${r.gap.from}..${r.gap.to}: not received (yet); the receipts name them, a gateway with receipts resends them (GAP_FILLED when one arrives)` });
       }
       if (r.filled) {
         // A transport loss repaired: the gateway resent the frame after a receipt named the gap.
@@ -188,7 +189,11 @@ export class IngestService extends EventEmitter {
       this.emit("verified", ev);
     } else if (r.kind === "checkpoint") {
       this.stats.checkpoints++;
-      if (r.mismatch) {
+      if (r.mismatch?.cause === "gap") {
+        // Explained by frames not received (yet): a transport loss the gap already reports, not tampering.
+        this.stats.transportGaps++;
+        store.addEvent({ kind: "TRANSPORT_GAP", gatewayId: r.gatewayId, stream: r.stream, sessionId: r.sessionId, detail: `checkpoint ${r.index}: ${r.mismatch.detail}` });
+      } else if (r.mismatch) {
         this.stats.checkpointMismatches++;
         store.addEvent({ kind: "CHECKPOINT_MISMATCH", gatewayId: r.gatewayId, stream: r.stream, sessionId: r.sessionId, detail: r.mismatch.detail });
       }

@@ -59,7 +59,9 @@ export type VerifyResult =
       filled?: true;
       /** Set when the session's end statement was accepted before this frame: the frame arrived after it. */
       afterEnd?: bigint } & Ids)
-  | ({ ok: true; kind: "checkpoint"; index: number; lastSeq: bigint; final: boolean; chain: Buffer; mismatch?: { reason: typeof Reason.CHECKPOINT_MISMATCH; detail: string } } & Ids)
+  | ({ ok: true; kind: "checkpoint"; index: number; lastSeq: bigint; final: boolean; chain: Buffer;
+      /** The chains differ; `cause` "gap" when frames not received (yet) explain it all (a transport loss), "chain" otherwise (checkpoint.ts). */
+      mismatch?: { reason: typeof Reason.CHECKPOINT_MISMATCH; detail: string; cause: "gap" | "chain" } } & Ids)
   | ({ ok: true; kind: "session-end"; lastSeq: bigint; receivedUpTo: bigint; certSha256: string;
       /** Seqs the gateway's queue committed that this receiver never accepted, when any. */
       missing?: { from: bigint; to: bigint };
@@ -246,7 +248,7 @@ export class Verifier {
     live.recent.push(r.record.nextSeq - 1n, r.record.chain);
     this.opts.state.put(r.record);
     const ok: VerifyResult = { ok: true, kind: "checkpoint", ...ids, index: f.index, lastSeq: f.lastSeq, final: f.final, chain: Buffer.from(f.chain) };
-    if (r.mismatch !== undefined) ok.mismatch = { reason: Reason.CHECKPOINT_MISMATCH, detail: r.mismatch };
+    if (r.mismatch !== undefined) ok.mismatch = { reason: Reason.CHECKPOINT_MISMATCH, detail: r.mismatch, cause: r.cause ?? "chain" };
     return ok;
   }
 
