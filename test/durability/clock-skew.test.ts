@@ -21,7 +21,7 @@ import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
 import { X509Certificate } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
-import { silentLogger } from "../../kernel/log.js";
+import { createLogger, silentLogger } from "../../kernel/log.js";
 import { systemClock, type Clock } from "../../kernel/clock.js";
 import { frameRef } from "../../envelope/receipt.js";
 import { issueCertificate } from "../../fleet/ca/pki.js";
@@ -48,7 +48,7 @@ interface Outcome {
   skewMs: number | undefined;
 }
 
-async function runSkewed(id: string, offsetMs: number, certFromMsAgo?: number): Promise<Outcome & { rx: ReturnType<Awaited<ReturnType<typeof newStack>>["receiver"]>; stop: () => Promise<void> }> {
+async function runSkewed(id: string, offsetMs: number, certFromMsAgo?: number, runMs = RUN_MS): Promise<Outcome & { warnings: string[]; rx: ReturnType<Awaited<ReturnType<typeof newStack>>["receiver"]>; stop: () => Promise<void> }> {
   const stack = await newStack();
   const rx = stack.receiver(silentLogger(), "r1", { shared: false });
   await rx.service.start();
@@ -67,13 +67,14 @@ async function runSkewed(id: string, offsetMs: number, certFromMsAgo?: number): 
     writeFileSync(gw.config.identity.certFile, issued.certPem);
   }
   const accepted = new Set<string>();
+  const warnings: string[] = [];
   const { gateway } = await createGateway({
-    config: gw, logger: silentLogger(), clock: offsetClock(offsetMs),
+    config: gw, logger: createLogger({ level: "warn", destination: { write: (l: string) => void warnings.push(l) } }), clock: offsetClock(offsetMs),
     onCommitted: (frames) => { for (const f of frames) { const r = f.data ? frameRef(f.payload) : undefined; if (r) accepted.add(`${r.sessionIdHex}:${r.n}`); } },
   });
   await gateway.start();
   await waitFor(() => accepted.size > 200, "the skewed gateway to accept readings");
-  await sleep(RUN_MS);
+  await sleep(runMs);
   // Everything that can be receipted is, well within this; what cannot stays queued.
   await gateway.stop(30_000);
   const quarantined = rx.store.db.prepare("SELECT reason, detail FROM quarantine WHERE gateway_id = ?").all(id) as Array<{ reason: string; detail: string }>;
@@ -83,7 +84,7 @@ async function runSkewed(id: string, offsetMs: number, certFromMsAgo?: number): 
   const ts = rx.store.db.prepare("SELECT gateway_ts_ns AS g, received_at AS r FROM verified WHERE gateway_id = ?").all(id) as Array<{ g: string; r: string }>;
   const skews = ts.map((t) => Number(BigInt(t.g) / 1_000_000n) - Date.parse(t.r)).sort((a, b) => a - b);
   return {
-    rx, accepted, queueDepth: gateway.stats.queueDepth, counters: gateway.uplinkCounters(), refusedOpens,
+    rx, warnings, accepted, queueDepth: gateway.stats.queueDepth, counters: gateway.uplinkCounters(), refusedOpens,
     skewMs: skews.length > 0 ? skews[Math.floor(skews.length / 2)] : undefined,
     stop: async () => { await rx.service.stop(); rx.store.close(); await stack.stop(); },
   };
@@ -92,7 +93,8 @@ async function runSkewed(id: string, offsetMs: number, certFromMsAgo?: number): 
 const reasonsOf = (o: Outcome): string => JSON.stringify([...new Set(o.refusedOpens.map((r) => r.reason))]);
 
 void test("gateway clock 1 h behind, certificate issued minutes ago: every session-open refused UNKNOWN_GATEWAY 'not valid at', nothing verified, every accepted reading still queued at the gateway", async () => {
-  const o = await runSkewed("gw-skew-minus", -HOUR_MS);
+  // 35 s: past the uplink's 30 s "no receipts" verdict, so its warning is part of what is checked.
+  const o = await runSkewed("gw-skew-minus", -HOUR_MS, undefined, 35_000);
   try {
     const a = account(o.rx.store, "gw-skew-minus", o.accepted);
     console.log(`# fault: accepted ${a.accepted}, verified ${a.verified}, missing 0, duplicates ${a.duplicates} (clock -1 h, fresh certificate: refused, ${o.queueDepth} frames kept queued at the gateway; receiver reasons ${reasonsOf(o)}; gateway ${o.counters.receipts} receipts, ${o.counters.unreceipted} unreceipted, ${o.counters.resent} resent)`);
@@ -105,6 +107,10 @@ void test("gateway clock 1 h behind, certificate issued minutes ago: every sessi
     assert.equal(o.counters.receipts, 0, "no receipt for a refused session");
     assert.ok(o.counters.unreceipted > 0, "the gateway shows the frames as sent and unreceipted");
     assert.ok(o.queueDepth >= a.accepted, `every accepted reading is still queued at the gateway (${o.queueDepth} queued, ${a.accepted} accepted)`);
+    // At the gateway: the warning points at refusals and the clock, not only at an old receiver.
+    const noReceipts = o.warnings.map((l) => JSON.parse(l) as { msg: string }).filter((l) => l.msg.startsWith("the receiver sends no receipts"));
+    assert.equal(noReceipts.length, 1, `one "no receipts" warning (${o.warnings.length} warnings)`);
+    assert.match(noReceipts[0]?.msg ?? "", /refuses this gateway's sessions .*clock is off/);
   } finally {
     await o.stop();
   }
