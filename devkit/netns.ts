@@ -23,6 +23,11 @@ export interface NetNs {
   exec(cmd: string, args: string[], opts?: SpawnOptions): ChildProcess;
   /** Drops every packet on the namespace's veth, both directions (TCP sees silence, not a reset). */
   partition(): void;
+  /**
+   * Like `partition`, but TCP segments are answered with a reset (the namespace's own sockets and the
+   * peer's): a link outage that also tears the connections down, as a rebooting middlebox does.
+   */
+  reset(): void;
   /** Drops `percent` % of the packets on the namespace's veth, at random, each direction. */
   loss(percent: number): void;
   /** Removes every fault rule. */
@@ -90,18 +95,20 @@ export function createNetns(tag: string): NetNs {
     throw err;
   }
 
-  const rulesFor = (match: string): string =>
+  /** Replaces the fault rules by `matches`, each applied in both directions on the namespace's veth. */
+  const rulesFor = (...matches: string[]): string =>
     `flush chain inet ${TABLE} in\nflush chain inet ${TABLE} out\n` +
-    (match ? `add rule inet ${TABLE} in iifname "${nsIf}" ${match}\nadd rule inet ${TABLE} out oifname "${nsIf}" ${match}\n` : "");
+    matches.map((m) => `add rule inet ${TABLE} in iifname "${nsIf}" ${m}\nadd rule inet ${TABLE} out oifname "${nsIf}" ${m}\n`).join("");
   return {
     name, hostAddr, nsAddr,
     exec: (cmd, args, opts = {}) => spawn("ip", ["netns", "exec", name, cmd, ...args], opts),
     partition: () => nft(name, rulesFor("drop")),
+    reset: () => nft(name, rulesFor("meta l4proto tcp reject with tcp reset", "drop")),
     loss: (percent) => {
       if (!Number.isInteger(percent) || percent < 0 || percent > 100) throw new DevkitError("DEVKIT_NETNS", `loss percent must be an integer 0..100, got ${percent}`);
       nft(name, rulesFor(`numgen random mod 100 < ${percent} drop`));
     },
-    heal: () => nft(name, rulesFor("")),
+    heal: () => nft(name, rulesFor()),
     rules: () => run("ip", ["netns", "exec", name, "nft", "list", "table", "inet", TABLE], "listing the fault rules"),
     destroy: () => removeNs(name),
   };

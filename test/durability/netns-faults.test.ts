@@ -140,7 +140,7 @@ void test("5 % random packet loss on the namespace's link for 60 s under load: e
   }
 });
 
-void test("the broker link flapping every few seconds (down 2–6 s, up 2–6 s, 60 s): every accepted reading verified exactly once", async () => {
+void test("the broker link flapping every few seconds (down 2–6 s, up 2–6 s, 60 s; every other outage resets the TCP connection): every accepted reading verified exactly once", async () => {
   const g = await nsGateway("gw-flap");
   const rnd = mulberry32(14);
   const pattern: string[] = [];
@@ -150,8 +150,10 @@ void test("the broker link flapping every few seconds (down 2–6 s, up 2–6 s,
     while (Date.now() < until) {
       const down = 2000 + Math.floor(rnd() * 4000);
       const up = 2000 + Math.floor(rnd() * 4000);
-      pattern.push(`${down}/${up}`);
-      ns.partition();
+      const reset = pattern.length % 2 === 1;
+      pattern.push(`${down}${reset ? "r" : ""}/${up}`);
+      if (reset) ns.reset();
+      else ns.partition();
       await sleep(down);
       ns.heal();
       await sleep(up);
@@ -160,8 +162,9 @@ void test("the broker link flapping every few seconds (down 2–6 s, up 2–6 s,
     await sleep(5000);
     const end = await g.stop();
     const a = account(rx.store, "gw-flap", g.accepted());
-    assertExact("netns flapping link", a, `${pattern.length} flaps (down/up ms ${pattern.join(" ")}); ${summary(end)}; ${a.replaysRefused} replays refused`);
+    assertExact("netns flapping link", a, `${pattern.length} flaps (down/up ms, r = with TCP resets: ${pattern.join(" ")}); ${summary(end)}; ${a.replaysRefused} replays refused`);
     assert.ok(pattern.length >= 5);
+    assert.ok(end.counters.reconnects >= 1, "the resets tore the connection down and the gateway reconnected");
     assert.equal(end.stats.queueDepth, 0);
     assert.equal(end.counters.receiptsRefused, 0);
   } finally {
