@@ -33,14 +33,18 @@ export interface DevStack {
 
 export const RECEIVER_NAME = "ingest";
 
-export async function createDevStack(dirIn: string, opts: { fresh?: boolean } = {}): Promise<DevStack> {
+/**
+ * `brokerHost`: the address mosquitto listens on (default 127.0.0.1); a fault test passes the host side
+ * of its network namespace's veth pair so that a gateway inside the namespace reaches the broker.
+ */
+export async function createDevStack(dirIn: string, opts: { fresh?: boolean; brokerHost?: string } = {}): Promise<DevStack> {
   const dir = resolve(dirIn);
   if (opts.fresh ?? true) rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const pki = await writeDevPki(join(dir, "pki"), { gateways: [], receiverName: RECEIVER_NAME });
+  const pki = await writeDevPki(join(dir, "pki"), { gateways: [], receiverName: RECEIVER_NAME, ...(opts.brokerHost ? { serverIps: [opts.brokerHost] } : {}) });
   const receiverKeys = writeReceiverKeys(join(dir, "receiver"));
   const broker = await startMosquitto({
-    dir: join(dir, "broker"), caFile: pki.caCert, certFile: pki.server.cert, keyFile: pki.server.key, ingestUsers: [RECEIVER_NAME],
+    dir: join(dir, "broker"), ...(opts.brokerHost ? { host: opts.brokerHost } : {}), caFile: pki.caCert, certFile: pki.server.cert, keyFile: pki.server.key, ingestUsers: [RECEIVER_NAME],
   });
   const ca = { certPem: readFileSync(pki.caCert, "utf8"), keyPem: readFileSync(pki.caKey, "utf8") };
 

@@ -10,8 +10,10 @@ import { GatewayError } from "../../kernel/errors.js";
 export class BrokerError extends GatewayError {}
 
 export interface MosquittoConfigOptions {
-  /** TCP port of the one listener, bound to 127.0.0.1 only. */
+  /** TCP port of the one listener. */
   port: number;
+  /** Address the listener binds to (default 127.0.0.1; a fault test's veth address, never a public one). */
+  host?: string;
   /** CA that client certificates must chain to. */
   caFile: string;
   /** Broker server certificate (PEM). */
@@ -65,7 +67,7 @@ export function renderMosquittoConfig(o: MosquittoConfigOptions): string {
     "connection_messages true",
     "log_timestamp true",
     "",
-    `listener ${o.port} 127.0.0.1`,
+    `listener ${o.port} ${o.host ?? "127.0.0.1"}`,
     "protocol mqtt",
     `cafile ${o.caFile}`,
     `certfile ${o.certFile}`,
@@ -98,7 +100,7 @@ export function renderAcl(o: { ingestUsers: string[] }): string {
 export interface RunningBroker {
   /** The listener port (unchanged across restart()). */
   readonly port: number;
-  /** `mqtts://127.0.0.1:<port>`. */
+  /** `mqtts://<host>:<port>` (host 127.0.0.1 unless `StartMosquittoOptions.host`). */
   readonly url: string;
   /** mosquitto's own log (stderr), for failures and test diagnostics. */
   readonly logFile: string;
@@ -128,6 +130,8 @@ export interface StartMosquittoOptions {
   /** Identities allowed to read every gateway's topics. */
   ingestUsers: string[];
   crlFile?: string;
+  /** Listener address (default 127.0.0.1); the server certificate must name it (writeDevPki serverIps). */
+  host?: string;
   /** Fixed port; by default a free one is found. */
   port?: number;
   /** mosquitto binary; default $MOSQUITTO or /usr/sbin/mosquitto. */
@@ -177,9 +181,9 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
  * The listener is up when a TLS handshake reaches the server: without a client certificate the
  * broker then refuses us, which is fine; ECONNREFUSED means not yet listening.
  */
-function probe(port: number): Promise<boolean> {
+function probe(port: number, host = "127.0.0.1"): Promise<boolean> {
   return new Promise((resolve) => {
-    const s = tlsConnect({ host: "127.0.0.1", port, rejectUnauthorized: false, minVersion: "TLSv1.3" });
+    const s = tlsConnect({ host, port, rejectUnauthorized: false, minVersion: "TLSv1.3" });
     const done = (ok: boolean) => { s.destroy(); resolve(ok); };
     s.once("secureConnect", () => done(true));
     s.once("error", (e: NodeJS.ErrnoException) => done(e.code !== "ECONNREFUSED" && e.code !== "ECONNRESET"));
@@ -199,12 +203,13 @@ export async function startMosquitto(opts: StartMosquittoOptions): Promise<Runni
   const dataDir = join(opts.dir, "data");
   mkdirSync(dataDir, { recursive: true });
   const port = opts.port ?? (await freePort());
+  const host = opts.host ?? "127.0.0.1";
   const aclFile = join(opts.dir, "acl");
   const confFile = join(opts.dir, "mosquitto.conf");
   const logFile = join(opts.dir, "mosquitto.log");
   writeFileSync(aclFile, renderAcl({ ingestUsers: opts.ingestUsers }), { mode: 0o600 });
   writeFileSync(confFile, renderMosquittoConfig({
-    port, user: userInfo().username, caFile: opts.caFile, certFile: opts.certFile, keyFile: opts.keyFile, aclFile, dataDir,
+    port, ...(opts.host ? { host: opts.host } : {}), user: userInfo().username, caFile: opts.caFile, certFile: opts.certFile, keyFile: opts.keyFile, aclFile, dataDir,
     ...(opts.crlFile ? { crlFile: opts.crlFile } : {}),
     ...(opts.maxQueuedMessages !== undefined ? { maxQueuedMessages: opts.maxQueuedMessages } : {}),
     ...(opts.maxInflightMessages !== undefined ? { maxInflightMessages: opts.maxInflightMessages } : {}),
@@ -226,12 +231,12 @@ export async function startMosquitto(opts: StartMosquittoOptions): Promise<Runni
     const deadline = Date.now() + (opts.startTimeoutMs ?? 10_000);
     while (Date.now() < deadline) {
       if (exitInfo !== undefined) break;
-      if (await probe(port)) return;
+      if (await probe(port, host)) return;
       await sleep(50);
     }
     p.kill("SIGKILL");
     await exited;
-    throw new BrokerError("BROKER_START", `mosquitto did not start on 127.0.0.1:${port} (${exitInfo ?? "no TLS listener before timeout"}); log ${logFile}:\n${logTail(logFile)}`);
+    throw new BrokerError("BROKER_START", `mosquitto did not start on ${host}:${port} (${exitInfo ?? "no TLS listener before timeout"}); log ${logFile}:\n${logTail(logFile)}`);
   };
 
   const stop = async (): Promise<void> => {
@@ -265,14 +270,14 @@ export async function startMosquitto(opts: StartMosquittoOptions): Promise<Runni
       await sleep(20);
     }
     // The reload runs in the same main-loop pass as the log line; a handshake after it sees the new context.
-    if (!(await probe(port))) throw new BrokerError("BROKER_RELOAD", `mosquitto stopped accepting TLS after SIGHUP; log ${logFile}:\n${logTail(logFile)}`);
+    if (!(await probe(port, host))) throw new BrokerError("BROKER_RELOAD", `mosquitto stopped accepting TLS after SIGHUP; log ${logFile}:\n${logTail(logFile)}`);
   };
 
   await launch();
   return {
     reload,
     port,
-    url: `mqtts://127.0.0.1:${port}`,
+    url: `mqtts://${host}:${port}`,
     logFile,
     stop,
     restart: async () => {

@@ -299,7 +299,7 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
     if (this.tracker.settings.mode === "required" && !this.warnedNoReceipts && c.unreceipted > 0 && c.lastReceiptMs < this.connectedMs && now - this.connectedMs >= NO_RECEIPT_WARN_MS) {
       this.warnedNoReceipts = true;
       this.log.warn({ unreceipted: c.unreceipted, unreceiptedBytes: c.unreceiptedBytes, oldestUnreceiptedMs: c.oldestUnreceiptedMs },
-        "the receiver sends no receipts: frames stay queued (nothing is lost). An older receiver? Upgrade it, or set uplink.receipts: off (then a broker restart can lose acknowledged frames)");
+        "the receiver sends no receipts: frames stay queued (nothing is lost). Either it predates receipts (upgrade it, or set uplink.receipts: off knowingly: a broker restart can then lose acknowledged frames), or it refuses this gateway's sessions (its quarantine names the reason; a certificate 'not valid at' the session's time means this gateway's clock is off: check it, otgw check)");
     }
   }
 

@@ -22,6 +22,13 @@ export interface ReceiptSettings {
    * receiver works through a backlog in order); what it lost, its receipts name (held ranges).
    */
   resendAfterMs?: number;
+  /**
+   * Cap of the resend wait (default 5 min, never below resendAfterMs). Each resend round of a session
+   * that brings no receipt doubles the session's wait, up to this; its next receipt resets it. A session
+   * the receiver refuses for good (a certificate not valid at the gateway's time) would otherwise have
+   * its whole backlog sent again every resendAfterMs, each copy one more row in the receiver's quarantine.
+   */
+  maxResendAfterMs?: number;
   /** A frame a receipt names as missing is resent if it was sent at least this long ago (default 2 s). */
   gapGraceMs?: number;
 }
@@ -76,11 +83,15 @@ export class ReceiptTracker {
   private readonly lastOf = new Map<string, number>();
   private bytes = 0;
   readonly resendAfterMs: number;
+  readonly maxResendAfterMs: number;
   readonly gapGraceMs: number;
+  /** Resend rounds in a row that brought the session no receipt (doubles its wait). */
+  private readonly rounds = new Map<string, number>();
   readonly stats = { receipts: 0, receiptsRefused: 0, receipted: 0, freedByPuback: 0, resent: 0, notDelivered: 0, lastReceiptMs: 0 };
 
   constructor(readonly settings: ReceiptSettings) {
     this.resendAfterMs = settings.resendAfterMs ?? 10_000;
+    this.maxResendAfterMs = Math.max(this.resendAfterMs, settings.maxResendAfterMs ?? 300_000);
     this.gapGraceMs = settings.gapGraceMs ?? 2000;
   }
 
@@ -136,14 +147,37 @@ export class ReceiptTracker {
     return { ok: true, freed, missing };
   }
 
-  /** Frames whose receipt is overdue (sent at least resendAfterMs ago), oldest first. */
+  /** How long a frame of the session waits for its receipt: resendAfterMs, doubled per fruitless round, capped. */
+  resendWaitMs(sessionIdHex: string): number {
+    const k = Math.min(this.rounds.get(sessionIdHex) ?? 0, 30);
+    return Math.min(this.resendAfterMs * 2 ** k, this.maxResendAfterMs);
+  }
+
+  /**
+   * Frames whose receipt is overdue (sent at least their session's resendWaitMs ago, with no receipt of
+   * the session for that long either), oldest first. The caller sends them again: each session named
+   * counts one resend round, which doubles its next wait until a receipt of it comes.
+   */
   overdue(nowMs: number): Array<{ id: number; priority: number }> {
     const out: Array<{ id: number; priority: number }> = [];
+    const named = new Set<string>();
     // Insertion order is send order (a re-sent frame is re-inserted), so stop at the first recent one.
     for (const s of this.sent.values()) {
       if (nowMs - s.sentMs < this.resendAfterMs) break;
-      if (nowMs - (this.lastOf.get(s.ref.sessionIdHex) ?? 0) < this.resendAfterMs) continue;
+      const sid = s.ref.sessionIdHex;
+      const wait = this.resendWaitMs(sid);
+      if (nowMs - s.sentMs < wait || nowMs - (this.lastOf.get(sid) ?? 0) < wait) continue;
       out.push({ id: s.id, priority: s.priority });
+      named.add(sid);
+    }
+    for (const sid of named) {
+      const k = this.rounds.get(sid) ?? 0;
+      this.rounds.delete(sid); // re-inserted last: the map stays bounded to the most recent sessions
+      this.rounds.set(sid, k + 1);
+    }
+    if (this.rounds.size > 1024) {
+      const first = this.rounds.keys().next();
+      if (!first.done) this.rounds.delete(first.value);
     }
     return out;
   }
@@ -219,6 +253,7 @@ export class ReceiptTracker {
     this.latest.set(sid, r);
     this.lastOf.delete(sid);
     this.lastOf.set(sid, nowMs);
+    this.rounds.delete(sid);
     if (this.latest.size > 1024) {
       const first = this.latest.keys().next();
       if (!first.done) this.latest.delete(first.value);

@@ -74,3 +74,41 @@ void test("PUBACK 16 is not a delivery, also with receipts off; frames of an ear
   assert.equal(req.counters(0).freedByPuback, 1);
   assert.equal(off.counters(0).notDelivered, 1);
 });
+
+void test("a session with no receipt at all is resent at doubling intervals up to a cap, not every resendAfterMs; its next receipt resets the wait", async () => {
+  // A session the receiver refuses for good (a gateway clock an hour behind a fresh certificate:
+  // test/durability/clock-skew.test.ts) never gets a receipt; resending its frames every resendAfterMs
+  // sent 27,567 frames for a backlog of 2,025 in 15 s, each one more row in the receiver's quarantine.
+  const { tracker, items, key, sid, gw, stream } = await setup();
+  const all = items.map((i) => i.id);
+  const sendAll = (at: number): void => { for (const it of items) tracker.acknowledged(it, at, true); };
+  sendAll(0);
+  assert.deepEqual(tracker.overdue(999).map((o) => o.id), [], "not overdue before resendAfterMs");
+  assert.deepEqual(tracker.overdue(1000).map((o) => o.id), all, "first resend after resendAfterMs");
+  sendAll(1000);
+  assert.deepEqual(tracker.overdue(2000).map((o) => o.id), [], "no receipt after a resend: the next one waits twice as long");
+  assert.deepEqual(tracker.overdue(3000).map((o) => o.id), all);
+  sendAll(3000);
+  assert.deepEqual(tracker.overdue(6999).map((o) => o.id), []);
+  assert.deepEqual(tracker.overdue(7000).map((o) => o.id), all, "then four times");
+  for (let at = 7000, wait = 8000; wait <= 64_000; at += wait, wait *= 2) {
+    sendAll(at);
+    assert.deepEqual(tracker.overdue(at + wait - 1).map((o) => o.id), [], `waits ${wait} ms`);
+    assert.deepEqual(tracker.overdue(at + wait).map((o) => o.id), all);
+  }
+  const capped = new ReceiptTracker({ mode: "required", gatewayId: gw, keyOf: () => key, resendAfterMs: 1000, maxResendAfterMs: 3000 });
+  for (const it of items) capped.acknowledged(it, 0, true);
+  let at = 0;
+  for (const wait of [1000, 2000, 3000, 3000]) {
+    assert.deepEqual(capped.overdue(at + wait - 1).map((o) => o.id), [], `capped: waits ${wait} ms`);
+    assert.equal(capped.overdue(at + wait).length, items.length);
+    at += wait;
+    for (const it of items) capped.acknowledged(it, at, true);
+  }
+  // A receipt of the session (the receiver is back, or accepts it now) resets the wait.
+  const base = 1_000_000;
+  sendAll(base);
+  const r: Receipt = { sessionId: sid, gatewayId: gw, stream, flags: 0, contiguousNext: 3n, checkpointIndex: 0, held: [] };
+  assert.ok(tracker.receipt(encodeReceipt(r, key), base).ok);
+  assert.deepEqual(tracker.overdue(base + 1000).map((o) => o.id), [4, 5, 6, 7], "back to resendAfterMs after a receipt");
+});
