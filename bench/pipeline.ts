@@ -1,6 +1,9 @@
 /**
  * Whole-pipeline figures against the same broker in the same run (mosquitto, mTLS, TLS 1.3, MQTT v5):
- *  - pipeline-msgs: the real Gateway, readings in → sealed frames PUBACKed, messages/s
+ *  - pipeline-msgs: the real Gateway, readings in → sealed frames PUBACKed, messages/s (uplink.receipts
+ *    off; a plain subscriber consumes the topics, so the broker answers PUBACK 0, not 16)
+ *  - pipeline-receipts-msgs: the same with uplink.receipts required and a real receiver (verify, store,
+ *    receipt) in this process: frames freed by receipt per second; its ratio is to pipeline-msgs
  *  - mqtt-raw-msgs: MQTT.js alone publishing same-size payloads, QoS 1, same window (the baseline)
  *  - pipeline-cpu-us, mqtt-raw-cpu-us: CPU time of each process per message (all its threads)
  *  - rss-mb: peak RSS of the gateway process during pipeline-msgs
@@ -22,6 +25,9 @@ import { startOpcuaServer } from "../devkit/dev-plant/opcua-server.js";
 import { runChild } from "./child.js";
 import type { BenchFigure } from "./figure.js";
 import { rateFigure } from "./stats.js";
+import mqtt from "mqtt";
+import { readFileSync } from "node:fs";
+import { silentLogger } from "../kernel/log.js";
 
 interface ChildResult {
   rates: number[];
@@ -72,25 +78,48 @@ export async function benchPipeline(opts: { quick: boolean }): Promise<BenchFigu
   const dir = mkdtempSync(join(tmpdir(), "otgw-bench-"));
   const stack = await createDevStack(join(dir, "stack"));
   try {
-    const gw = await stack.addGateway("gw-bench-1", join(repoRoot(), "config", "examples", "sim-plant.yaml"));
+    const example = join(repoRoot(), "config", "examples", "sim-plant.yaml");
+    const gw = await stack.addGateway("gw-bench-1", example, (cfg) => { Object.assign(cfg.uplink as Record<string, unknown>, { receipts: "off" }); });
+    const gwR = await stack.addGateway("gw-bench-2", example, (cfg) => { Object.assign(cfg.uplink as Record<string, unknown>, { receipts: "required" }); });
     const n = opts.quick ? 10_000 : 100_000;
     const trials = opts.quick ? 3 : 5;
+    // A consumer on the bench gateway's topics: without a matching subscriber the broker answers PUBACK
+    // 16 (No matching subscribers), which the uplink rightly does not count as delivered.
+    const sink = await mqtt.connectAsync(stack.broker.url, {
+      protocolVersion: 5, clientId: "bench-sink", clean: true, reconnectPeriod: 0,
+      ca: readFileSync(stack.pki.caCert), cert: readFileSync(stack.pki.receiver.cert), key: readFileSync(stack.pki.receiver.key),
+    });
+    await sink.subscribeAsync("otgw/v1/gw-bench-1/#", { qos: 0 });
     // The gateway process runs with the heap limits it is deployed with (GATEWAY_NODE_FLAGS).
     const p = await runChild<ChildResult>("pipeline-child", ["pipeline", gw.file, String(n), String(trials)], GATEWAY_NODE_FLAGS);
+    // Same run, receipts required: a real receiver (no share) verifies, stores and receipts every frame.
+    const rx = stack.receiver(silentLogger(), "bench", { shared: false });
+    await rx.service.start();
+    let pr: ChildResult;
+    try {
+      pr = await runChild<ChildResult>("pipeline-child", ["pipeline", gwR.file, String(n), String(trials)], GATEWAY_NODE_FLAGS);
+    } finally {
+      await rx.service.stop();
+      rx.store.close();
+    }
     const bytes = p.frameBytes ?? 256;
     const r = await runChild<ChildResult>("pipeline-child", ["raw", gw.file, String(n), String(trials), String(bytes)]);
     const backlogN = opts.quick ? 20_000 : 1_000_000;
     const b = await runChild<ChildResult>("pipeline-child", ["backlog", gw.file, String(backlogN)]);
+    await sink.endAsync();
     const uaRss = await benchOpcuaRss(stack, dir, opts.quick ? 3_000 : 30_000);
     const raw = { ...rateFigure("mqtt-raw-msgs", "msg/s", r.rates), note: `MQTT.js QoS 1, ${bytes} B payloads, window ${gw.config.uplink.window}, mTLS` };
     const pipe = { ...rateFigure("pipeline-msgs", "msg/s", p.rates), note: `${n} readings per trial, sealed frames of ~${bytes} B`, baseline: raw.id, ratio: 0 };
     pipe.ratio = pipe.value / raw.value;
+    const withReceipts = { ...rateFigure("pipeline-receipts-msgs", "msg/s", pr.rates), note: `as pipeline-msgs with uplink.receipts required and a real receiver in the loop (verify, SQLite commit per frame, receipts): frames freed by receipt`, baseline: pipe.id, ratio: 0 };
+    withReceipts.ratio = withReceipts.value / pipe.value;
     // CPU per message moves less with the machine's load than a rate does: where the time goes.
     const rawCpu = { ...rateFigure("mqtt-raw-cpu-us", "us/msg", r.cpuUs ?? []), note: "CPU time (all threads) of the raw MQTT.js process per message" };
     const pipeCpu = { ...rateFigure("pipeline-cpu-us", "us/msg", p.cpuUs ?? []), note: "CPU time (all threads) of the gateway process per message", baseline: rawCpu.id, ratio: 0 };
     pipeCpu.ratio = pipeCpu.value / rawCpu.value;
     return [
       pipe,
+      withReceipts,
       raw,
       pipeCpu,
       rawCpu,

@@ -52,6 +52,7 @@ const TARGETS: Array<{ id: string; text: string; ok: (f: BenchFigure) => boolean
   { id: "seal-256", text: "seal p50 ≤ 1.5× aes-gcm-256", ok: (f) => (f.ratio ?? Infinity) <= 1.5 },
   { id: "jose-dir-256", text: "jose-dir-256 ≥ 8× seal-256", ok: (f) => (f.ratio ?? 0) >= 8 },
   { id: "pipeline-msgs", text: "pipeline ≥ 0.7× mqtt-raw-msgs", ok: (f) => (f.ratio ?? 0) >= 0.7 },
+  { id: "pipeline-receipts-msgs", text: "pipeline with receipts ≥ 0.9× pipeline-msgs", ok: (f) => (f.ratio ?? 0) >= 0.9 },
   { id: "rss-mb", text: "gateway RSS ≤ 150 MB", ok: (f) => f.value <= 150 },
 ];
 

@@ -27,20 +27,24 @@ export interface DevStack {
   /** Writes the gateway's key + certificate and a config derived from `exampleFile`; returns it loaded. */
   addGateway(id: string, exampleFile: string, patch?: (cfg: Record<string, unknown>) => void): Promise<LoadedConfig & { file: string }>;
   /** Builds (does not start) a receiver on this stack. */
-  receiver(logger: Logger, name?: string, opts?: { shared?: boolean }): { service: IngestService; store: IngestStore };
+  receiver(logger: Logger, name?: string, opts?: { shared?: boolean; sessionExpiryS?: number; receipts?: boolean }): { service: IngestService; store: IngestStore };
   stop(): Promise<void>;
 }
 
 export const RECEIVER_NAME = "ingest";
 
-export async function createDevStack(dirIn: string, opts: { fresh?: boolean } = {}): Promise<DevStack> {
+/**
+ * `brokerHost`: the address mosquitto listens on (default 127.0.0.1); a fault test passes the host side
+ * of its network namespace's veth pair so that a gateway inside the namespace reaches the broker.
+ */
+export async function createDevStack(dirIn: string, opts: { fresh?: boolean; brokerHost?: string } = {}): Promise<DevStack> {
   const dir = resolve(dirIn);
   if (opts.fresh ?? true) rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const pki = await writeDevPki(join(dir, "pki"), { gateways: [], receiverName: RECEIVER_NAME });
+  const pki = await writeDevPki(join(dir, "pki"), { gateways: [], receiverName: RECEIVER_NAME, ...(opts.brokerHost ? { serverIps: [opts.brokerHost] } : {}) });
   const receiverKeys = writeReceiverKeys(join(dir, "receiver"));
   const broker = await startMosquitto({
-    dir: join(dir, "broker"), caFile: pki.caCert, certFile: pki.server.cert, keyFile: pki.server.key, ingestUsers: [RECEIVER_NAME],
+    dir: join(dir, "broker"), ...(opts.brokerHost ? { host: opts.brokerHost } : {}), caFile: pki.caCert, certFile: pki.server.cert, keyFile: pki.server.key, ingestUsers: [RECEIVER_NAME],
   });
   const ca = { certPem: readFileSync(pki.caCert, "utf8"), keyPem: readFileSync(pki.caKey, "utf8") };
 
@@ -78,6 +82,7 @@ export async function createDevStack(dirIn: string, opts: { fresh?: boolean } = 
     receiver: (logger, name = "r1", ro = {}) => buildReceiver({
       url: broker.url, caFile: pki.caCert, certFile: pki.receiver.cert, keyFile: pki.receiver.key, fleetCaFile: pki.caCert,
       recipientKeyFile: receiverKeys.privateKeyFile, dbFile: join(dir, "receiver", `${name}.db`), group: (ro.shared ?? true) ? "otgw-ingest" : null, clientId: `otgw-ingest-${name}`,
+      ...(ro.sessionExpiryS !== undefined ? { sessionExpiryS: ro.sessionExpiryS } : {}), ...(ro.receipts === false ? { receipts: false } : {}),
     }, logger),
     stop: () => broker.stop(),
   };

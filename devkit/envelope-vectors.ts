@@ -1,9 +1,10 @@
-import { createHash, generateKeyPairSync, type KeyObject } from "node:crypto";
+import { createHash, createSecretKey, generateKeyPairSync, type KeyObject } from "node:crypto";
 import { ManualClock } from "../kernel/clock.js";
 import { chainStart } from "../envelope/chain.js";
 import { encodeCheckpointToBeSigned, prefixLength } from "../envelope/format.js";
 import { deriveRaw, nonceInto } from "../envelope/keys.js";
 import { SessionSealer, signSessionEnd } from "../envelope/sealer.js";
+import { RECEIPT_TOPIC_ROOT, encodeReceipt } from "../envelope/receipt.js";
 import { toLowS } from "../envelope/signature.js";
 import { SoftwareSigner } from "../provisioning/software-keystore.js";
 import { makeCa, makeLeaf } from "./test-pki.js";
@@ -24,13 +25,13 @@ export interface VectorKeys {
    * The already-signed session-open frames of sessions A and B to reuse (from the committed file): then
    * h0 and every chain value stay the same across runs too.
    */
-  openFrames?: { a?: Buffer; b?: Buffer };
+  openFrames?: { a?: Buffer; b?: Buffer; c?: Buffer };
 }
 
 /** What a receiver must return for one step of a sequence (integers above 2^53 as decimal strings, bytes hex). */
 export type VectorExpect =
   | { ok: true; kind: "session-open" }
-  | { ok: true; kind: "data"; seq: string; plaintext: string; chain: string; gap?: { from: string; to: string } }
+  | { ok: true; kind: "data"; seq: string; plaintext: string; chain: string; gap?: { from: string; to: string }; filled?: true }
   | { ok: true; kind: "checkpoint"; index: number; lastSeq: string; final: boolean; mismatch: boolean }
   | { ok: true; kind: "session-end"; lastSeq: string; receivedUpTo: string; missing?: { from: string; to: string } }
   | { ok: false; reason: string };
@@ -101,7 +102,7 @@ export async function generateVectors(k: VectorKeys): Promise<Record<string, unk
     clock, checkpointEveryMessages: 1000, checkpointEveryMs: 60_000, firstSeq: 1n,
   };
   const sealer = await SessionSealer.open(opts, { dataKey, sessionId, ...(k.openFrames?.a ? { openFrame: k.openFrames.a } : {}) });
-  const { aeadKey, baseNonce } = deriveRaw(dataKey, sessionId);
+  const { aeadKey, baseNonce, receiptKey } = deriveRaw(dataKey, sessionId);
   const plaintexts = ['{"point":"pump1.temp","value":21.5}', '{"point":"pump1.temp","value":21.625}', '{"point":"pump1.running","value":true}'];
   const data = plaintexts.map((p, i) => {
     clock.advanceMs(1000);
@@ -123,6 +124,9 @@ export async function generateVectors(k: VectorKeys): Promise<Record<string, unk
   const end = await signSessionEnd({ gatewayId: GW, stream: STREAM, sessionIdHex: hex(sessionId), lastSeq: 3n, signer, certDer: k.leafDer, clock });
   // HPKE aad = prefix + firstSeq, createdNs, two u32 intervals, three u16 suite ids.
   const aadEnd = prefixLength(GW, STREAM) + 8 + 8 + 4 + 4 + 6;
+  // A receipt of a receiver that committed seq 1 and 3 (seq 2 missing) and no checkpoint: deterministic (HMAC).
+  const receipt = { sessionId, gatewayId: GW, stream: STREAM, flags: 0, contiguousNext: 2n, checkpointIndex: 0, held: [{ from: 3n, to: 3n }] };
+  const receiptFrame = encodeReceipt(receipt, createSecretKey(receiptKey));
   const d = (i: number): Buffer => Buffer.from(data[i]?.frame ?? "", "hex");
   const openA = sealer.openFrame;
 
@@ -157,7 +161,7 @@ export async function generateVectors(k: VectorKeys): Promise<Record<string, unk
   });
   const gapSequence: VectorSequence = {
     name: "gap-and-checkpoints",
-    description: "Session B: data 1, 2, a non-final checkpoint at 2, data 4 with seq 3 withheld (accepted with a gap), a non-final checkpoint at 4 that reports the chain mismatch and re-syncs the receiver, data 5 (verified on the re-synced chain), a final checkpoint at 5 that matches; then seq 3 arrives late and a checkpoint after the final one.",
+    description: "Session B: data 1, 2, a non-final checkpoint at 2, data 4 with seq 3 withheld (accepted with a gap), a non-final checkpoint at 4 that reports the chain mismatch and re-syncs the receiver, data 5 (verified on the re-synced chain), a final checkpoint at 5 that matches; then seq 3 arrives late (it fills the gap, once), again (a replay), and a checkpoint after the final one.",
     revokedSerials: [],
     steps: [
       { label: "session-open B", topic: TOPIC, frame: hex(sealerB.openFrame), expect: { ok: true, kind: "session-open" } },
@@ -168,8 +172,31 @@ export async function generateVectors(k: VectorKeys): Promise<Record<string, unk
       { label: "checkpoint 2 (non-final) at seq 4: its chain covers seq 3, the receiver's does not", topic: TOPIC, frame: hex(cpB2), expect: { ok: true, kind: "checkpoint", index: 2, lastSeq: "4", final: false, mismatch: true } },
       dataStep("data seq 5, on the chain re-synced by checkpoint 2", 5, chainB[5] ?? Buffer.alloc(0)),
       { label: "checkpoint 3 (final) at seq 5", topic: TOPIC, frame: hex(cpB3), expect: { ok: true, kind: "checkpoint", index: 3, lastSeq: "5", final: true, mismatch: false } },
-      { label: "data seq 3, late (skipped by the gap)", topic: TOPIC, frame: hex(b[3] ?? Buffer.alloc(0)), expect: { ok: false, reason: "OUT_OF_ORDER" } },
+      {
+        label: "data seq 3, late (a resend after a receipt named the gap): fills the gap once, the chain is not advanced", topic: TOPIC, frame: hex(b[3] ?? Buffer.alloc(0)),
+        expect: { ok: true, kind: "data", seq: "3", plaintext: hex(ptB(3)), chain: hex(chainB[5] ?? Buffer.alloc(0)), filled: true },
+      },
+      { label: "data seq 3 again", topic: TOPIC, frame: hex(b[3] ?? Buffer.alloc(0)), expect: { ok: false, reason: "REPLAY" } },
       { label: "checkpoint 4 after the final checkpoint", topic: TOPIC, frame: hex(cpB4), expect: { ok: false, reason: "SESSION_CLOSED" } },
+    ],
+  };
+
+  // Session C: firstSeq 5. A data frame of the same session and key with seq 1 (sealed by a sealer that
+  // started at 1) is below the session's firstSeq: OUT_OF_ORDER.
+  const dataKeyC = Buffer.from("404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f", "hex");
+  const sessionIdC = Buffer.from("5e55104d000000000000000000000003", "hex");
+  const clockC = new ManualClock(START_MS + 1_200_000);
+  const sealerC = await SessionSealer.open({ ...opts, clock: clockC, firstSeq: 5n }, { dataKey: dataKeyC, sessionId: sessionIdC, ...(k.openFrames?.c ? { openFrame: k.openFrames.c } : {}) });
+  const sealerC1 = await SessionSealer.open({ ...opts, clock: clockC, firstSeq: 1n }, { dataKey: dataKeyC, sessionId: sessionIdC });
+  clockC.advanceMs(1000);
+  const belowFirst = sealerC1.seal(Buffer.from('{"point":"pump3.level","value":1}', "utf8"), SCHEMA, clockC.nowNs());
+  const order: VectorSequence = {
+    name: "order",
+    description: "Session C opens at firstSeq 5; a data frame of the session with seq 1 is below its firstSeq.",
+    revokedSerials: [],
+    steps: [
+      { label: "session-open C (firstSeq 5)", topic: TOPIC, frame: hex(sealerC.openFrame), expect: { ok: true, kind: "session-open" } },
+      { label: "data seq 1 of session C, below its firstSeq", topic: TOPIC, frame: hex(belowFirst), expect: { ok: false, reason: "OUT_OF_ORDER" } },
     ],
   };
 
@@ -246,6 +273,9 @@ export async function generateVectors(k: VectorKeys): Promise<Record<string, unk
     sessionEnd: { lastSeq: "3", createdNs: String(endCreatedNs), frame: hex(end) },
     receiver: { nowNs: String(created(RECEIVER_NOW_MS)), maxBacklogAgeMs: MAX_BACKLOG_AGE_MS, maxClockSkewMs: MAX_CLOCK_SKEW_MS },
     gapSession: { sessionId: hex(sessionIdB), dataKey: hex(dataKeyB), openFrame: hex(sealerB.openFrame) },
-    sequences: [gapSequence, refusals, revoked],
+    sequences: [gapSequence, refusals, revoked, order],
+    orderSession: { sessionId: hex(sessionIdC), dataKey: hex(dataKeyC), openFrame: hex(sealerC.openFrame) },
+    receiptKey: hex(receiptKey),
+    receipt: { topic: `${RECEIPT_TOPIC_ROOT}/${GW}`, flags: 0, contiguousNext: "2", checkpointIndex: 0, held: [{ from: "3", to: "3" }], frame: hex(receiptFrame) },
   };
 }

@@ -1,6 +1,6 @@
 /**
  * Session key material: HPKE (RFC 9180, @hpke/core) wraps a fresh 32-byte data key to the receiver;
- * HKDF-SHA256 (node:crypto) derives the AES-256-GCM key and base nonce from it. Nothing is hand-rolled.
+ * HKDF-SHA256 (node:crypto) derives the AES-256-GCM key, the base nonce and the receipt MAC key from it. Nothing is hand-rolled.
  */
 import { createPublicKey, createSecretKey, hkdfSync, type JsonWebKey, type KeyObject, type webcrypto } from "node:crypto";
 import { Aes256Gcm, CipherSuite, DhkemP256HkdfSha256, HkdfSha256 } from "@hpke/core";
@@ -9,6 +9,7 @@ import { Aes256Gcm, CipherSuite, DhkemP256HkdfSha256, HkdfSha256 } from "@hpke/c
 export const HPKE_INFO = Buffer.from("otgw/v1 session-open", "ascii");
 const AEAD_KEY_INFO = Buffer.from("otgw/v1 aead key", "ascii");
 const BASE_NONCE_INFO = Buffer.from("otgw/v1 base nonce", "ascii");
+const RECEIPT_KEY_INFO = Buffer.from("otgw/v1 receipt key", "ascii");
 /** Data key length in bytes. */
 export const DATA_KEY_LEN = 32;
 /** AES-GCM nonce length in bytes. */
@@ -22,21 +23,28 @@ export interface SessionKeys {
   aeadKey: KeyObject;
   /** 12-byte base nonce; per message nonce = baseNonce XOR (0^4 || u64be(seq)). */
   baseNonce: Buffer;
+  /**
+   * HMAC-SHA256 key of the session's receipts (docs/envelope.md "Receipt"): only the gateway that
+   * sealed the session and the receiver that unwrapped its data key can compute it.
+   */
+  receiptKey: KeyObject;
 }
 
 /** HKDF-SHA256 schedule: returns the raw aeadKey (32 B) and baseNonce (12 B). Exported for test vectors. */
-export function deriveRaw(dataKey: Uint8Array, sessionId: Uint8Array): { aeadKey: Buffer; baseNonce: Buffer } {
+export function deriveRaw(dataKey: Uint8Array, sessionId: Uint8Array): { aeadKey: Buffer; baseNonce: Buffer; receiptKey: Buffer } {
   return {
     aeadKey: Buffer.from(hkdfSync("sha256", dataKey, sessionId, AEAD_KEY_INFO, 32)),
     baseNonce: Buffer.from(hkdfSync("sha256", dataKey, sessionId, BASE_NONCE_INFO, NONCE_LEN)),
+    receiptKey: Buffer.from(hkdfSync("sha256", dataKey, sessionId, RECEIPT_KEY_INFO, 32)),
   };
 }
 
 /** Derives the session keys from a data key and session id. */
 export function deriveSessionKeys(dataKey: Uint8Array, sessionId: Uint8Array): SessionKeys {
   const raw = deriveRaw(dataKey, sessionId);
-  const keys = { aeadKey: createSecretKey(raw.aeadKey), baseNonce: raw.baseNonce };
+  const keys = { aeadKey: createSecretKey(raw.aeadKey), baseNonce: raw.baseNonce, receiptKey: createSecretKey(raw.receiptKey) };
   raw.aeadKey.fill(0);
+  raw.receiptKey.fill(0);
   return keys;
 }
 

@@ -26,7 +26,7 @@ export const Reason = {
   AEAD_FAILURE: "AEAD_FAILURE",
   /** Already accepted: the same seq, the same session-open, or a checkpoint index not above the last one. */
   REPLAY: "REPLAY",
-  /** seq is below the highest accepted one but was never accepted (skipped by a gap): late messages are refused. */
+  /** seq is below the session's firstSeq. (A late seq skipped by a gap is accepted once: it fills the gap.) */
   OUT_OF_ORDER: "OUT_OF_ORDER",
   /** Event code for an accepted data frame whose seq jumped ahead (see `gap` on the result). */
   SEQUENCE_GAP: "SEQUENCE_GAP",

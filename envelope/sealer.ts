@@ -78,6 +78,10 @@ export class SessionSealer {
   readonly topic: string;
   /** Session id as 32 hex characters. */
   readonly sessionIdHex: string;
+  /** MAC key of this session's receipts (receipt.ts): the gateway checks the receiver's receipts with it. */
+  get receiptKey(): KeyObject {
+    return this.keys.receiptKey;
+  }
   /** Counters since the session opened. */
   readonly counters: SealerCounters = { sealed: 0, bytesSealed: 0, checkpoints: 0, sinceCheckpoint: 0 };
 

@@ -23,6 +23,10 @@ export interface ReceiverFiles {
   clientId: string;
   /** Fleet CA CRL (PEM); when set, sessions of revoked gateways are refused (fail closed). */
   crlFile?: string;
+  /** MQTT session expiry of the receiver's persistent session, seconds (default 3600). */
+  sessionExpiryS?: number;
+  /** False: send no receipts (default: send them). */
+  receipts?: boolean;
   /** Oldest session-open accepted (ms of its createdNs before now); the verifier's default (7 days) if absent. */
   maxBacklogAgeMs?: number;
 }
@@ -71,6 +75,9 @@ export function buildReceiver(f: ReceiverFiles, logger: Logger, clock: Clock = s
     state,
     store,
     logger,
+    clock,
+    ...(f.sessionExpiryS !== undefined ? { sessionExpiryS: f.sessionExpiryS } : {}),
+    ...(f.receipts === false ? { receipts: false as const } : {}),
   });
   return { service, store, ...(revocation ? { revocation } : {}) };
 }

@@ -7,6 +7,13 @@ import { buildTlsOptions } from "../kernel/tls.js";
 import type { Verifier, VerifyResult } from "../envelope/verify/verifier.js";
 import type { IngestStore } from "./store.js";
 import type { SqliteVerifierState } from "./verifier-state.js";
+import { systemScheduler, type Scheduler } from "../kernel/scheduler.js";
+import { systemClock, type Clock } from "../kernel/clock.js";
+import { Reason } from "../envelope/reasons.js";
+import { RECEIPT_DEFAULTS, ReceiptSender, type ReceiptOptions } from "./receipts.js";
+
+/** Default MQTT session expiry of the receiver's persistent session, seconds (`--session-expiry`). */
+export const DEFAULT_SESSION_EXPIRY_S = 3600;
 
 export interface IngestTls {
   ca: string;
@@ -31,6 +38,17 @@ export interface IngestOptions {
   state: SqliteVerifierState;
   store: IngestStore;
   logger: Logger;
+  /**
+   * MQTT v5 Session Expiry Interval of the receiver's persistent session, seconds (default 3600): how
+   * long the broker keeps queueing for a stopped receiver (docs/ingest.md).
+   */
+  sessionExpiryS?: number;
+  /** Receipts to the gateways (docs/ingest.md "Receipts"); `false` sends none (an old receiver's behaviour). */
+  receipts?: Partial<ReceiptOptions> | false;
+  /** Receipt timer (default: the system's). */
+  scheduler?: Scheduler;
+  /** Receipt pacing (default: the system clock). */
+  clock?: Clock;
 }
 
 /** What one verified data record looks like to listeners (the demo prints these). */
@@ -50,11 +68,20 @@ export interface VerifiedEvent {
 export class IngestService extends EventEmitter {
   private client: MqttClient | null = null;
   private readonly log: Logger;
-  readonly stats = { frames: 0, verified: 0, quarantined: 0, gaps: 0, checkpoints: 0, checkpointMismatches: 0, sessionsEnded: 0, framesMissing: 0 };
+  readonly stats = { frames: 0, verified: 0, quarantined: 0, gaps: 0, gapsFilled: 0, checkpoints: 0, checkpointMismatches: 0, transportGaps: 0, sessionsEnded: 0, framesMissing: 0 };
+  private readonly receipts: ReceiptSender | undefined;
 
   constructor(private readonly opts: IngestOptions) {
     super();
     this.log = child(opts.logger, "ingest");
+    if (opts.receipts !== false) {
+      this.receipts = new ReceiptSender({ ...RECEIPT_DEFAULTS, ...opts.receipts }, opts.verifier, opts.state, opts.scheduler ?? systemScheduler, opts.clock ?? systemClock, this.log, () => this.client);
+    }
+  }
+
+  /** Receipts sent since start (0 when receipts are off). */
+  get receiptsSent(): number {
+    return this.receipts?.stats.receipts ?? 0;
   }
 
   async start(): Promise<void> {
@@ -63,7 +90,7 @@ export class IngestService extends EventEmitter {
       protocolVersion: 5,
       clientId: opts.clientId,
       clean: false,
-      properties: { sessionExpiryInterval: 3600 },
+      properties: { sessionExpiryInterval: opts.sessionExpiryS ?? DEFAULT_SESSION_EXPIRY_S },
       reconnectPeriod: 1000,
       // Our own subscribe on every connect (below) must reach the broker. With MQTT.js's default
       // (resubscribe: true) it remembers the topic and silently skips a repeated subscribe, and after a
@@ -121,6 +148,9 @@ export class IngestService extends EventEmitter {
       this.opts.state.discard();
       throw err;
     }
+    // After the commit: a receipt states only what is stored. A replay counts too: the gateway resends
+    // what it holds no receipt for (its receipt was lost), so it needs a fresh one.
+    if (result.sessionId !== undefined && (result.ok || result.reason === Reason.REPLAY)) this.receipts?.committed(result.sessionId);
   }
 
   private record(topic: string, frame: Buffer, r: VerifyResult): void {
@@ -136,7 +166,13 @@ export class IngestService extends EventEmitter {
       this.stats.verified++;
       if (r.gap) {
         this.stats.gaps++;
-        store.addEvent({ kind: "SEQUENCE_GAP", gatewayId: r.gatewayId, stream: r.stream, sessionId: r.sessionId, detail: `missing seq ${r.gap.from}..${r.gap.to}` });
+        store.addEvent({ kind: "SEQUENCE_GAP", gatewayId: r.gatewayId, stream: r.stream, sessionId: r.sessionId,
+          detail: `missing seq ${r.gap.from}..${r.gap.to}: not received (yet); the receipts name them, a gateway with receipts resends them (GAP_FILLED when one arrives)` });
+      }
+      if (r.filled) {
+        // A transport loss repaired: the gateway resent the frame after a receipt named the gap.
+        this.stats.gapsFilled++;
+        store.addEvent({ kind: "GAP_FILLED", gatewayId: r.gatewayId, stream: r.stream, sessionId: r.sessionId, detail: `seq ${r.seq} of an earlier SEQUENCE_GAP arrived (resent by the gateway): not lost` });
       }
       if (r.afterEnd !== undefined) {
         // Only a reordering path (e.g. several receivers) gets here: the frame was counted in the
@@ -153,7 +189,11 @@ export class IngestService extends EventEmitter {
       this.emit("verified", ev);
     } else if (r.kind === "checkpoint") {
       this.stats.checkpoints++;
-      if (r.mismatch) {
+      if (r.mismatch?.cause === "gap") {
+        // Explained by frames not received (yet): a transport loss the gap already reports, not tampering.
+        this.stats.transportGaps++;
+        store.addEvent({ kind: "TRANSPORT_GAP", gatewayId: r.gatewayId, stream: r.stream, sessionId: r.sessionId, detail: `checkpoint ${r.index}: ${r.mismatch.detail}` });
+      } else if (r.mismatch) {
         this.stats.checkpointMismatches++;
         store.addEvent({ kind: "CHECKPOINT_MISMATCH", gatewayId: r.gatewayId, stream: r.stream, sessionId: r.sessionId, detail: r.mismatch.detail });
       }
@@ -183,6 +223,8 @@ export class IngestService extends EventEmitter {
   }
 
   async stop(): Promise<void> {
+    this.receipts?.flush();
+    this.receipts?.stop();
     const c = this.client;
     this.client = null;
     if (c) await c.endAsync();

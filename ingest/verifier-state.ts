@@ -60,6 +60,12 @@ export class SqliteVerifierState implements VerifierState {
     return rec;
   }
 
+  /** The record as last committed by flush() (never a staged one): what a receipt may state. */
+  committed(sessionIdHex: string): SessionRecord | undefined {
+    if (!this.cache.has(sessionIdHex)) this.get(sessionIdHex);
+    return this.cache.get(sessionIdHex);
+  }
+
   put(record: SessionRecord): void {
     this.staged.set(record.sessionId, record);
   }

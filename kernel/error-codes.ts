@@ -178,4 +178,6 @@ export const DEVKIT_CODES = {
   DEVKIT_TOOL_MISSING: "a Debian package the dev kit needs is not installed (scripts/setup.sh installs it)",
   DEVKIT_PEER_START: "a dev-plant peer (libmodbus server, socat) did not start",
   DEVKIT_TIMEOUT: "a condition the dev kit waited for did not come true in time",
+  DEVKIT_RELAY: "the delaying TCP relay was given bad timing or could not listen",
+  DEVKIT_NETNS: "a test network namespace, its veth pair or its nftables rules could not be set up",
 } as const;

@@ -17,7 +17,7 @@ const fresh = process.argv.includes("--fresh") || !existsSync(OUT);
 
 interface Old {
   gatewayKeyJwk: JsonWebKey; receiverKeyJwk: JsonWebKey; caCertDer: string; leafCertDer: string;
-  sessionOpen: { frame: string }; gapSession?: { openFrame: string };
+  sessionOpen: { frame: string }; gapSession?: { openFrame: string }; orderSession?: { openFrame: string };
 }
 
 let keys: VectorKeys;
@@ -31,7 +31,8 @@ if (fresh) {
     caDer: Buffer.from(old.caCertDer, "hex"),
     leafDer: Buffer.from(old.leafCertDer, "hex"),
     // Keep the session-open frames (and so h0 and every chain value).
-    openFrames: { a: Buffer.from(old.sessionOpen.frame, "hex"), ...(old.gapSession ? { b: Buffer.from(old.gapSession.openFrame, "hex") } : {}) },
+    openFrames: { a: Buffer.from(old.sessionOpen.frame, "hex"), ...(old.gapSession ? { b: Buffer.from(old.gapSession.openFrame, "hex") } : {}),
+      ...(old.orderSession ? { c: Buffer.from(old.orderSession.openFrame, "hex") } : {}) },
   };
 }
 writeFileSync(OUT, `${JSON.stringify(await generateVectors(keys), null, 2)}\n`);

@@ -42,19 +42,42 @@ export class RecentChain {
 export interface Reconciled {
   record: SessionRecord;
   mismatch?: string;
+  /**
+   * "gap": every difference is explained by seqs the receiver has not received (yet): its chain was
+   * broken by a recorded gap, or the checkpoint covers seqs it has not seen. A transport loss (the
+   * gateway resends what a receipt names missing; GAP_FILLED follows), not evidence of tampering: the
+   * missing frames are reported by their gap until they arrive. "chain": the chains differ with nothing
+   * missing in between: frames deleted, altered or reordered.
+   */
+  cause?: "gap" | "chain";
 }
+
+/** "seq 3..3, 7..9" of the recorded gaps up to `upTo`. */
+function gapText(rec: SessionRecord, upTo: bigint): string {
+  const gs = rec.gaps.filter((g) => g.from <= upTo).map((g) => `${g.from}..${g.to}`);
+  return gs.length > 0 ? `seq ${gs.slice(0, 8).join(", ")}${gs.length > 8 ? `, … (${gs.length} ranges)` : ""}` : "an earlier gap (since filled)";
+}
+
+const TRANSPORT = "a transport loss, not evidence of tampering: the gateway resends what a receipt names missing (GAP_FILLED when it arrives); what never arrives stays reported by its gap";
 
 /** Applies an authentic, not-replayed checkpoint to `rec`. */
 export function reconcile(rec: SessionRecord, cp: CheckpointFrame, recent: RecentChain | undefined): Reconciled {
   const problems: string[] = [];
+  let gapOnly = true;
   let next: SessionRecord = { ...rec, lastCheckpointIndex: cp.index, closed: rec.closed || cp.final };
   if (cp.index !== rec.lastCheckpointIndex + 1) {
     problems.push(`checkpoint index ${cp.index} follows ${rec.lastCheckpointIndex}: ${cp.index - rec.lastCheckpointIndex - 1} checkpoint(s) missing`);
+    gapOnly = false;
   }
   const lastAccepted = rec.nextSeq - 1n;
   if (cp.lastSeq === lastAccepted) {
     if (!cp.chain.equals(rec.chain)) {
-      problems.push(`chain at seq ${cp.lastSeq} differs from the receiver's${rec.chainBroken ? " (receiver chain broken by an earlier gap)" : ""}: frames deleted, altered or reordered`);
+      // A chain broken by a gap cannot match: the difference is the frames not received (in order).
+      if (rec.chainBroken) problems.push(`chain at seq ${cp.lastSeq} not comparable: the receiver's chain is broken by ${gapText(rec, cp.lastSeq)} not received in order; ${TRANSPORT}`);
+      else {
+        problems.push(`chain at seq ${cp.lastSeq} differs from the receiver's: frames deleted, altered or reordered`);
+        gapOnly = false;
+      }
     }
     // The checkpoint is authentic: continue from its value so later frames are checked again.
     next = { ...next, chain: Buffer.from(cp.chain), chainBroken: false };
@@ -62,11 +85,12 @@ export function reconcile(rec: SessionRecord, cp: CheckpointFrame, recent: Recen
     const ours = recent?.at(cp.lastSeq);
     if (!ours) problems.push(`checkpoint covers up to seq ${cp.lastSeq} but the receiver is already at ${lastAccepted} and no longer holds its chain value there`);
     else if (!ours.equals(cp.chain)) problems.push(`chain at seq ${cp.lastSeq} differs from the receiver's: frames deleted, altered or reordered`);
+    gapOnly = false;
   } else {
-    problems.push(`checkpoint covers up to seq ${cp.lastSeq} but the receiver accepted only up to ${lastAccepted}: seq ${lastAccepted + 1n}..${cp.lastSeq} missing (deleted or truncated)`);
-    // Skip to the checkpoint: the missing seqs become a gap (refused if they arrive late) and the
+    problems.push(`checkpoint covers up to seq ${cp.lastSeq} but the receiver accepted only up to ${lastAccepted}: seq ${lastAccepted + 1n}..${cp.lastSeq} not received (yet); ${TRANSPORT}`);
+    // Skip to the checkpoint: the missing seqs become a gap (accepted once if they arrive late) and the
     // chain continues from the authentic value, so frames after it are verifiable again.
     next = { ...next, ...addGap(rec, { from: rec.nextSeq, to: cp.lastSeq }), nextSeq: cp.lastSeq + 1n, chain: Buffer.from(cp.chain), chainBroken: false };
   }
-  return problems.length > 0 ? { record: next, mismatch: problems.join("; ") } : { record: next };
+  return problems.length > 0 ? { record: next, mismatch: problems.join("; "), cause: gapOnly ? "gap" : "chain" } : { record: next };
 }

@@ -5,7 +5,10 @@
  * private key after a restart.
  */
 
-/** Inclusive range of seqs skipped by a gap: never accepted, and never acceptable later. */
+/**
+ * Inclusive range of seqs skipped by a gap: not accepted (yet). A frame of such a seq that arrives
+ * later (a gateway's resend after a receipt named the gap) is accepted once and leaves the range.
+ */
 export interface GapRange {
   from: bigint;
   to: bigint;
@@ -111,4 +114,17 @@ export function addGap(rec: SessionRecord, gap: GapRange): Pick<SessionRecord, "
 export function inGap(rec: SessionRecord, seq: bigint): boolean {
   for (const g of rec.gaps) if (seq >= g.from && seq <= g.to) return true;
   return false;
+}
+
+/** Removes `seq` from the recorded gaps (a late frame filled it), splitting its range if needed. */
+export function fillGap(rec: SessionRecord, seq: bigint): Pick<SessionRecord, "gaps"> {
+  const gaps: GapRange[] = [];
+  for (const g of rec.gaps) {
+    if (seq < g.from || seq > g.to) gaps.push(g);
+    else {
+      if (g.from < seq) gaps.push({ from: g.from, to: seq - 1n });
+      if (seq < g.to) gaps.push({ from: seq + 1n, to: g.to });
+    }
+  }
+  return { gaps };
 }

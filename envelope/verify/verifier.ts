@@ -12,7 +12,7 @@ import { deriveSessionKeys, importRecipientKey, nonceFromFrame, unwrapDataKey, t
 import { parseFrame } from "../parse.js";
 import { Reason, type ReasonCode } from "../reasons.js";
 import { verifyEs256 } from "../signature.js";
-import { addGap, inGap, type SessionRecord, type VerifierState } from "./state.js";
+import { addGap, fillGap, inGap, type SessionRecord, type VerifierState } from "./state.js";
 import { GatewayTrust, type TrustOptions } from "./trust.js";
 
 export { Reason, type ReasonCode } from "../reasons.js";
@@ -55,9 +55,13 @@ interface Ids {
 export type VerifyResult =
   | ({ ok: true; kind: "session-open"; certSha256: string; firstSeq: bigint } & Ids)
   | ({ ok: true; kind: "data"; seq: bigint; schemaId: string; sourceTsNs: bigint; gatewayTsNs: bigint; plaintext: Buffer; chain: Buffer; gap?: { from: bigint; to: bigint };
+      /** Set when the frame filled a recorded gap (it arrived late, e.g. resent after a receipt named the gap). */
+      filled?: true;
       /** Set when the session's end statement was accepted before this frame: the frame arrived after it. */
       afterEnd?: bigint } & Ids)
-  | ({ ok: true; kind: "checkpoint"; index: number; lastSeq: bigint; final: boolean; chain: Buffer; mismatch?: { reason: typeof Reason.CHECKPOINT_MISMATCH; detail: string } } & Ids)
+  | ({ ok: true; kind: "checkpoint"; index: number; lastSeq: bigint; final: boolean; chain: Buffer;
+      /** The chains differ; `cause` "gap" when frames not received (yet) explain it all (a transport loss), "chain" otherwise (checkpoint.ts). */
+      mismatch?: { reason: typeof Reason.CHECKPOINT_MISMATCH; detail: string; cause: "gap" | "chain" } } & Ids)
   | ({ ok: true; kind: "session-end"; lastSeq: bigint; receivedUpTo: bigint; certSha256: string;
       /** Seqs the gateway's queue committed that this receiver never accepted, when any. */
       missing?: { from: bigint; to: bigint };
@@ -194,7 +198,7 @@ export class Verifier {
     const seq = f.seq;
     if (seq < rec.nextSeq) {
       if (seq < rec.firstSeq) return fail(Reason.OUT_OF_ORDER, `data frame seq ${seq} is below the session's firstSeq ${rec.firstSeq}`, ids);
-      if (inGap(rec, seq)) return fail(Reason.OUT_OF_ORDER, `data frame seq ${seq} arrived after seq ${rec.nextSeq - 1n}; it was skipped by a gap and late messages are not accepted`, ids);
+      if (inGap(rec, seq)) return this.acceptFill(f, ids, rec, seq, plaintext);
       if (seq < rec.gapsTrimmedBelow) return fail(Reason.REPLAY, `data frame seq ${seq} is below ${rec.nextSeq}; gap history there was trimmed, so it is a replay or a late message`, ids);
       return fail(Reason.REPLAY, `data frame seq ${seq} was already accepted`, ids);
     }
@@ -219,6 +223,20 @@ export class Verifier {
     return ok;
   }
 
+  /**
+   * A late frame of a recorded gap: authentic (AEAD checked) and never accepted, so it is accepted once
+   * and leaves the gap. The chain is not advanced (it runs in seq order; the next checkpoint re-syncs).
+   */
+  private acceptFill(f: DataFrame, ids: Ids, rec: SessionRecord, seq: bigint, plaintext: Buffer): VerifyResult {
+    this.opts.state.put({ ...rec, ...fillGap(rec, seq) });
+    return { ok: true, kind: "data", ...ids, seq, schemaId: f.schemaId, sourceTsNs: f.sourceTsNs, gatewayTsNs: f.gatewayTsNs, plaintext, chain: rec.chain, filled: true };
+  }
+
+  /** The receipt MAC key of a session whose keys are in memory (receipts.ts), or undefined. */
+  receiptKey(sessionIdHex: string): KeyObject | undefined {
+    return this.live.get(sessionIdHex)?.keys.receiptKey;
+  }
+
   private acceptCheckpoint(f: CheckpointFrame, frame: Uint8Array, ids: Ids, rec: SessionRecord, live: Live): VerifyResult {
     const b = Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength);
     if (!verifyEs256(live.gatewayKey, b.subarray(0, f.signedEnd), f.signature)) {
@@ -230,7 +248,7 @@ export class Verifier {
     live.recent.push(r.record.nextSeq - 1n, r.record.chain);
     this.opts.state.put(r.record);
     const ok: VerifyResult = { ok: true, kind: "checkpoint", ...ids, index: f.index, lastSeq: f.lastSeq, final: f.final, chain: Buffer.from(f.chain) };
-    if (r.mismatch !== undefined) ok.mismatch = { reason: Reason.CHECKPOINT_MISMATCH, detail: r.mismatch };
+    if (r.mismatch !== undefined) ok.mismatch = { reason: Reason.CHECKPOINT_MISMATCH, detail: r.mismatch, cause: r.cause ?? "chain" };
     return ok;
   }
 

@@ -14,18 +14,21 @@ import { EstClient } from "../../provisioning/est/client.js";
 import { Tpm } from "../../provisioning/tpm/tpm.js";
 import { TpmKeyStore } from "../../provisioning/tpm/tpm-keystore.js";
 import { crlFileOf, replaceFile } from "../../provisioning/attest/files.js";
+import { receiptTopicFor } from "../../envelope/receipt.js";
 import { heldSummary } from "../runtime/held-readings.js";
 
 /** One line of `otgw check`: OK, WARN (works, act soon) or FAIL (with what to do). */
 export interface CheckLine { name: string; status: "OK" | "WARN" | "FAIL"; detail: string }
 
 const DAY = 86_400_000;
+/** Queued frames older than this are worth a warning: delivery or receipts are stalled. */
+const STALE_QUEUE_MS = 5 * 60_000;
 
 /**
  * The technician's health check. Every check runs even when an earlier one fails, so one run lists
  * everything that is wrong; the broker check needs the tpm2 provider (the command re-executes itself).
  */
-export async function runChecks(config: GatewayConfig, now = Date.now()): Promise<CheckLine[]> {
+export async function runChecks(config: GatewayConfig, now = Date.now(), receiptWaitMs = 5000): Promise<CheckLine[]> {
   const out: CheckLine[] = [];
   const add = (name: string, status: CheckLine["status"], detail: string): void => { out.push({ name, status, detail }); };
   const id = config.identity;
@@ -74,7 +77,7 @@ export async function runChecks(config: GatewayConfig, now = Date.now()): Promis
   }
 
   out.push(await crlCheck(config, cert, ca, now));
-  out.push(await brokerCheck(config));
+  out.push(...await brokerCheck(config, receiptWaitMs));
 
   const caStart = ca ? Date.parse(ca.validFrom) : 0;
   if (now < caStart || new Date(now).getUTCFullYear() > 2100) add("clock", "FAIL", `system time ${new Date(now).toISOString()} is before the fleet CA existed: fix the clock (timedatectl, chrony)`);
@@ -95,11 +98,12 @@ export async function runChecks(config: GatewayConfig, now = Date.now()): Promis
   else {
     try {
       const db = new Database(qfile, { readonly: true, fileMustExist: true });
-      const r = db.prepare<[], { c: number; b: number | null }>("SELECT count(*) AS c, sum(length(payload)) AS b FROM queue").get();
+      const r = db.prepare<[], { c: number; b: number | null; o: number | null }>("SELECT count(*) AS c, sum(length(payload)) AS b, min(enqueued_ms) AS o FROM queue").get();
       db.close();
       const bytes = r?.b ?? 0;
       const full = bytes / config.queue.maxBytes;
       add("queue depth", full > 0.8 ? "WARN" : "OK", `${r?.c ?? 0} frames, ${(bytes / 1024).toFixed(0)} KiB (${(full * 100).toFixed(0)}% of the bound)${full > 0.8 ? ": the uplink is not keeping up; check the broker line" : ""}`);
+      out.push(unreceiptedLine(config, r?.c ?? 0, r?.o ?? null, now));
     } catch (err) {
       add("queue depth", "FAIL", `cannot read ${qfile}: ${errorText(err)}`);
     }
@@ -113,6 +117,21 @@ export async function runChecks(config: GatewayConfig, now = Date.now()): Promis
     add("held readings", certOk ? "WARN" : "FAIL", `${held.count} readings (${(held.bytes / 1024).toFixed(0)} KiB of the ${(config.queue.maxBytes / 1024 / 1024).toFixed(0)} MiB bound) held unsealed${since}, waiting for a valid certificate${certOk ? ": the certificate is valid now; the running gateway seals them within seconds" : ": run `otgw identity renew` (or re-provision if the CA refuses); readings past the bound are dropped and audited"}`);
   }
   return out;
+}
+
+/**
+ * Frames still queued (with receipts required: sent or not, none receipted yet) and how old the oldest
+ * is: a stalled cloud side shows here even when the broker accepts everything.
+ */
+function unreceiptedLine(config: GatewayConfig, count: number, oldestMs: number | null, now: number): CheckLine {
+  const what = config.uplink.receipts === "required" ? "not yet receipted by the receiver" : "not yet acknowledged by the broker";
+  if (count === 0 || oldestMs === null) return { name: "unreceipted frames", status: "OK", detail: `none ${what}` };
+  const age = Math.max(0, now - oldestMs);
+  const stale = age > STALE_QUEUE_MS;
+  return {
+    name: "unreceipted frames", status: stale ? "WARN" : "OK",
+    detail: `${count} frames ${what}, oldest queued ${(age / 1000).toFixed(0)} s ago${stale ? ": check that the receiver runs and sends receipts (the receipts line), and the broker line" : ""}`,
+  };
 }
 
 async function crlCheck(config: GatewayConfig, cert: X509Certificate | undefined, ca: X509Certificate | undefined, now: number): Promise<CheckLine> {
@@ -139,7 +158,30 @@ async function crlCheck(config: GatewayConfig, cert: X509Certificate | undefined
   }
 }
 
-async function brokerCheck(config: GatewayConfig): Promise<CheckLine> {
+/**
+ * With receipts required: listens on the gateway's own receipt topic (the check connects with the
+ * gateway's certificate, so the ACL lets it) for one receipt. A receipt's MAC is the gateway process's
+ * business; that one arrives at all says the receiver sends them.
+ */
+async function receiptCheck(client: mqtt.MqttClient, gatewayId: string, waitMs: number): Promise<CheckLine> {
+  const topic = receiptTopicFor(gatewayId);
+  const seen = await new Promise<boolean | Error>((resolve) => {
+    const t = setTimeout(() => resolve(false), waitMs);
+    client.once("message", () => { clearTimeout(t); resolve(true); });
+    client.subscribe(topic, { qos: 0 }, (err, granted) => {
+      const code = granted?.[0]?.qos;
+      if (err || code === undefined || code > 2) { clearTimeout(t); resolve(new Error(`the broker refused the subscription to ${topic} (reason ${code ?? "none"}): add \`pattern read otgw/r1/%u\` to its ACL (docs/topics.md)`)); }
+    });
+  });
+  if (seen instanceof Error) return { name: "receipts", status: "FAIL", detail: `${seen.message}; without receipts, frames never leave the queue` };
+  if (seen) return { name: "receipts", status: "OK", detail: `the receiver sends receipts on ${topic}` };
+  return {
+    name: "receipts", status: "WARN",
+    detail: `no receipt on ${topic} in ${(waitMs / 1000).toFixed(0)} s: fine if the gateway is stopped or idle; otherwise the receiver sends none (an older receiver, or \`--no-receipts\`): frames stay queued until it does. Upgrade the receiver, or set uplink.receipts: off (then a broker crash can lose acknowledged frames)`,
+  };
+}
+
+async function brokerCheck(config: GatewayConfig, receiptWaitMs: number): Promise<CheckLine[]> {
   let identity: Awaited<ReturnType<typeof openIdentity>> | undefined;
   try {
     identity = await openIdentity(config);
@@ -150,10 +192,12 @@ async function brokerCheck(config: GatewayConfig): Promise<CheckLine> {
       client.once("error", reject);
       client.once("close", () => reject(new Error("connection closed by the broker (certificate refused or revoked?)")));
     });
+    const receipts = config.uplink.receipts === "required" ? await receiptCheck(client, config.gateway.id, receiptWaitMs) : undefined;
     await client.endAsync();
-    return { name: "broker (mTLS)", status: "OK", detail: `${config.uplink.url} accepted ${config.gateway.id}` };
+    const ok: CheckLine = { name: "broker (mTLS)", status: "OK", detail: `${config.uplink.url} accepted ${config.gateway.id}` };
+    return receipts ? [ok, receipts] : [ok];
   } catch (err) {
-    return { name: "broker (mTLS)", status: "FAIL", detail: `${config.uplink.url}: ${errorText(err)}` };
+    return [{ name: "broker (mTLS)", status: "FAIL", detail: `${config.uplink.url}: ${errorText(err)}` }];
   } finally {
     await identity?.close?.();
   }

@@ -44,6 +44,14 @@ export const UplinkSection = Type.Object({
   window: Type.Integer({ minimum: 1, maximum: 65535, default: 256 }),
   reconnectMinMs: Type.Integer({ minimum: 10, default: 1000 }),
   reconnectMaxMs: Type.Integer({ minimum: 10, default: 60000 }),
+  /**
+   * `required` (default): a frame leaves the queue only when the receiver's authenticated receipt
+   * covers it, so a broker that loses acknowledged messages (SIGKILL, power cut) loses nothing.
+   * `off`: the broker's PUBACK frees it, for receivers that send no receipts (docs/queue.md).
+   */
+  receipts: Type.Union([Type.Literal("required"), Type.Literal("off")], { default: "required" }),
+  /** A sent frame with no receipt after this long is sent again. */
+  receiptResendMs: Type.Integer({ minimum: 100, default: 10000 }),
 }, strict);
 
 export const EnvelopeSection = Type.Object({

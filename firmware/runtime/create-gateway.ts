@@ -1,4 +1,4 @@
-import { X509Certificate } from "node:crypto";
+import { X509Certificate, type KeyObject } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { systemClock, type Clock } from "../../kernel/clock.js";
@@ -154,6 +154,7 @@ async function wire(w: WireInput): Promise<Gateway> {
   const auditSafe = (type: string, data: AuditData): void => auditSafely(audit, log, type, data);
   const drops = new DropLedger({ logger, scheduler: w.scheduler, audit: (stream, data) => auditSafe(AUDIT_EVENTS.queueDropped, { stream, ...data }) });
 
+  let uplinkRef: MqttUplink | undefined;
   const sqlite = SqliteQueue.open(join(stateDir, "queue.db"), {
     clock, maxBytes: config.queue.maxBytes, durability: config.queue.durability,
     minFreeBytes: config.queue.minFreeBytes, reserveBytes: config.queue.reserveBytes,
@@ -161,6 +162,7 @@ async function wire(w: WireInput): Promise<Gateway> {
       for (const r of reports) {
         drops.record(r.stream, r.reason, r.count, r.bytes);
         for (const id of r.ids) delivery.forget(id);
+        uplinkRef?.forget(r.ids); // a dropped frame gets no receipt: the uplink stops waiting for it
       }
     },
   });
@@ -171,10 +173,15 @@ async function wire(w: WireInput): Promise<Gateway> {
     // Sessions the previous run left open (SIGKILL, power cut): say, signed, where each ended in the
     // queue, before any frame of this run is enqueued, so each statement follows its session's frames.
     const announced = await announceEndedSessions({ queue, gatewayId, signer, certDer, clock, topicFor, priorityOf, logger });
+    // Receipt keys of the sessions this process opens (docs/envelope.md "Receipt"); sessions of an
+    // earlier run have none (their data keys died with it): their frames are freed by PUBACK.
+    const receiptKeys = new Map<string, KeyObject>();
     const uplink = new MqttUplink({
       url: config.uplink.url, tls: w.tls, queue, window: config.uplink.window, clientId: gatewayId, logger,
       backoff: { minMs: config.uplink.reconnectMinMs, maxMs: config.uplink.reconnectMaxMs }, clock, scheduler: w.scheduler,
+      receipts: { mode: config.uplink.receipts, gatewayId, keyOf: (id) => receiptKeys.get(id), resendAfterMs: config.uplink.receiptResendMs },
     });
+    uplinkRef = uplink;
     const writer = new QueueWriter({
       queue, drops, logger,
       onStored: (items: readonly OutboxItem[], ids) => {
@@ -206,7 +213,10 @@ async function wire(w: WireInput): Promise<Gateway> {
       },
       checkpointEveryMessages: config.envelope.checkpointEveryMessages, checkpointEveryMs: config.envelope.checkpointEveryMs,
       sessionMaxMessages: config.envelope.sessionMaxMessages, topicFor, priorityOf,
-      onSessionOpened: (stream, sessionId) => auditSafe(AUDIT_EVENTS.sessionOpened, { stream, sessionId }),
+      onSessionOpened: (stream, sessionId, receiptKey) => {
+        receiptKeys.set(sessionId, receiptKey);
+        auditSafe(AUDIT_EVENTS.sessionOpened, { stream, sessionId });
+      },
       logger,
     });
     quarantine = new Quarantine(join(stateDir, "quarantine.db"));

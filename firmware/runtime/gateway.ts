@@ -94,7 +94,7 @@ export interface GatewayStats {
   readings: number;
   sealed: number;
   quarantined: number;
-  /** Data frames the broker acknowledged (PUBACK success). */
+  /** Data frames delivered and freed: receipted by the receiver (uplink.receipts required), or PUBACKed (off; or a session of an earlier run). */
   publishedData: number;
   /** All frames acknowledged, control frames included. */
   publishedFrames: number;

@@ -1,4 +1,4 @@
-import { X509Certificate } from "node:crypto";
+import { X509Certificate, type KeyObject } from "node:crypto";
 import type { Logger } from "../../kernel/log.js";
 import { errorText } from "../../kernel/errors.js";
 import { SessionSealer, type SealerOptions } from "../../envelope/sealer.js";
@@ -20,8 +20,8 @@ export interface SessionsOptions extends Omit<SealerOptions, "stream" | "firstSe
   topicFor(stream: string): string;
   /** Outbox priority of a stream; asked once per stream, like topicFor. */
   priorityOf(stream: string): number;
-  /** Called once per opened session (the gateway audits it). */
-  onSessionOpened(stream: string, sessionIdHex: string): void;
+  /** Called once per opened session (the gateway audits it and keeps its receipt key), before any of its frames is queued. */
+  onSessionOpened(stream: string, sessionIdHex: string, receiptKey: KeyObject): void;
   /**
    * Where records wait, on disk, while the certificate is not valid now: no session is ever opened
    * under such a certificate (a receiver would refuse it). Absent: records wait in memory (tests).
@@ -274,7 +274,7 @@ export class StreamSessions {
         st.opening = null;
         st.sealer = sealer;
         try {
-          o.onSessionOpened(stream, sealer.sessionIdHex);
+          o.onSessionOpened(stream, sealer.sessionIdHex, sealer.receiptKey);
         } catch (err) {
           // Reporting the session must never stop its records from being sealed.
           o.logger.error({ stream, err: errorText(err) }, "could not record the opened session");

@@ -1,5 +1,5 @@
 import { EventEmitter } from "node:events";
-import mqtt, { type IConnackPacket, type MqttClient } from "mqtt";
+import mqtt, { type IConnackPacket, type MqttClient, type Packet } from "mqtt";
 import { errorText, RuntimeError } from "../../kernel/errors.js";
 import { child, type Logger } from "../../kernel/log.js";
 import type { QueueItem } from "../queue/queue.js";
@@ -9,6 +9,11 @@ import { systemScheduler, type Scheduler, type Timer } from "../../kernel/schedu
 import { reasonText, refusalCode } from "./reason.js";
 import { clientOptions, endGracefully, openConnection } from "./connection.js";
 import type { MqttUplinkOptions, SwitchReport, UplinkCounters, UplinkEvents } from "./types.js";
+import { ReceiptTracker } from "./receipts.js";
+import { receiptTopicFor } from "../../envelope/receipt.js";
+
+/** With receipts required: warn when frames wait this long and no receipt came since the connection. */
+const NO_RECEIPT_WARN_MS = 30_000;
 
 export type { MqttUplinkOptions, RefusedEvent, SwitchReport, UplinkCounters, UplinkEvents } from "./types.js";
 
@@ -58,6 +63,14 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
   /** True while switchTo() lets the old connection's in-flight publishes finish: nothing new is sent on it. */
   private quiescing = false;
   private switching = false;
+  /** Sent frames waiting for the receiver's receipt (docs/queue.md "Sent, not yet receipted"). */
+  private readonly tracker: ReceiptTracker;
+  /** PUBACK reason codes of this connection by message id, read by the publish callback (MQTT.js hides 16). */
+  private pubackCodes = new Map<number, number>();
+  private receiptTimer: Timer | undefined;
+  private connectedMs = 0;
+  private warnedNoReceipts = false;
+  private notDeliveredLogged = 0;
 
   /** Does nothing but remember its collaborators; start() connects. */
   constructor(private readonly opts: MqttUplinkOptions) {
@@ -69,11 +82,12 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
     this.scheduler = opts.scheduler ?? systemScheduler;
     this.tls = opts.tls;
     this.clientId = opts.clientId;
+    this.tracker = new ReceiptTracker(opts.receipts ?? { mode: "off", gatewayId: opts.clientId, keyOf: () => undefined });
   }
 
   /** Current counters. */
   counters(): UplinkCounters {
-    return { ...this.stats, inflight: this.inflight.size };
+    return { ...this.stats, inflight: this.inflight.size, ...this.tracker.counters(this.clock.nowMs()) };
   }
 
   /** True while a broker connection is up. */
@@ -86,6 +100,11 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
     if (this.running) return;
     this.running = true;
     this.connect();
+  }
+
+  /** These queue items were dropped by the queue's policy: they will get no receipt (see ReceiptTracker.forget). */
+  forget(ids: readonly number[]): void {
+    this.tracker.forget(ids);
   }
 
   /** Tells the uplink new items were enqueued. Cheap; call it after every enqueue batch. */
@@ -104,6 +123,7 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
     this.running = false;
     this.reconnectTimer?.cancel();
     this.idleTimer?.cancel();
+    this.receiptTimer?.cancel();
     if (this.connected && this.inflight.size > 0) {
       await new Promise<void>((resolve) => {
         const t = this.scheduler.setTimeout(resolve, drainTimeoutMs);
@@ -217,6 +237,14 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
       if (gen === this.gen) this.log.warn({ reasonCode: packet.reasonCode }, "broker sent DISCONNECT");
     });
     c.on("close", () => { if (gen === this.gen) this.onClose("connection closed"); });
+    // MQTT.js reports PUBACK 16 (No matching subscribers) as success: note every non-zero code here,
+    // before the publish callback runs (same packet, same tick).
+    c.on("packetreceive", (p: Packet) => {
+      if (gen === this.gen && p.cmd === "puback" && p.reasonCode !== undefined && p.reasonCode !== 0 && p.messageId !== undefined) this.pubackCodes.set(p.messageId, p.reasonCode);
+    });
+    c.on("message", (topic, payload) => {
+      if (gen === this.gen && topic === receiptTopicFor(this.opts.clientId)) this.onReceipt(payload);
+    });
   }
 
   private onConnect(packet: IConnackPacket, switched = false): void {
@@ -227,9 +255,80 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
     const receiveMax = packet.properties?.receiveMaximum ?? 65_535;
     this.effectiveWindow = Math.max(1, Math.min(this.window, receiveMax));
     this.cursor = new Map(); // republish everything unacked, most urgent class first, oldest first
+    // ...including what was sent but not receipted, after a reconnect (the broker may have lost it). A
+    // switch keeps them: the same broker took them, and their receipts come on the new connection.
+    if (!switched) this.tracker.clear();
+    this.pubackCodes = new Map();
+    this.connectedMs = this.clock.nowMs();
+    this.warnedNoReceipts = false;
     this.log.info({ url: this.opts.url, window: this.effectiveWindow, depth: this.opts.queue.depth().count }, "connected");
     this.emit(switched ? "switched" : "connected");
+    if (this.tracker.settings.mode === "required") this.subscribeReceipts();
+    this.armReceiptTimer();
     this.pump();
+  }
+
+  /** Each gateway reads only its own receipt topic (docs/topics.md); QoS 0: a lost receipt is repaired by a resend. */
+  private subscribeReceipts(): void {
+    const c = this.client;
+    const topic = receiptTopicFor(this.opts.clientId);
+    c?.subscribe(topic, { qos: 0 }, (err, granted) => {
+      const code = granted?.[0]?.qos;
+      if (err || code === undefined || code > 2) {
+        this.log.error({ topic, reasonCode: code, err: err ? errorText(err) : undefined }, "broker refused the receipt subscription: frames stay queued until receipts arrive; check the broker ACL (pattern read otgw/r1/%u)");
+      }
+    });
+  }
+
+  private armReceiptTimer(): void {
+    this.receiptTimer?.cancel();
+    const every = Math.max(50, Math.min(1000, this.tracker.resendAfterMs >> 1));
+    this.receiptTimer = this.scheduler.setTimeout(() => { this.receiptTick(); if (this.connected && this.running) this.armReceiptTimer(); }, every).unref();
+  }
+
+  /** Resends what is overdue, and says so once when a receiver sends no receipts at all. */
+  private receiptTick(): void {
+    if (!this.connected || !this.running) return;
+    const now = this.clock.nowMs();
+    const overdue = this.tracker.overdue(now);
+    if (overdue.length > 0) {
+      this.log.warn({ frames: overdue.length, resendAfterMs: this.tracker.resendAfterMs }, "no receipt for sent frames in time; sending them again");
+      this.rewind(overdue);
+    }
+    const c = this.tracker.counters(now);
+    if (this.tracker.settings.mode === "required" && !this.warnedNoReceipts && c.unreceipted > 0 && c.lastReceiptMs < this.connectedMs && now - this.connectedMs >= NO_RECEIPT_WARN_MS) {
+      this.warnedNoReceipts = true;
+      this.log.warn({ unreceipted: c.unreceipted, unreceiptedBytes: c.unreceiptedBytes, oldestUnreceiptedMs: c.oldestUnreceiptedMs },
+        "the receiver sends no receipts: frames stay queued (nothing is lost). Either it predates receipts (upgrade it, or set uplink.receipts: off knowingly: a broker restart can then lose acknowledged frames), or it refuses this gateway's sessions (its quarantine names the reason; a certificate 'not valid at' the session's time means this gateway's clock is off: check it, otgw check)");
+    }
+  }
+
+  /** Goes back in each class to the lowest of `items`, so they (and what follows them) are sent again. */
+  private rewind(items: ReadonlyArray<{ id: number; priority: number }>): void {
+    const lowest = new Map<number, number>();
+    for (const it of items) lowest.set(it.priority, Math.min(lowest.get(it.priority) ?? it.id, it.id));
+    for (const [priority, id] of lowest) {
+      this.tracker.rewind(priority, id);
+      const at = this.cursor.get(priority);
+      if (at !== undefined && at >= id) this.cursor.set(priority, id - 1);
+    }
+    this.kick();
+  }
+
+  private onReceipt(payload: Buffer): void {
+    const out = this.tracker.receipt(payload, this.clock.nowMs());
+    if (!out.ok) {
+      this.log.warn({ reason: out.reason, detail: out.detail }, "receipt refused");
+      return;
+    }
+    if (out.freed.length > 0) {
+      for (const id of out.freed) this.pendingAcks.push(id);
+      this.scheduleFlush(true);
+    }
+    if (out.missing.length > 0) {
+      this.log.info({ frames: out.missing.length }, "a receipt names frames the receiver is missing; sending them again");
+      this.rewind(out.missing);
+    }
   }
 
   private onClose(reason: string): void {
@@ -250,6 +349,7 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
     this.flushAcks(); // PUBACKs already received are real deliveries: record them
     this.connected = false;
     this.inflight.clear();
+    this.receiptTimer?.cancel();
     this.releaseDrainWaiters();
     const c = this.client;
     this.client = undefined;
@@ -270,7 +370,12 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
       while (this.inflight.size < this.effectiveWindow && c.connected && gen === this.gen) {
         const items = this.opts.queue.peek(this.effectiveWindow - this.inflight.size, this.cursor);
         if (items.length === 0) break;
-        for (const item of items) this.send(c, gen, item);
+        for (const item of items) {
+          // After a rewind, a frame still in flight is not sent twice (its PUBACK is still to come), and
+          // after a switch a frame waiting for its receipt is not sent again.
+          if (this.inflight.has(item.id) || this.tracker.has(item.id)) this.cursor.set(item.priority, item.id);
+          else this.send(c, gen, item);
+        }
       }
     } catch (err) {
       this.fail(err);
@@ -283,11 +388,16 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
   private send(c: MqttClient, gen: number, item: QueueItem): void {
     this.cursor.set(item.priority, item.id);
     this.inflight.add(item.id);
-    c.publish(item.topic, item.payload, QOS1, (err) => {
+    c.publish(item.topic, item.payload, QOS1, (err, packet) => {
       if (gen !== this.gen) return; // that connection is gone; the item is republished from the queue
       this.inflight.delete(item.id);
       if (!err) {
-        this.pendingAcks.push(item.id);
+        const mid = (packet as { messageId?: number } | undefined)?.messageId;
+        const rc = mid === undefined ? undefined : this.pubackCodes.get(mid);
+        if (mid !== undefined) this.pubackCodes.delete(mid);
+        const delivered = rc === undefined || rc === 0;
+        if (!delivered) this.notDelivered(item, rc);
+        if (this.tracker.acknowledged(item, this.clock.nowMs(), delivered)) this.pendingAcks.push(item.id);
         this.scheduleFlush();
         return;
       }
@@ -296,6 +406,18 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
       else if (c.connected) this.log.warn({ id: item.id, topic: item.topic, err: errorText(err) }, "publish failed on a live connection; retried after the next reconnect");
       else this.log.debug({ id: item.id, err: errorText(err) }, "publish not acknowledged; will resend after reconnect");
     });
+  }
+
+  /**
+   * PUBACK below 0x80 but not 0, e.g. 16 No matching subscribers (the receiver's subscription is not
+   * back yet after a broker restart): the broker took the frame and dropped it. Not a delivery: the frame
+   * stays in the queue and is sent again (after resendAfterMs, or when a receipt names it missing).
+   */
+  private notDelivered(item: QueueItem, reasonCode: number | undefined): void {
+    // The first of a burst, then every 1000th: a broker restart can answer thousands of these.
+    if (this.notDeliveredLogged++ % 1000 === 0) {
+      this.log.warn({ topic: item.topic, id: item.id, reasonCode, reasonText: reasonText(reasonCode ?? 0), seen: this.notDeliveredLogged }, "broker acknowledged without delivering (no subscriber yet); frame kept and sent again");
+    }
   }
 
   private refuse(item: QueueItem, reasonCode: number): void {

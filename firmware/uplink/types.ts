@@ -4,6 +4,7 @@ import type { BackoffOptions } from "../../kernel/backoff.js";
 import type { Clock } from "../../kernel/clock.js";
 import type { Scheduler } from "../../kernel/scheduler.js";
 import type { UplinkTlsMaterial } from "../../kernel/tls.js";
+import type { ReceiptCounters, ReceiptSettings } from "./receipts.js";
 
 /** A publish the broker refused for good (PUBACK reason code >= 0x80). */
 export interface RefusedEvent {
@@ -27,7 +28,7 @@ export interface UplinkEvents {
   switched: [];
   /** The connection is gone (reason in words); a reconnect is scheduled unless stopping. */
   disconnected: [reason: string];
-  /** `count` items were PUBACKed and deleted from the queue. */
+  /** `count` items were delivered (receipted, or PUBACKed where that frees them) and deleted from the queue. */
   published: [count: number];
   /** The broker refused an item; it was dead-lettered. */
   refused: [event: RefusedEvent];
@@ -60,11 +61,16 @@ export interface MqttUplinkOptions {
   clock?: Clock;
   /** Reconnect, idle, ack-batch and drain timers (default: the system's). */
   scheduler?: Scheduler;
+  /**
+   * Receipts (docs/queue.md "Sent, not yet receipted"). Default: mode off (PUBACK frees a frame); the
+   * gateway's config default is `required`.
+   */
+  receipts?: ReceiptSettings;
 }
 
 /** Counters for health checks and tests. */
-export interface UplinkCounters {
-  /** Items PUBACKed (and deleted from the queue) since start(). */
+export interface UplinkCounters extends ReceiptCounters {
+  /** Items delivered (receipted, or PUBACKed where that frees them) and deleted from the queue since start(). */
   published: number;
   /** Items refused by the broker and dead-lettered. */
   refused: number;

@@ -203,7 +203,7 @@ export interface DevPkiPaths {
   caCert: string;
   /** CA key PEM (mode 0600), kept so tests can issue more certificates or a CRL. */
   caKey: string;
-  /** Broker server identity: CN localhost, SAN DNS localhost + IP 127.0.0.1. */
+  /** Broker server identity: CN localhost, SAN DNS localhost + IP 127.0.0.1 (+ `serverIps`, for a fault test's veth address). */
   server: DevIdentityFiles;
   /** One client identity per gateway id (CN = id, SAN URI urn:otgw:gateway:<id>). */
   gateways: Record<string, DevIdentityFiles>;
@@ -230,7 +230,7 @@ async function writeIdentity(dir: string, file: string, name: string, ca: CaBund
  * DEVELOPMENT ONLY: writes a fresh CA, a broker server certificate, one client certificate per
  * gateway and a receiver client certificate into `dir`. Keys are generated now, never committed.
  */
-export async function writeDevPki(dir: string, opts: { gateways: string[]; receiverName: string; days?: number }): Promise<DevPkiPaths> {
+export async function writeDevPki(dir: string, opts: { gateways: string[]; receiverName: string; days?: number; serverIps?: string[] }): Promise<DevPkiPaths> {
   const days = opts.days ?? 30;
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const ca = await createCa({ commonName: "otgw dev CA", days });
@@ -239,7 +239,7 @@ export async function writeDevPki(dir: string, opts: { gateways: string[]; recei
   writeFileSync(caCert, ca.certPem);
   writeFileSync(caKey, ca.keyPem, { mode: 0o600 });
   chmodSync(caKey, 0o600);
-  const server = await writeIdentity(dir, "server", "localhost", ca, { days, usage: "server", sanDns: ["localhost"], sanIps: ["127.0.0.1"] });
+  const server = await writeIdentity(dir, "server", "localhost", ca, { days, usage: "server", sanDns: ["localhost"], sanIps: ["127.0.0.1", ...(opts.serverIps ?? [])] });
   if (opts.gateways.includes(opts.receiverName)) {
     throw new PkiError("PKI_NAME", `receiver name "${opts.receiverName}" is also a gateway id: identities are never shared`);
   }

@@ -11,6 +11,9 @@ import { newStack, SIM_EXAMPLE, waitFor } from "../e2e/harness.js";
 
 void test("a signer that hangs never makes the gateway hold unbounded readings in memory: past its bound they are dropped, counted and audited", async () => {
   const stack = await newStack();
+  // "Delivered" means receipted by a receiver (uplink.receipts: required, the default).
+  const rx = stack.receiver(silentLogger());
+  await rx.service.start();
   let g: Gateway | undefined;
   let release: () => void = () => undefined;
   const gate = new Promise<void>((r) => (release = r));
@@ -41,6 +44,8 @@ void test("a signer that hangs never makes the gateway hold unbounded readings i
   } finally {
     release();
     await g?.stop(1000);
+    await rx.service.stop();
+    rx.store.close();
     await stack.stop();
   }
 });

@@ -166,7 +166,7 @@ void test("REPLAY: data, session-open and checkpoint seen before", async () => {
   assert.equal(reason(await v.accept(w.topic, cp)), Reason.REPLAY);
 });
 
-void test("OUT_OF_ORDER and SEQUENCE_GAP: a late message is refused, the gap is reported", async () => {
+void test("SEQUENCE_GAP, then a late message fills the gap once (a resend), a second copy is a REPLAY", async () => {
   const w = await makeWorld();
   const s = await w.sealer();
   const v = w.verifier();
@@ -177,8 +177,25 @@ void test("OUT_OF_ORDER and SEQUENCE_GAP: a late message is refused, the gap is 
   const r3 = await v.accept(w.topic, f3);
   assert.ok(r3.ok && r3.kind === "data" && r3.gap?.from === 2n && r3.gap.to === 2n, show(r3));
   assert.equal(Reason.SEQUENCE_GAP, "SEQUENCE_GAP");
-  assert.equal(reason(await v.accept(w.topic, f2)), Reason.OUT_OF_ORDER);
+  const late = await v.accept(w.topic, f2);
+  assert.ok(late.ok && late.kind === "data" && late.seq === 2n && late.filled === true, show(late));
+  assert.equal(reason(await v.accept(w.topic, f2)), Reason.REPLAY);
   assert.equal(reason(await v.accept(w.topic, f3)), Reason.REPLAY);
+});
+
+void test("OUT_OF_ORDER: a data seq below the session's firstSeq", async () => {
+  const w = await makeWorld();
+  const dataKey = Buffer.alloc(32, 7);
+  const sessionId = Buffer.alloc(16, 9);
+  const opts = { gatewayId: w.gatewayId, stream: w.stream, signer: w.leaf.signer, certDer: w.leaf.der, recipientPublicKey: w.receiverKey, clock: w.clock, checkpointEveryMessages: 100, checkpointEveryMs: 10_000 };
+  const s = await SessionSealer.open({ ...opts, firstSeq: 5n }, { dataKey: Buffer.from(dataKey), sessionId });
+  // Same keys and session, sealing below the session's firstSeq (only a broken or hostile sealer does).
+  const below = await SessionSealer.open({ ...opts, firstSeq: 2n }, { dataKey: Buffer.from(dataKey), sessionId, openFrame: s.openFrame });
+  const v = w.verifier();
+  assert.equal(reason(await v.accept(w.topic, s.openFrame)), "ok:session-open");
+  assert.equal(reason(await v.accept(w.topic, s.seal(PT, SCHEMA, 1n))), "ok:data");
+  const r = await v.accept(w.topic, below.seal(PT, SCHEMA, 1n));
+  assert.ok(!r.ok && r.reason === Reason.OUT_OF_ORDER && /below the session's firstSeq 5/.test(r.detail), show(r));
 });
 
 void test("NEEDS_ASYNC: acceptSync on session-open and after a restart; accept() restores from state", async () => {

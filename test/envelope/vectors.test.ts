@@ -33,6 +33,7 @@ interface Vectors {
   sessionEnd: { lastSeq: string; createdNs: string; frame: string };
   receiver: { nowNs: string; maxBacklogAgeMs: number; maxClockSkewMs: number };
   gapSession: { sessionId: string; dataKey: string; openFrame: string };
+  orderSession: { sessionId: string; dataKey: string; openFrame: string };
   sequences: VectorSequence[];
 }
 
@@ -72,6 +73,7 @@ async function runSequences(x: Vectors): Promise<Set<string>> {
         assert.equal(r.plaintext.toString("hex"), e.plaintext, where);
         assert.equal(r.chain.toString("hex"), e.chain, where);
         assert.deepEqual(r.gap, e.gap ? { from: BigInt(e.gap.from), to: BigInt(e.gap.to) } : undefined, where);
+        assert.equal(r.filled, e.filled, where);
       } else if (e.kind === "checkpoint") {
         assert.ok(r.kind === "checkpoint");
         assert.equal(r.index, e.index, where);
@@ -188,7 +190,7 @@ void test("session-end vector: fields and signature; a receiver that got seq 1..
 });
 
 void test("sequences: the gap, the non-final checkpoints and one refusal per reason code give their expected outcomes", async () => {
-  assert.deepEqual(v.sequences.map((q) => q.name), ["gap-and-checkpoints", "refusals", "revoked"]);
+  assert.deepEqual(v.sequences.map((q) => q.name), ["gap-and-checkpoints", "refusals", "revoked", "order"]);
   const seen = await runSequences(v);
   assert.deepEqual([...seen].sort(), [...REFUSALS].sort(), "every refusal reason has a vector");
   const gap = v.sequences[0]?.steps ?? [];
@@ -199,9 +201,9 @@ void test("sequences: the gap, the non-final checkpoints and one refusal per rea
 void test("the generator: a fresh run with the committed keys reproduces the deterministic values and passes the same checks", async () => {
   const fresh = (await generateVectors({
     gatewayKey: createPrivateKey({ key: v.gatewayKeyJwk, format: "jwk" }), receiverKey: createPrivateKey({ key: v.receiverKeyJwk, format: "jwk" }),
-    caDer: hex(v.caCertDer), leafDer: hex(v.leafCertDer), openFrames: { a: open, b: hex(v.gapSession.openFrame) },
+    caDer: hex(v.caCertDer), leafDer: hex(v.leafCertDer), openFrames: { a: open, b: hex(v.gapSession.openFrame), c: hex(v.orderSession.openFrame) },
   })) as unknown as Vectors;
-  for (const k of ["dataKey", "sessionId", "createdNs", "aeadKey", "baseNonce", "receiver", "gapSession", "sessionOpen"] as const) assert.deepEqual(fresh[k], v[k], k);
+  for (const k of ["dataKey", "sessionId", "createdNs", "aeadKey", "baseNonce", "receiver", "gapSession", "orderSession", "sessionOpen"] as const) assert.deepEqual(fresh[k], v[k], k);
   assert.deepEqual(fresh.data, v.data, "data frames and chains are byte-for-byte stable");
   // The same steps in the same order with the same expected reasons (frames after a session-open differ: randomized).
   const outline = (x: Vectors): unknown => x.sequences.map((q) => [q.name, q.revokedSerials, q.steps.map((st) => [st.label, st.topic, st.expect.ok ? st.expect.kind : st.expect.reason])]);

@@ -20,6 +20,9 @@ import { newStack, SIM_EXAMPLE, waitFor } from "../e2e/harness.js";
 
 void test("a running gateway rotated to a new key: its audit log verifies from the first key, which handed over to the new one", async () => {
   const stack = await newStack();
+  // "Delivered" means receipted by a receiver (uplink.receipts: required, the default).
+  const rx = stack.receiver(silentLogger());
+  await rx.service.start();
   try {
     const gw = await stack.addGateway("gw-rot", SIM_EXAMPLE());
     const handle = await createGateway({ config: gw, logger: silentLogger() });
@@ -48,6 +51,8 @@ void test("a running gateway rotated to a new key: its audit log verifies from t
     assert.deepEqual(res.signers, [keyFingerprint(spki(keyA)), keyFingerprint(spki(next.publicKey()))]);
     assert.equal(verifyAuditFile(file, { publicKey: next.publicKey() }).ok, false, "the log does not start with the new key");
   } finally {
+    await rx.service.stop();
+    rx.store.close();
     await stack.stop();
   }
 });

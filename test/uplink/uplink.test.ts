@@ -14,7 +14,7 @@ const T = { timeout: 120_000 };
 void describe("MqttUplink against a real mosquitto", () => {
   let fx: BrokerFixture;
   const peers: MqttClient[] = [];
-  before(async () => { fx = await startBrokerFixture(["gw-a", "gw-b", "gw-c", "gw-d"]); });
+  before(async () => { fx = await startBrokerFixture(["gw-a", "gw-b", "gw-c", "gw-d", "gw-e"]); });
   after(async () => {
     await Promise.all(peers.map((c) => c.endAsync(true)));
     await fx.close();
@@ -37,6 +37,8 @@ void describe("MqttUplink against a real mosquitto", () => {
   }
 
   void it("dead-letters a publish the broker refuses (PUBACK 135) and keeps its own topic flowing", T, async () => {
+    // A subscriber, so the accepted publishes are delivered (PUBACK 0, not 16 No matching subscribers).
+    await receiver("gw-a", "rx-refused");
     const queue = SqliteQueue.open(tempQueueFile(fx));
     const logs = new LogCapture();
     const up = makeUplink(fx, "gw-a", queue, logs.logger);
@@ -59,6 +61,25 @@ void describe("MqttUplink against a real mosquitto", () => {
     const errorLine = logs.lines.find((l) => l.includes("refused"));
     assert.ok(errorLine && /"level":50/.test(errorLine), "refusal logged at error level");
     assert.doesNotMatch(logs.text(), /PAYLOADMARK|PRIVATE KEY/);
+  });
+
+  void it("PUBACK 16 No matching subscribers is not a delivery: the items stay queued and go out once someone subscribes", T, async () => {
+    const queue = SqliteQueue.open(tempQueueFile(fx));
+    const up = makeUplink(fx, "gw-e", queue, new LogCapture().logger, { receipts: { mode: "off", gatewayId: "gw-e", keyOf: () => undefined, resendAfterMs: 300 } });
+    enqueueSeq(queue, "gw-e", 1, 50);
+    up.start();
+    // Until every item got its PUBACK: counted as not delivered (or, wrongly, as published).
+    while ((up.counters().notDelivered ?? 0) + up.counters().published < 50) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(queue.depth().count, 50, "the broker answered 16 for each: nothing left the queue");
+    assert.equal(up.counters().published, 0);
+    const rx = await receiver("gw-e", "rx-late", false);
+    await rx.waitDistinct(50);
+    while (queue.depth().count > 0) await new Promise((r) => setTimeout(r, 20));
+    const c = up.counters();
+    await up.stop();
+    queue.close();
+    assert.deepEqual(rx.firstArrivals(), Array.from({ length: 50 }, (_, i) => i + 1), "all 50 delivered, in order");
+    assert.ok(c.resent >= 50 && c.freedByPuback === 50, JSON.stringify(c));
   });
 
   void it("delivers 5,000 items in order and empties the queue", T, async () => {

@@ -16,17 +16,27 @@ export interface IngestCliOptions {
   clientId?: string;
   /** Fleet CRL (PEM): sessions and frames of revoked gateways are refused with REVOKED. */
   crl?: string;
+  /** Seconds, as typed. */
+  sessionExpiry: string;
+  /** False with --no-receipts. */
+  receipts: boolean;
   /** Oldest session-open accepted, in days of its createdNs (default 7). */
   maxBacklogDays: number;
 }
 
 export async function ingestCommand(o: IngestCliOptions): Promise<number> {
+  const sessionExpiryS = Number(o.sessionExpiry);
+  if (!/^\d+$/.test(o.sessionExpiry) || sessionExpiryS > 0xffffffff) {
+    console.error(`--session-expiry "${o.sessionExpiry}": give whole seconds, 0..4294967295 (4294967295 = never expires)`);
+    return 2;
+  }
   const logger = createLogger();
   const { service, store, revocation } = buildReceiver(
     {
       url: o.url, caFile: o.ca, certFile: o.cert, keyFile: o.key, fleetCaFile: o.fleetCa, recipientKeyFile: o.recipientKey,
       dbFile: o.db, group: o.share ? o.group : null, clientId: o.clientId ?? `otgw-ingest-${randomBytes(4).toString("hex")}`,
       ...(o.crl ? { crlFile: o.crl } : {}), maxBacklogAgeMs: o.maxBacklogDays * 86_400_000,
+      sessionExpiryS, receipts: o.receipts,
     },
     logger,
   );

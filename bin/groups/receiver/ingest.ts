@@ -20,6 +20,8 @@ export function register(program: Command): void {
     .option("--no-share", "one receiver on a plain persistent subscription (survives a mosquitto restart; see docs/ingest.md)")
     .option("--client-id <id>", "MQTT client id (unique per receiver instance)")
     .option("--crl <pem>", "fleet CRL (from `otgw ca revoke`): revoked gateways are refused")
+    .option("--session-expiry <seconds>", "MQTT session expiry of the receiver's persistent session: how long the broker queues for a stopped receiver (docs/ingest.md)", "3600")
+    .option("--no-receipts", "send no receipts to the gateways (behave like a receiver from before receipts; gateways must then run with uplink.receipts: off)")
     .addOption(intOption("--max-backlog-days <days>", "refuse session-opens created longer ago than this (CREATED_OUT_OF_RANGE; docs/ingest.md)", { min: 1, max: 3650 }, 7))
     .action(async (o: import("../../commands/receiver/ingest.js").IngestCliOptions) => {
       const { ingestCommand } = await import("../../commands/receiver/ingest.js");
