@@ -17,3 +17,36 @@ export interface AttestChallenge {
   credentialBlob: Buffer;
   secret: Buffer;
 }
+
+/**
+ * PCRs quoted when the fleet names none (no active boot policy): 0 firmware code (SRTM/UEFI), 2 option
+ * ROM / UEFI driver code, 4 boot manager and kernel image (the UKI's PE hash), 7 Secure Boot state and
+ * the keys that verified the boot, 11 systemd-stub's measurement of the UKI sections (kernel, initrd,
+ * command line) — the set systemd-measure predicts. 1, 3, 5 and 6 (platform configuration, GPT, host
+ * state) change with settings and hardware, not with the software the fleet released.
+ */
+export const DEFAULT_QUOTE_PCRS: readonly number[] = [0, 2, 4, 7, 11];
+
+/** The verifier's nonce for a quote and the PCRs it wants quoted (union of the active boot policies). */
+export interface QuoteChallenge {
+  /** 32 random bytes, base64 on the wire; single use, expires. */
+  nonce: Buffer;
+  pcrs: number[];
+}
+
+/** A gateway's boot-state evidence (JSON on the wire; docs/identity.md "Measured boot"). */
+export interface QuoteEvidence {
+  /** The AK's TPM2B_PUBLIC, base64. */
+  akPublic: string;
+  /** TPMS_ATTEST as the TPM signed it, base64. */
+  attest: string;
+  /** TPMT_SIGNATURE (ECDSA-SHA256 by the AK), base64. */
+  signature: string;
+  bank: "sha256";
+  /** PCR number -> value (hex) as TPM2_PCR_Read returned it after the quote. */
+  pcrs: Record<string, string>;
+  /** The firmware's TCG event log (binary_bios_measurements), base64; null when the platform has none. */
+  eventLog: string | null;
+  /** "no event log" (and where it was looked for) when eventLog is null. */
+  eventLogNote?: string;
+}
