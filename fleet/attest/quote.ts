@@ -1,6 +1,8 @@
 import { createHash, randomBytes, timingSafeEqual, verify } from "node:crypto";
 import { AttestError, GatewayError } from "../../kernel/errors.js";
-import type { QuoteChallenge, QuoteEvidence } from "../../provisioning/attest/protocol.js";
+import type { BootVerdict, QuoteChallenge, QuoteEvidence } from "../../provisioning/attest/protocol.js";
+
+export type { BootVerdict };
 import { DEFAULT_QUOTE_PCRS } from "../../provisioning/attest/protocol.js";
 import { AK_ATTRIBUTES, ALG, p1363Of, parseEccPublic, parseQuoteAttest, publicKeyOf, type QuoteAttest } from "../../provisioning/tpm/wire.js";
 import { comparePolicies, policyPcrs, type BootPolicy } from "./boot-policy.js";
@@ -20,19 +22,6 @@ import { comparePolicies, policyPcrs, type BootPolicy } from "./boot-policy.js";
  * missing quote, a missing policy or a mismatch do not refuse (development); a forged quote still does. */
 export type QuoteMode = "required" | "report";
 
-/** The outcome of a quote that was proven (steps 1–4), for the CA's audit and the gateway's. */
-export interface BootVerdict {
-  status: "match" | "mismatch" | "no-policy" | "no-quote";
-  /** The policy matched, or the closest one on a mismatch. */
-  policy?: { image: string; version: string; file: string };
-  /** PCRs that differ from `policy` on a mismatch. */
-  differ?: number[];
-  pcrs: Record<string, string>;
-  akSha256?: string;
-  eventLog: "present" | "no event log";
-  /** One line for the technician. */
-  summary: string;
-}
 
 interface Nonce { gatewayId: string; expires: number }
 

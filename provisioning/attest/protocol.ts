@@ -9,6 +9,8 @@ export interface AttestRequest {
   ekPublic: Buffer;
   /** Identity key public area, TPM2B_PUBLIC. */
   keyPublic: Buffer;
+  /** Attestation key public area (TPM2B_PUBLIC), bound to the EK by a second credential. */
+  akPublic?: Buffer;
 }
 
 /** The verifier's challenge: open it with TPM2_ActivateCredential. */
@@ -16,6 +18,10 @@ export interface AttestChallenge {
   challengeId: string;
   credentialBlob: Buffer;
   secret: Buffer;
+  /** The credential bound to the AK's name (when an AK was sent). */
+  ak?: { credentialBlob: Buffer; secret: Buffer };
+  /** The nonce and PCRs for the boot-state quote that goes with this enrollment. */
+  quote?: QuoteChallenge;
 }
 
 /**
@@ -49,4 +55,28 @@ export interface QuoteEvidence {
   eventLog: string | null;
   /** "no event log" (and where it was looked for) when eventLog is null. */
   eventLogNote?: string;
+}
+
+/** The fleet's verdict on a quote that proved genuine (docs/identity.md "Measured boot"). */
+export interface BootVerdict {
+  status: "match" | "mismatch" | "no-policy" | "no-quote";
+  /** The policy matched, or the closest one on a mismatch. */
+  policy?: { image: string; version: string; file: string };
+  /** PCRs that differ from `policy` on a mismatch. */
+  differ?: number[];
+  pcrs: Record<string, string>;
+  akSha256?: string;
+  eventLog: "present" | "no event log";
+  /** One line for the technician. */
+  summary: string;
+}
+
+/** `POST quote` (otgw EST extension): the evidence, and for an enrollment the AK's activated secret. */
+export interface QuoteSubmission {
+  gatewayId: string;
+  /** The attest challenge this quote belongs to (enrollment, rotation); absent for a renewal. */
+  challengeId?: string;
+  /** Hex of the secret TPM2_ActivateCredential recovered with the AK (proves the AK is in that TPM). */
+  akSecret?: string;
+  evidence: QuoteEvidence;
 }
