@@ -54,7 +54,7 @@ export class QuoteVerifier {
    */
   verify(gatewayId: string, ev: QuoteEvidence | undefined, akPublic: Buffer | undefined, mode: QuoteMode): BootVerdict {
     if (!ev) {
-      if (mode === "required") throw new AttestError("QUOTE_REQUIRED", "this fleet requires a TPM quote of the boot state with every enrollment and renewal: update otgw on the gateway to a version that sends one");
+      if (mode === "required") throw new AttestError("QUOTE_REQUIRED", "this fleet requires a TPM quote of the boot state with every enrollment and renewal: update otgw on the gateway to a version that sends one; a gateway enrolled before quotes needs `otgw identity rotate` once (it binds an attestation key)");
       return { status: "no-quote", pcrs: {}, eventLog: "no event log", summary: "no quote sent (development CA: accepted)" };
     }
     if (!akPublic || !akPublic.equals(Buffer.from(ev.akPublic ?? "", "base64"))) {
