@@ -94,7 +94,7 @@ export async function identityRenewCommand(configFile: string, mode: "renew" | "
       renameSync(store.keyFile(next), keyFile);
     }
     replaceFile(config.identity.certFile, certPem);
-    if (boot) writeBootState(config.identity.certFile, boot, mode);
+    if (boot) writeBootState(config.identity.certFile, boot, mode, new X509Certificate(certPem).serialNumber);
     try {
       replaceFile(crlFileOf(config.identity.certFile), await est.crl());
     } catch { /* the CRL refresh is best effort here; `otgw check` reports staleness */ }

@@ -9,7 +9,7 @@ import { readCertificatePem } from "../../../kernel/pem.js";
 import { AuditLog, AUDIT_EVENTS } from "../../../firmware/audit/audit-log.js";
 import { loadConfig, readConfigBytes } from "../../../firmware/config/load.js";
 import { attestAndEnroll, type EnrollStep } from "../../../provisioning/attest/enroll.js";
-import { crlFileOf, handOverTo, replaceFile, writeBootState } from "../../../provisioning/attest/files.js";
+import { bootStateAudit, crlFileOf, handOverTo, replaceFile, writeBootState } from "../../../provisioning/attest/files.js";
 import type { BootVerdict } from "../../../provisioning/attest/protocol.js";
 import { EstClient, fetchCaByFingerprint } from "../../../provisioning/est/client.js";
 import { TpmKeyStore, type TpmSigner } from "../../../provisioning/tpm/tpm-keystore.js";
@@ -76,7 +76,7 @@ export async function provisionCommand(o: ProvisionOptions): Promise<number> {
     replaceFile(certFile, certPem);
     replaceFile(caFile, caPem);
     replaceFile(crlFileOf(certFile), await est.crl());
-    if (boot) writeBootState(certFile, boot, "provision");
+    if (boot) writeBootState(certFile, boot, "provision", new X509Certificate(certPem).serialNumber);
     // The gateway's audit log starts with its enrollment, checkpointed by the new TPM key itself.
     const issued = new X509Certificate(certPem);
     const audit = AuditLog.open(join(stateDir, "audit.jsonl"), { signer, clock: systemClock, checkpointEvery: 100 });
@@ -85,12 +85,7 @@ export async function provisionCommand(o: ProvisionOptions): Promise<number> {
       keyId: keyId(signer.publicKey()),
       est: o.est, fleetCaSha256: new X509Certificate(caPem).fingerprint256,
     });
-    if (boot) {
-      audit.append(AUDIT_EVENTS.identityBootState, {
-        op: "provision", status: boot.status, pcrs: boot.pcrs, eventLog: boot.eventLog,
-        ...(boot.policy ? { policy: `${boot.policy.image} ${boot.policy.version}` } : {}), ...(boot.differ ? { differ: boot.differ } : {}),
-      });
-    }
+    if (boot) audit.append(AUDIT_EVENTS.identityBootState, bootStateAudit(boot, "provision"));
     await audit.close();
 
     step(`write the gateway config ${out}`);
