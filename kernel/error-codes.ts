@@ -126,6 +126,15 @@ export const ATTEST_CODES = {
   KEY_EXPORTABLE: "the identity key's attributes would let it leave the TPM",
   KEY_MISMATCH: "the CSR's key is not the attested key",
   KEY_NOT_IN_TPM: "the identity key could not be proven to live in the attested TPM",
+  QUOTE_REQUIRED: "the fleet CA requires a TPM quote of the boot state (production) and the request carried none",
+  QUOTE_MALFORMED: "the boot-state quote does not parse (not a TPMS_ATTEST of a quote, or fields missing)",
+  QUOTE_SIGNATURE: "the quote's signature does not verify with the gateway's attestation key",
+  QUOTE_NONCE: "the quote does not carry a nonce this verifier issued to this gateway (other, used or expired: a replay)",
+  QUOTE_PCR_DIGEST: "the PCR values reported are not the ones the TPM quoted (their SHA-256 is not the signed pcrDigest)",
+  QUOTE_AK_UNBOUND: "the attestation key is not a restricted TPM key bound to this gateway's EK by credential activation",
+  BOOT_STATE_MISMATCH: "the quoted PCRs match no active boot policy; the message names the PCRs that differ and the closest policy",
+  BOOT_POLICY_MISSING: "quotes are required but the fleet CA has no active boot policy to check them against",
+  BOOT_POLICY_INVALID: "a boot policy file does not follow docs/boot-policy.md; the message names the file and field",
 } as const;
 
 export const EST_CODES = {

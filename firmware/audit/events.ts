@@ -43,6 +43,8 @@ export const AUDIT_EVENTS = {
   modelRollbackOverride: "model.rollback_override",
   /** This gateway's identity was enrolled (otgw provision): { gatewayId, serial, notAfter, keyId, tcti, est, fleetCaSha256 }. */
   identityProvisioned: "identity.provisioned",
+  /** The fleet's verdict on this gateway's boot-state quote at enrollment (otgw provision) or with a renewed/rotated certificate the running gateway switched to: { op, status: match|mismatch|no-policy|no-quote, policy?, differ?, pcrs, eventLog } (docs/identity.md "Measured boot"). */
+  identityBootState: "identity.boot-state",
   /** A new certificate for the same key is in use (running gateway): { serialFrom, serialTo, notAfter, keyId }. */
   identityRenewed: "identity.renewed",
   /** A new TPM key and its certificate are in use (running gateway): { serialFrom, serialTo, notAfter, keyFrom, keyTo }. */

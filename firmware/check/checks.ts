@@ -13,7 +13,8 @@ import { SoftwareKeyStore } from "../../provisioning/software-keystore.js";
 import { EstClient } from "../../provisioning/est/client.js";
 import { Tpm } from "../../provisioning/tpm/tpm.js";
 import { TpmKeyStore } from "../../provisioning/tpm/tpm-keystore.js";
-import { crlFileOf, replaceFile } from "../../provisioning/attest/files.js";
+import { crlFileOf, readBootState, replaceFile } from "../../provisioning/attest/files.js";
+import { EVENT_LOG_FILE } from "../../provisioning/attest/quote.js";
 import { receiptTopicFor } from "../../envelope/receipt.js";
 import { heldSummary } from "../runtime/held-readings.js";
 
@@ -52,6 +53,8 @@ export async function runChecks(config: GatewayConfig, now = Date.now(), receipt
   } finally {
     if (store instanceof TpmKeyStore) await store.close();
   }
+
+  if (id.keystore === "tpm") out.push(await measuredBootCheck(config));
 
   let cert: X509Certificate | undefined;
   try {
@@ -201,4 +204,35 @@ async function brokerCheck(config: GatewayConfig, receiptWaitMs: number): Promis
   } finally {
     await identity?.close?.();
   }
+}
+
+/**
+ * "measured boot": the PCRs as they are now against the values the fleet last judged (the verdict
+ * recorded at the last enrollment or renewal, docs/identity.md "Measured boot"). A PCR that changed
+ * since means the next renewal is judged on a different boot.
+ */
+export async function measuredBootCheck(config: GatewayConfig, eventLogFile = EVENT_LOG_FILE): Promise<CheckLine> {
+  const name = "measured boot";
+  const log = existsSync(eventLogFile) ? "event log present" : "no event log";
+  const last = readBootState(config.identity.certFile);
+  if (!last || Object.keys(last.pcrs ?? {}).length === 0) {
+    return { name, status: "WARN", detail: `no quote verdict recorded (enrolled without one); ${log}; no policy: \`otgw identity rotate\` binds an attestation key and quotes` };
+  }
+  let now: Array<{ pcr: number; value: Buffer }>;
+  const tpm = Tpm.open(tctiOf(config));
+  try {
+    now = await tpm.readPcrs(Object.keys(last.pcrs).map(Number));
+  } catch (err) {
+    return { name, status: "FAIL", detail: `cannot read the PCRs: ${errorText(err)}` };
+  } finally {
+    await tpm.close();
+  }
+  const changed = now.filter((p) => p.value.toString("hex") !== last.pcrs[String(p.pcr)]).map((p) => p.pcr);
+  const policy = last.policy ? `policy ${last.policy.image} ${last.policy.version}` : "no policy";
+  const pcrs = Object.keys(last.pcrs).join(",");
+  if (changed.length) {
+    return { name, status: "WARN", detail: `PCR ${changed.join(", ")} changed since the fleet's last check (${last.op} ${last.at}, ${policy}; ${log}): the next renewal is judged on this boot and is refused unless a boot policy allows it` };
+  }
+  const st = last.status === "mismatch" ? "WARN" : "OK";
+  return { name, status: st, detail: `PCR ${pcrs} as at ${last.op} ${last.at}: ${last.summary}; ${log}` };
 }

@@ -6,6 +6,7 @@ import { child } from "../../kernel/log.js";
 import { errorText, RuntimeError } from "../../kernel/errors.js";
 import { READING_SCHEMA_ID } from "../../kernel/record.js";
 import type { GatewayConfig } from "../config/schema.js";
+import { bootStateAudit, readBootState } from "../../provisioning/attest/files.js";
 import { activeOverrides } from "../config/load.js";
 import type { Signer } from "../../kernel/keystore.js";
 import { isTamperReporter, type Source, type RawReading } from "../../hal/source.js";
@@ -243,6 +244,9 @@ export class Gateway {
     const ids = { serialFrom: from.serialNumber, serialTo: to.serialNumber, notAfter: new Date(to.validTo).toISOString() };
     if (rotated) this.auditSafe(AUDIT_EVENTS.identityRotated, { ...ids, keyFrom: keyIdOf(from), keyTo: keyIdOf(to) });
     else this.auditSafe(AUDIT_EVENTS.identityRenewed, { ...ids, keyId: keyIdOf(to) });
+    // The fleet's verdict on the boot-state quote that went with this certificate (written by the renewing CLI).
+    const boot = readBootState(this.d.config.identity.certFile);
+    if (boot?.serial === to.serialNumber) this.auditSafe(AUDIT_EVENTS.identityBootState, bootStateAudit(boot, boot.op));
     this.auditSafe(AUDIT_EVENTS.uplinkSwitched, { serial: to.serialNumber, clientId: report.clientId, drainMs: report.drainMs, carriedOver: report.carriedOver, madeBeforeBreak: report.madeBeforeBreak });
     const closed = await sessions.setIdentity(next.signer, Buffer.from(to.raw));
     if (rotated) await audit.setSigner(next.signer);

@@ -1,7 +1,8 @@
 import { createHash, randomBytes, timingSafeEqual, X509Certificate, type KeyObject } from "node:crypto";
 import { AttestError } from "../../kernel/errors.js";
 import { keyId, type Inventory } from "../ca/inventory.js";
-import { ATTR, nameOf, parseEccPublic, publicKeyOf, rsaPublicKeyOf } from "../../provisioning/tpm/wire.js";
+import { AK_ATTRIBUTES, ATTR, nameOf, parseEccPublic, publicKeyOf, rsaPublicKeyOf } from "../../provisioning/tpm/wire.js";
+import type { BootVerdict } from "../../provisioning/attest/protocol.js";
 import { makeCredential } from "./credential.js";
 import type { AttestChallenge, AttestRequest } from "../../provisioning/attest/protocol.js";
 
@@ -26,9 +27,13 @@ export interface Attested {
   ekCertSha256: string;
   ekPublicSha256: string;
   ekIssuer: string;
+  /** The attestation key (TPM2B_PUBLIC) bound to the same EK, when the gateway sent one. */
+  akPublic?: Buffer;
+  /** The boot-state verdict of the quote sent with this attestation (`POST quote`). */
+  boot?: BootVerdict;
 }
 
-interface Pending extends Attested { secretSha256: Buffer; expires: number }
+interface Pending extends Attested { secretSha256: Buffer; akSecretSha256?: Buffer; expires: number }
 
 const sha256 = (b: Uint8Array): Buffer => createHash("sha256").update(b).digest();
 
@@ -80,9 +85,42 @@ export class AttestationVerifier {
     const secret = randomBytes(32);
     const made = makeCredential(ekKey, nameOf(area), secret);
     const challengeId = randomBytes(16).toString("hex");
+    // The AK gets its own credential under the same EK: only that TPM, holding the AK, recovers it.
+    let ak: { credentialBlob: Buffer; secret: Buffer } | undefined;
+    let akSecretSha256: Buffer | undefined;
+    if (req.akPublic?.length) {
+      const akArea = parseEccPublic(req.akPublic);
+      if ((akArea.attributes & AK_ATTRIBUTES) !== AK_ATTRIBUTES) {
+        throw new AttestError("QUOTE_AK_UNBOUND", "the attestation key is not a restricted fixedTPM/fixedParent signing key made in the TPM: update otgw on the gateway (it creates one)");
+      }
+      const akSecret = randomBytes(32);
+      ak = makeCredential(ekKey, nameOf(akArea), akSecret);
+      akSecretSha256 = sha256(akSecret);
+      att.akPublic = Buffer.from(req.akPublic);
+    }
     this.gc();
-    this.pending.set(challengeId, { ...att, secretSha256: sha256(secret), expires: Date.now() + this.ttlMs });
-    return { challengeId, credentialBlob: made.credentialBlob, secret: made.secret };
+    this.pending.set(challengeId, { ...att, secretSha256: sha256(secret), ...(akSecretSha256 ? { akSecretSha256 } : {}), expires: Date.now() + this.ttlMs });
+    return { challengeId, credentialBlob: made.credentialBlob, secret: made.secret, ...(ak ? { ak } : {}) };
+  }
+
+  /**
+   * The AK of open challenge `challengeId`, once the gateway shows the AK credential's secret
+   * (`akSecretHex`): proof that the AK lives in the TPM whose EK was attested. Does not use the challenge up.
+   */
+  boundAk(challengeId: string, gatewayId: string, akSecretHex: string): Buffer {
+    const p = this.pending.get(challengeId);
+    if (!p || p.expires < Date.now()) throw new AttestError("ATTESTATION_REQUIRED", "no open attestation for this quote (missing, used or expired): attest again, then quote and enroll within 5 minutes");
+    if (p.gatewayId !== gatewayId) throw new AttestError("ID_MISMATCH", `the quote names "${gatewayId}" but attestation was for "${p.gatewayId}"`);
+    if (!p.akPublic || !p.akSecretSha256 || !timingSafeEqual(sha256(Buffer.from(akSecretHex, "hex")), p.akSecretSha256)) {
+      throw new AttestError("QUOTE_AK_UNBOUND", "credential activation of the attestation key failed: the AK is not held by the TPM whose EK was presented");
+    }
+    return p.akPublic;
+  }
+
+  /** Attaches the boot-state verdict to open challenge `challengeId` (read back by finish()). */
+  setBoot(challengeId: string, boot: BootVerdict): void {
+    const p = this.pending.get(challengeId);
+    if (p) p.boot = boot;
   }
 
   /**
@@ -100,7 +138,8 @@ export class AttestationVerifier {
     }
     if (p.gatewayId !== gatewayId) throw new AttestError("ID_MISMATCH", `the CSR names "${gatewayId}" but attestation was for "${p.gatewayId}"`);
     if (keyId(csrKey) !== p.keySha256) throw new AttestError("KEY_MISMATCH", "the CSR key is not the attested TPM key");
-    return p;
+    const { secretSha256: _s, akSecretSha256: _a, expires: _e, ...attested } = p;
+    return attested;
   }
 
   private gc(): void {

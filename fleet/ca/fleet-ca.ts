@@ -23,6 +23,13 @@ export interface CaPolicy {
   certDays: number;
   /** CRL nextUpdate in days. */
   crlDays: number;
+  /**
+   * Boot-state quotes (docs/identity.md "Measured boot"): "required" (production) refuses a
+   * certificate without a quote that matches an active boot policy; "report" (development, and the
+   * default of a ca.json without the field) checks every quote sent and records the verdict, but a
+   * missing quote, a missing policy or a mismatch do not refuse.
+   */
+  quotes?: "required" | "report";
 }
 
 export interface CaInitOptions {
@@ -34,6 +41,8 @@ export interface CaInitOptions {
   serverNames: string[];
   /** PEM files of trusted TPM manufacturer certificates to copy into ek-roots/. */
   ekRoots: string[];
+  /** Boot-state quotes: required (production) or report (development, the default). */
+  quotes?: "required" | "report";
 }
 
 const SIGN_ALG = { name: "ECDSA", hash: "SHA-256" } as const;
@@ -53,7 +62,8 @@ export async function initCa(dir: string, o: CaInitOptions): Promise<void> {
   writeFileSync(join(dir, "est.crt"), est.certPem);
   writeFileSync(join(dir, "est.key"), privateKey.export({ type: "pkcs8", format: "pem" }), { mode: 0o600 });
   for (const f of o.ekRoots) copyFileSync(f, join(dir, "ek-roots", basename(f).endsWith(".pem") ? basename(f) : `${basename(f)}.pem`));
-  const policy: CaPolicy = { certDays: o.certDays, crlDays: o.crlDays };
+  const policy: CaPolicy = { certDays: o.certDays, crlDays: o.crlDays, quotes: o.quotes ?? "report" };
+  mkdirSync(join(dir, "boot-policies"), { recursive: true, mode: 0o700 });
   writeFileSync(join(dir, "ca.json"), `${JSON.stringify(policy, null, 2)}\n`);
   await FleetCa.open(dir).writeCrl();
 }
@@ -93,6 +103,9 @@ export class FleetCa {
       key: readPrivateKeyPem(join(this.dir, "est.key"), { what: "the EST server's key", fix }),
     };
   }
+
+  /** The boot policy directory (docs/boot-policy.md): every *.json in it is active. */
+  get bootPolicyDir(): string { return join(this.dir, "boot-policies"); }
 
   /** Trusted TPM manufacturer certificates (roots and intermediates). */
   ekRoots(): X509Certificate[] {

@@ -23,6 +23,21 @@ export interface GatewayRecord {
   keys: { keySha256: string; tpmName: string; attestedAt: string }[];
   certs: IssuedRecord[];
   enrolledAt: string;
+  /** The attestation key bound to this EK (credential activation), which quotes at every renewal. */
+  ak?: { akSha256: string; akPublic: string; boundAt: string };
+  /** Boot-state verdicts of issued certificates, newest last (the last 20). */
+  bootStates?: BootStateRecord[];
+}
+
+/** The fleet's record of one quote checked at an enrollment, renewal or rotation. */
+export interface BootStateRecord {
+  at: string;
+  serial: string;
+  status: "match" | "mismatch" | "no-policy" | "no-quote";
+  policy?: { image: string; version: string };
+  differ?: number[];
+  pcrs: Record<string, string>;
+  eventLog: "present" | "no event log";
 }
 
 interface InventoryFile { version: 1; gateways: Record<string, GatewayRecord> }
@@ -90,13 +105,16 @@ export class Inventory {
   }
 
   /** Records an attested key and the certificate issued for it. */
-  record(r: { gatewayId: string; ekCertSha256: string; ekPublicSha256: string; ekIssuer: string; keySha256: string; tpmName: string; cert: IssuedRecord }): void {
+  record(r: { gatewayId: string; ekCertSha256: string; ekPublicSha256: string; ekIssuer: string; keySha256: string; tpmName: string; cert: IssuedRecord;
+    ak?: { akSha256: string; akPublic: string }; boot?: Omit<BootStateRecord, "at" | "serial"> }): void {
     const now = new Date().toISOString();
     const g = (this.data.gateways[r.gatewayId] ??= {
       gatewayId: r.gatewayId, ekCertSha256: r.ekCertSha256, ekPublicSha256: r.ekPublicSha256, ekIssuer: r.ekIssuer, keys: [], certs: [], enrolledAt: now,
     });
     if (!g.keys.some((k) => k.keySha256 === r.keySha256)) g.keys.push({ keySha256: r.keySha256, tpmName: r.tpmName, attestedAt: now });
     g.certs.push(r.cert);
+    if (r.ak && g.ak?.akSha256 !== r.ak.akSha256) g.ak = { ...r.ak, boundAt: now };
+    if (r.boot) g.bootStates = [...(g.bootStates ?? []), { ...r.boot, at: now, serial: r.cert.serial }].slice(-20);
     this.save();
   }
 

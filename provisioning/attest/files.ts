@@ -1,4 +1,5 @@
-import { chownSync, copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { chownSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import type { BootVerdict } from "./protocol.js";
 import { dirname, join } from "node:path";
 
 /** Where a gateway's identity files live, from its config (docs/identity.md "Files"). */
@@ -30,4 +31,40 @@ export function handOverTo(ownerDir: string, paths: readonly string[]): void {
     if (statSync(p).isDirectory()) for (const f of readdirSync(p)) walk(join(p, f));
   };
   paths.forEach(walk);
+}
+
+/** The fleet's last boot-state verdict for this gateway, with when it was given (`otgw check` reads it). */
+export interface BootStateFile extends BootVerdict {
+  at: string;
+  op: string;
+  /** Serial of the certificate this verdict was given for. */
+  serial: string;
+}
+
+export function bootStateFileOf(certFile: string): string {
+  return join(dirname(certFile), "boot-state.json");
+}
+
+/** Records the verdict of the quote that went with the certificate in `certFile`. */
+export function writeBootState(certFile: string, v: BootVerdict, op: string, serial: string): void {
+  replaceFile(bootStateFileOf(certFile), `${JSON.stringify({ ...v, at: new Date().toISOString(), op, serial }, null, 2)}\n`);
+}
+
+/** The `identity.boot-state` audit entry's data (docs/audit-log.md): no key material, PCR values only. */
+export function bootStateAudit(v: BootVerdict, op: string): Record<string, unknown> {
+  return {
+    op, status: v.status, pcrs: v.pcrs, eventLog: v.eventLog,
+    ...(v.policy ? { policy: `${v.policy.image} ${v.policy.version}` } : {}), ...(v.differ ? { differ: v.differ } : {}),
+  };
+}
+
+/** The last verdict, or undefined when none was recorded (enrolled without a quote, or before #18). */
+export function readBootState(certFile: string): BootStateFile | undefined {
+  const f = bootStateFileOf(certFile);
+  if (!existsSync(f)) return undefined;
+  try {
+    return JSON.parse(readFileSync(f, "utf8")) as BootStateFile;
+  } catch {
+    return undefined;
+  }
 }

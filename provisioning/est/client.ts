@@ -1,7 +1,7 @@
 import { createHash, X509Certificate } from "node:crypto";
 import { request } from "node:https";
 import { EstError, errorFromWire, type GatewayError } from "../../kernel/errors.js";
-import type { AttestChallenge } from "../attest/protocol.js";
+import type { AttestChallenge, BootVerdict, QuoteChallenge, QuoteSubmission } from "../attest/protocol.js";
 import { pkcs7Base64ToPems } from "./pkcs7.js";
 
 /** How a gateway reaches the EST server. `caPem` pins the fleet CA that signed the server certificate. */
@@ -73,10 +73,31 @@ export class EstClient {
     return this.call("GET", "crl");
   }
 
-  async attest(req: { gatewayId: string; ekCert: Buffer; ekPublic: Buffer; keyPublic: Buffer }): Promise<AttestChallenge> {
-    const body = JSON.stringify({ gatewayId: req.gatewayId, ekCert: req.ekCert.toString("base64"), ekPublic: req.ekPublic.toString("base64"), keyPublic: req.keyPublic.toString("base64") });
-    const j = JSON.parse(await this.call("POST", "attest", { type: "application/json", data: body })) as Record<string, string>;
-    return { challengeId: j.challengeId ?? "", credentialBlob: Buffer.from(j.credentialBlob ?? "", "base64"), secret: Buffer.from(j.secret ?? "", "base64") };
+  async attest(req: { gatewayId: string; ekCert: Buffer; ekPublic: Buffer; keyPublic: Buffer; akPublic?: Buffer }): Promise<AttestChallenge> {
+    const body = JSON.stringify({
+      gatewayId: req.gatewayId, ekCert: req.ekCert.toString("base64"), ekPublic: req.ekPublic.toString("base64"), keyPublic: req.keyPublic.toString("base64"),
+      ...(req.akPublic ? { akPublic: req.akPublic.toString("base64") } : {}),
+    });
+    const j = JSON.parse(await this.call("POST", "attest", { type: "application/json", data: body })) as Record<string, string | undefined> & { quotePcrs?: number[] };
+    const quote = quoteChallengeOf(j);
+    return {
+      challengeId: j.challengeId ?? "", credentialBlob: Buffer.from(j.credentialBlob ?? "", "base64"), secret: Buffer.from(j.secret ?? "", "base64"),
+      ...(j.akCredentialBlob && j.akSecret ? { ak: { credentialBlob: Buffer.from(j.akCredentialBlob, "base64"), secret: Buffer.from(j.akSecret, "base64") } } : {}),
+      ...(quote ? { quote } : {}),
+    };
+  }
+
+  /** otgw extension: a fresh nonce for a renewal's quote (authenticated by the current certificate). */
+  async quoteNonce(): Promise<QuoteChallenge> {
+    const j = JSON.parse(await this.call("POST", "quote-nonce", { type: "application/json", data: "{}" })) as Record<string, string | undefined> & { quotePcrs?: number[] };
+    const q = quoteChallengeOf(j);
+    if (!q) throw new EstError("EST_RESPONSE", "the EST server's quote-nonce answer has no nonce: it is older than this gateway; ask the fleet operator to update it");
+    return q;
+  }
+
+  /** otgw extension: sends the boot-state quote; returns the fleet's verdict (a refusal throws its code). */
+  async quote(s: QuoteSubmission): Promise<BootVerdict> {
+    return JSON.parse(await this.call("POST", "quote", { type: "application/json", data: JSON.stringify(s) })) as BootVerdict;
   }
 
   /** simpleenroll (first certificate) or simplereenroll (renew/rotate); returns the certificate PEM. */
@@ -86,4 +107,10 @@ export class EstClient {
     if (!leaf) throw new EstError("EST_RESPONSE", "the EST server returned no certificate");
     return leaf;
   }
+}
+
+function quoteChallengeOf(j: Record<string, unknown>): QuoteChallenge | undefined {
+  const nonce = typeof j.quoteNonce === "string" ? Buffer.from(j.quoteNonce, "base64") : undefined;
+  const pcrs = Array.isArray(j.quotePcrs) ? j.quotePcrs.filter((p): p is number => Number.isInteger(p)) : [];
+  return nonce?.length ? { nonce, pcrs } : undefined;
 }

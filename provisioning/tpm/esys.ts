@@ -24,7 +24,11 @@ const SCRATCH = 4096;
 
 /** The TPM structures that cross the FFI boundary. */
 export type Tpm2bType = "TPM2B_PUBLIC" | "TPM2B_PRIVATE" | "TPMT_SIGNATURE" | "TPM2B_DIGEST" | "TPMT_SIG_SCHEME" | "TPMT_TK_HASHCHECK"
-  | "TPM2B_ID_OBJECT" | "TPM2B_ENCRYPTED_SECRET" | "TPM2B_NAME" | "TPM2B_NV_PUBLIC" | "TPM2B_MAX_NV_BUFFER" | "TPMT_SYM_DEF";
+  | "TPM2B_ID_OBJECT" | "TPM2B_ENCRYPTED_SECRET" | "TPM2B_NAME" | "TPM2B_NV_PUBLIC" | "TPM2B_MAX_NV_BUFFER" | "TPMT_SYM_DEF"
+  | "TPM2B_DATA" | "TPML_PCR_SELECTION" | "TPM2B_ATTEST" | "TPML_DIGEST" | "TPML_DIGEST_VALUES";
+const TYPES: readonly Tpm2bType[] = ["TPM2B_PUBLIC", "TPM2B_PRIVATE", "TPMT_SIGNATURE", "TPM2B_DIGEST", "TPMT_SIG_SCHEME", "TPMT_TK_HASHCHECK",
+  "TPM2B_ID_OBJECT", "TPM2B_ENCRYPTED_SECRET", "TPM2B_NAME", "TPM2B_NV_PUBLIC", "TPM2B_MAX_NV_BUFFER", "TPMT_SYM_DEF",
+  "TPM2B_DATA", "TPML_PCR_SELECTION", "TPM2B_ATTEST", "TPML_DIGEST", "TPML_DIGEST_VALUES"];
 
 interface Bindings {
   tctiInit: KoffiFn; tctiFinalize: KoffiFn; esysInit: KoffiFn; esysFinalize: KoffiFn; free: KoffiFn;
@@ -48,6 +52,9 @@ const ESYS_FUNCS = [
   "uint32_t Esys_TR_Close(void *ctx, _Inout_ uint32_t *object)",
   "uint32_t Esys_NV_ReadPublic(void *ctx, uint32_t index, uint32_t s1, uint32_t s2, uint32_t s3, _Out_ void **nvPublic, void *nvName)",
   "uint32_t Esys_NV_Read(void *ctx, uint32_t auth, uint32_t index, uint32_t s1, uint32_t s2, uint32_t s3, uint16_t size, uint16_t offset, _Out_ void **data)",
+  "uint32_t Esys_Quote(void *ctx, uint32_t key, uint32_t s1, uint32_t s2, uint32_t s3, void *qualifyingData, void *scheme, void *pcrSelect, _Out_ void **quoted, _Out_ void **signature)",
+  "uint32_t Esys_PCR_Read(void *ctx, uint32_t s1, uint32_t s2, uint32_t s3, void *pcrSelect, _Out_ uint32_t *updateCounter, _Out_ void **selectionOut, _Out_ void **values)",
+  "uint32_t Esys_PCR_Extend(void *ctx, uint32_t pcr, uint32_t s1, uint32_t s2, uint32_t s3, void *digests)",
   "uint32_t Esys_GetRandom(void *ctx, uint32_t s1, uint32_t s2, uint32_t s3, uint16_t bytes, _Out_ void **random)",
 ];
 
@@ -78,7 +85,7 @@ function bind(): Bindings {
   }
   const marshal: Record<string, KoffiFn> = {};
   const unmarshal: Record<string, KoffiFn> = {};
-  for (const t of ["TPM2B_PUBLIC", "TPM2B_PRIVATE", "TPMT_SIGNATURE", "TPM2B_DIGEST", "TPMT_SIG_SCHEME", "TPMT_TK_HASHCHECK", "TPM2B_ID_OBJECT", "TPM2B_ENCRYPTED_SECRET", "TPM2B_NAME", "TPM2B_NV_PUBLIC", "TPM2B_MAX_NV_BUFFER", "TPMT_SYM_DEF"]) {
+  for (const t of TYPES) {
     marshal[t] = mu.func(`uint32_t Tss2_MU_${t}_Marshal(void *src, _Out_ uint8_t *buf, size_t size, _Inout_ size_t *offset)`);
     unmarshal[t] = mu.func(`uint32_t Tss2_MU_${t}_Unmarshal(uint8_t *buf, size_t size, _Inout_ size_t *offset, void *dest)`);
   }

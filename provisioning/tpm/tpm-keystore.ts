@@ -6,7 +6,7 @@ import type { KeyStore, Signer } from "../../kernel/keystore.js";
 import { decodeKeyFile, encodeKeyFile } from "./keyfile.js";
 import { TpmCommandError } from "./esys.js";
 import { Tpm, type TpmKeyBlob } from "./tpm.js";
-import { ATTR, parseEccPublic, publicKeyOf } from "./wire.js";
+import { AK_ATTRIBUTES, ATTR, parseEccPublic, publicKeyOf } from "./wire.js";
 
 /**
  * Keys created inside a TPM (P-256, fixedTPM + fixedParent: they can never be exported or moved to
@@ -73,6 +73,31 @@ export class TpmKeyStore implements KeyStore {
       throw err;
     }
     return new TpmSigner(this.tpm(), blob);
+  }
+
+  /** The attestation key file that goes with identity key `name` (`<name>.ak.tss2.pem`). */
+  attestationKeyFile(name: string): string {
+    return this.keyFile(`${name}.ak`);
+  }
+
+  /**
+   * The AK of identity key `name`: opened when its file exists, else created in the TPM and written
+   * (0600). It lives under the same storage primary as the identity key; the fleet binds it to the EK
+   * by credential activation at enrollment (docs/identity.md "Measured boot").
+   */
+  async attestationKey(name: string): Promise<TpmKeyBlob> {
+    const file = this.attestationKeyFile(name);
+    if (existsSync(file)) {
+      const blob = decodeKeyFile(readFileSync(file, "utf8"));
+      if ((parseEccPublic(blob.pub).attributes & AK_ATTRIBUTES) !== AK_ATTRIBUTES) {
+        throw new TpmError("TPM_KEY_EXPORTABLE", `${file} is not a restricted fixedTPM/fixedParent signing key: remove it, and \`otgw identity rotate\` creates a new attestation key`);
+      }
+      return blob;
+    }
+    const blob = await this.tpm().createAttestationKey();
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    writeFileSync(file, encodeKeyFile(blob), { mode: 0o600, flag: "wx" });
+    return blob;
   }
 
   /** Closes the ESAPI context (signers of this store stop working). */

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { Esys, ESYS_TR_NONE, ESYS_TR_PASSWORD, ESYS_TR_RH_ENDORSEMENT, ESYS_TR_RH_OWNER } from "./esys.js";
-import { aes128Cfb, ecdsaSha256Scheme, ekTemplate, nullHashcheck, p1363Of, primaryTemplate, signingKeyTemplate, tpm2b } from "./wire.js";
+import { aes128Cfb, attestationKeyTemplate, ecdsaSha256Scheme, ekTemplate, nullHashcheck, p1363Of, parseDigestList, parsePcrSelection, pcrSelection, primaryTemplate, sha256DigestValues, signingKeyTemplate, tpm2b } from "./wire.js";
 
 /** A key blob as the TPM returns it: public and (parent-wrapped) private parts, wire bytes. */
 export interface TpmKeyBlob {
@@ -13,6 +13,16 @@ export interface TpmKeyBlob {
 const EMPTY = (): Buffer => Buffer.alloc(4096);
 const TPM_SE_POLICY = 1;
 const TPM_ALG_SHA256 = 0x000b;
+/** What TPM2_Quote returns, plus the PCR values read right after it (TPM2_PCR_Read). */
+export interface TpmQuote {
+  /** TPMS_ATTEST bytes (the TPM2B_ATTEST without its size): what the AK signed. */
+  attest: Buffer;
+  /** TPMT_SIGNATURE wire bytes (ECDSA-SHA256 by the AK). */
+  signature: Buffer;
+  /** The sha256 bank's values of the quoted PCRs, in ascending PCR order (the selection's order). */
+  pcrs: Array<{ pcr: number; value: Buffer }>;
+}
+
 /** TCG EK Credential Profile NV indices of the EK certificates (RSA 2048, ECC NIST P-256). */
 export const EK_CERT_NV = { rsa: 0x01c00002, ecc: 0x01c0000a } as const;
 
@@ -62,13 +72,22 @@ export class Tpm {
 
   /** Creates a new P-256 signing key inside the TPM (fixedTPM, fixedParent) and returns its blob. */
   createSigningKey(): Promise<TpmKeyBlob> {
+    return this.createKey(signingKeyTemplate());
+  }
+
+  /** Creates a new attestation key (restricted P-256 ECDSA-SHA256 signing, fixedTPM/fixedParent). */
+  createAttestationKey(): Promise<TpmKeyBlob> {
+    return this.createKey(attestationKeyTemplate());
+  }
+
+  private createKey(template: Buffer): Promise<TpmKeyBlob> {
     return this.esys.run(async () => {
       const parent = await this.primary();
       const priv: unknown[] = [null];
       const pub: unknown[] = [null];
       try {
         await this.esys.call("Esys_Create", parent, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
-          EMPTY(), this.esys.toNative("TPM2B_PUBLIC", signingKeyTemplate()), EMPTY(), EMPTY(), priv, pub, null, null, null);
+          EMPTY(), this.esys.toNative("TPM2B_PUBLIC", template), EMPTY(), EMPTY(), priv, pub, null, null, null);
       } finally {
         await this.flush(parent);
       }
@@ -91,6 +110,56 @@ export class Tpm {
         this.esys.toNative("TPMT_TK_HASHCHECK", nullHashcheck()), sig);
       return p1363Of(this.esys.fromNative("TPMT_SIGNATURE", sig[0]));
     }));
+  }
+
+  /**
+   * TPM2_Quote by the AK `ak` over `pcrs` of the sha256 bank with `nonce` as qualifyingData, then
+   * TPM2_PCR_Read of the same PCRs. The values read are not signed themselves: the verifier checks that
+   * their hash is the signed pcrDigest (a PCR extended between the two calls fails that check).
+   */
+  quote(ak: TpmKeyBlob, pcrs: readonly number[], nonce: Uint8Array): Promise<TpmQuote> {
+    const selection = pcrSelection(pcrs);
+    return this.esys.run(async () => {
+      const { attest, signature } = await this.withKey(ak, async (key) => {
+        const quoted: unknown[] = [null];
+        const sig: unknown[] = [null];
+        await this.esys.call("Esys_Quote", key, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
+          this.esys.toNative("TPM2B_DATA", tpm2b(nonce)), this.esys.toNative("TPMT_SIG_SCHEME", ecdsaSha256Scheme()),
+          this.esys.toNative("TPML_PCR_SELECTION", selection), quoted, sig);
+        return { attest: this.esys.fromNative("TPM2B_ATTEST", quoted[0]).subarray(2), signature: this.esys.fromNative("TPMT_SIGNATURE", sig[0]) };
+      });
+      return { attest: Buffer.from(attest), signature, pcrs: await this.pcrReadLocked(selection) };
+    });
+  }
+
+  /** The sha256 bank's values of `pcrs` (ascending order). */
+  readPcrs(pcrs: readonly number[]): Promise<Array<{ pcr: number; value: Buffer }>> {
+    return this.esys.run(() => this.pcrReadLocked(pcrSelection(pcrs)));
+  }
+
+  /** PCR_Read returns at most 8 digests per call: read until every selected PCR is in. */
+  private async pcrReadLocked(selection: Buffer): Promise<Array<{ pcr: number; value: Buffer }>> {
+    const want = parsePcrSelection(selection)[0]?.pcrs ?? [];
+    const out: Array<{ pcr: number; value: Buffer }> = [];
+    while (out.length < want.length) {
+      const rest = want.filter((p) => !out.some((o) => o.pcr === p));
+      const counter = [0];
+      const selOut: unknown[] = [null];
+      const values: unknown[] = [null];
+      await this.esys.call("Esys_PCR_Read", ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+        this.esys.toNative("TPML_PCR_SELECTION", pcrSelection(rest)), counter, selOut, values);
+      const got = parsePcrSelection(this.esys.fromNative("TPML_PCR_SELECTION", selOut[0]))[0]?.pcrs ?? [];
+      const digests = parseDigestList(this.esys.fromNative("TPML_DIGEST", values[0]));
+      if (got.length === 0 || digests.length === 0) break;
+      got.slice(0, digests.length).forEach((pcr, i) => out.push({ pcr, value: digests[i] ?? Buffer.alloc(0) }));
+    }
+    return out.sort((a, b) => a.pcr - b.pcr);
+  }
+
+  /** TPM2_PCR_Extend of the sha256 bank of `pcr` with `digest` (what measured boot does; tests simulate it). */
+  extendPcr(pcr: number, digest: Uint8Array): Promise<void> {
+    return this.esys.run(() => this.esys.call("Esys_PCR_Extend", pcr, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
+      this.esys.toNative("TPML_DIGEST_VALUES", sha256DigestValues(digest))));
   }
 
   /** The endorsement key's public area (TPM2B_PUBLIC), recreated from the standard RSA template. */

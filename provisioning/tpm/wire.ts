@@ -21,12 +21,13 @@ const u32 = (v: number): Buffer => { const b = Buffer.alloc(4); b.writeUInt32BE(
 /** A TPM2B: 16-bit length, then the bytes. */
 export const tpm2b = (data: Uint8Array): Buffer => Buffer.concat([u16(data.length), data]);
 
-function eccPublic(attrs: number, opts: { policy?: Buffer; symmetric: boolean; unique?: number }): Buffer {
+function eccPublic(attrs: number, opts: { policy?: Buffer; symmetric: boolean; unique?: number; ecdsaSha256?: boolean }): Buffer {
   const sym = opts.symmetric ? Buffer.concat([u16(ALG.AES), u16(128), u16(ALG.CFB)]) : u16(ALG.NULL);
+  const scheme = opts.ecdsaSha256 ? Buffer.concat([u16(ALG.ECDSA), u16(ALG.SHA256)]) : u16(ALG.NULL);
   const unique = Buffer.alloc(opts.unique ?? 0);
   const area = Buffer.concat([
     u16(ALG.ECC), u16(ALG.SHA256), u32(attrs), tpm2b(opts.policy ?? Buffer.alloc(0)),
-    sym, u16(ALG.NULL), u16(NIST_P256), u16(ALG.NULL), tpm2b(unique), tpm2b(unique),
+    sym, scheme, u16(NIST_P256), u16(ALG.NULL), tpm2b(unique), tpm2b(unique),
   ]);
   return tpm2b(area);
 }
@@ -45,6 +46,20 @@ export function signingKeyTemplate(): Buffer {
   const a = ATTR;
   return eccPublic(a.userWithAuth | a.sign | a.noDA | a.fixedTPM | a.fixedParent | a.sensitiveDataOrigin, { symmetric: false });
 }
+
+/**
+ * The attestation key (AK): P-256, *restricted* signing with ECDSA-SHA256 fixed in the key. A restricted
+ * key signs only digests the TPM computed itself (a quote, or a hash whose ticket shows it did not start
+ * with TPM_GENERATED_VALUE), so nobody can make it sign a forged TPMS_ATTEST; the identity key, which
+ * must sign TLS handshakes and CSRs, is unrestricted and therefore never quotes.
+ */
+export function attestationKeyTemplate(): Buffer {
+  const a = ATTR;
+  return eccPublic(a.restricted | a.sign | a.fixedTPM | a.fixedParent | a.sensitiveDataOrigin | a.userWithAuth, { symmetric: false, ecdsaSha256: true });
+}
+
+/** The attributes an AK must have (and the verifier checks). */
+export const AK_ATTRIBUTES = ATTR.restricted | ATTR.sign | ATTR.fixedTPM | ATTR.fixedParent | ATTR.sensitiveDataOrigin;
 
 /**
  * TCG EK Credential Profile template L-1 (RSA 2048), the EK whose certificate sits at NV 0x01c00002 on
@@ -146,3 +161,90 @@ export const ecdsaSha256Scheme = (): Buffer => Buffer.concat([u16(ALG.ECDSA), u1
 export const nullHashcheck = (): Buffer => Buffer.concat([u16(0x8024), u32(0x40000007), u16(0)]);
 /** TPMT_SYM_DEF AES-128-CFB (policy session parameter encryption). */
 export const aes128Cfb = (): Buffer => Buffer.concat([u16(ALG.AES), u16(128), u16(ALG.CFB)]);
+
+/** TPML_PCR_SELECTION for one bank (3-byte select: PCRs 0..23). */
+export function pcrSelection(pcrs: readonly number[], bank: number = ALG.SHA256): Buffer {
+  const select = Buffer.alloc(3);
+  for (const p of pcrs) {
+    if (!Number.isInteger(p) || p < 0 || p > 23) throw new TpmError("TPM_WIRE", `PCR ${p} is not 0..23`);
+    select[p >> 3] = (select[p >> 3] ?? 0) | (1 << (p & 7));
+  }
+  return Buffer.concat([u32(1), u16(bank), Buffer.from([3]), select]);
+}
+
+/** A parsed TPML_PCR_SELECTION: per bank, the PCR numbers in ascending order (the TPM's order). */
+export interface PcrBankSelection { bank: number; pcrs: number[] }
+
+function readSelection(r: Reader): PcrBankSelection[] {
+  const n = r.u32();
+  if (n > 16) throw new TpmError("TPM_WIRE", `PCR selection with ${n} banks`);
+  const out: PcrBankSelection[] = [];
+  for (let i = 0; i < n; i++) {
+    const bank = r.u16();
+    const size = r.bytes(1)[0] ?? 0;
+    const sel = r.bytes(size);
+    const pcrs: number[] = [];
+    for (let p = 0; p < size * 8; p++) if (((sel[p >> 3] ?? 0) >> (p & 7)) & 1) pcrs.push(p);
+    out.push({ bank, pcrs });
+  }
+  return out;
+}
+
+/** Parses TPML_PCR_SELECTION wire bytes. */
+export function parsePcrSelection(b: Uint8Array): PcrBankSelection[] {
+  return readSelection(new Reader(Buffer.from(b)));
+}
+
+/** TPML_DIGEST wire bytes -> the digests. */
+export function parseDigestList(b: Uint8Array): Buffer[] {
+  const r = new Reader(Buffer.from(b));
+  const n = r.u32();
+  return Array.from({ length: n }, () => r.sized());
+}
+
+/** TPML_DIGEST_VALUES with one SHA-256 digest (what PCR_Extend takes). */
+export function sha256DigestValues(digest: Uint8Array): Buffer {
+  if (digest.length !== 32) throw new TpmError("TPM_WIRE", "a SHA-256 digest is 32 bytes");
+  return Buffer.concat([u32(1), u16(ALG.SHA256), digest]);
+}
+
+export const TPM_GENERATED_VALUE = 0xff544347;
+export const TPM_ST_ATTEST_QUOTE = 0x8018;
+
+/** TPMS_ATTEST of a quote (TPM 2.0 Part 2, 10.12.12 and 10.12.1 TPMS_QUOTE_INFO). */
+export interface QuoteAttest {
+  magic: number;
+  type: number;
+  /** Name of the key that signed (the AK's name). */
+  qualifiedSigner: Buffer;
+  /** The caller's qualifyingData: the verifier's nonce. */
+  extraData: Buffer;
+  clock: bigint;
+  resetCount: number;
+  restartCount: number;
+  safe: boolean;
+  firmwareVersion: bigint;
+  pcrSelect: PcrBankSelection[];
+  /** Digest, with the signing scheme's hash (SHA-256 here), of the selected PCR values concatenated in selection order. */
+  pcrDigest: Buffer;
+}
+
+/** Parses TPMS_ATTEST bytes (no TPM2B size prefix) of a quote; anything else throws TPM_WIRE. */
+export function parseQuoteAttest(b: Uint8Array): QuoteAttest {
+  const r = new Reader(Buffer.from(b));
+  const magic = r.u32();
+  const type = r.u16();
+  if (magic !== TPM_GENERATED_VALUE) throw new TpmError("TPM_WIRE", `TPMS_ATTEST magic is 0x${magic.toString(16)}, not TPM_GENERATED_VALUE (0xff544347)`);
+  if (type !== TPM_ST_ATTEST_QUOTE) throw new TpmError("TPM_WIRE", `TPMS_ATTEST type is 0x${type.toString(16)}, not TPM_ST_ATTEST_QUOTE (0x8018)`);
+  const qualifiedSigner = r.sized();
+  const extraData = r.sized();
+  const clock = r.bytes(8).readBigUInt64BE();
+  const resetCount = r.u32();
+  const restartCount = r.u32();
+  const safe = (r.bytes(1)[0] ?? 0) === 1;
+  const firmwareVersion = r.bytes(8).readBigUInt64BE();
+  const pcrSelect = readSelection(r);
+  const pcrDigest = r.sized();
+  if (r.off !== r.b.length) throw new TpmError("TPM_WIRE", "trailing bytes after TPMS_ATTEST");
+  return { magic, type, qualifiedSigner, extraData, clock, resetCount, restartCount, safe, firmwareVersion, pcrSelect, pcrDigest };
+}

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { generateKeyPairSync } from "node:crypto";
+import { generateKeyPairSync, X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -7,7 +7,7 @@ import { silentLogger } from "../../kernel/log.js";
 import { createGateway } from "../../firmware/runtime/create-gateway.js";
 import { identityFiles } from "../../firmware/runtime/identity-upkeep.js";
 import { IdentityWatch } from "../../firmware/runtime/identity-watch.js";
-import { replaceFile } from "../../provisioning/attest/files.js";
+import { replaceFile, writeBootState } from "../../provisioning/attest/files.js";
 import { caFromPem, gatewayUri, issueCertificate } from "../../fleet/ca/pki.js";
 import { newStack, SIM_EXAMPLE, waitFor } from "../e2e/harness.js";
 
@@ -43,6 +43,8 @@ void test("identity watch: failed renewal and unusable files are audited, the id
       if (failRenew) throw new Error("EST server unreachable (test)");
       const issued = await issueCertificate({ ca, commonName: "gw-watch", publicKey: identity.signer.publicKey(), days: 30, usage: "client", sanUris: [gatewayUri("gw-watch")] });
       replaceFile(certFile, issued.certPem);
+      // What `otgw identity renew` leaves next to the certificate: the fleet's verdict on its quote.
+      writeBootState(certFile, { status: "match", policy: { image: "otgw-test", version: "1.0.0", file: "p.json" }, pcrs: { 11: "ab".repeat(32) }, eventLog: "no event log", summary: "boot state matches otgw-test 1.0.0" }, "renew", new X509Certificate(issued.certPem).serialNumber);
       skew = 0;
     },
   });
@@ -62,6 +64,9 @@ void test("identity watch: failed renewal and unusable files are audited, the id
     await waitFor(() => watch.switches === 1, "the renewed certificate in use");
     assert.equal(renewCalls, 2);
     assert.equal(audit().filter((e) => e.type === "identity.renewed").length, 1);
+    const boot = audit().filter((e) => e.type === "identity.boot-state");
+    assert.equal(boot.length, 1, "the renewal's boot-state verdict is audited by the running gateway");
+    assert.deepEqual(boot[0]?.data, { op: "renew", status: "match", policy: "otgw-test 1.0.0", pcrs: { 11: "ab".repeat(32) }, eventLog: "no event log" });
 
     // A certificate for another key: reported after a few checks, never used.
     const other = generateKeyPairSync("ec", { namedCurve: "P-256" });

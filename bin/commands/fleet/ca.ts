@@ -4,14 +4,14 @@ import { createLogger } from "../../../kernel/log.js";
 import { FleetCa, initCa } from "../../../fleet/ca/fleet-ca.js";
 import { startEstServer } from "../../../fleet/est/server.js";
 
-export interface CaInitCliOptions { dir: string; name: string; days: number; certDays: number; crlDays: number; serverName: string[]; ekRoot: string[] }
+export interface CaInitCliOptions { dir: string; name: string; days: number; certDays: number; crlDays: number; serverName: string[]; ekRoot: string[]; quotes?: "required" | "report" }
 
 /** `otgw ca init`: a fleet CA directory with EST server certificate, EK roots and an empty CRL. */
 export async function caInitCommand(o: CaInitCliOptions): Promise<number> {
   const dir = resolve(o.dir);
   await initCa(dir, {
     name: o.name, days: o.days, certDays: o.certDays, crlDays: o.crlDays,
-    serverNames: o.serverName.length > 0 ? o.serverName : ["localhost", "127.0.0.1"], ekRoots: o.ekRoot,
+    serverNames: o.serverName.length > 0 ? o.serverName : ["localhost", "127.0.0.1"], ekRoots: o.ekRoot, quotes: o.quotes ?? "report",
   });
   const ca = FleetCa.open(dir);
   console.log(`fleet CA created in ${dir}`);
@@ -20,6 +20,7 @@ export async function caInitCommand(o: CaInitCliOptions): Promise<number> {
   console.log(`  CRL              ${ca.crlFile}  (mosquitto: crlfile)`);
   console.log(`  EK roots         ${o.ekRoot.length} file(s) in ${dir}/ek-roots/ (TPM manufacturer certificates)`);
   console.log(`  certificates     ${o.certDays} day(s); CRL every ${o.crlDays} day(s)`);
+  console.log(`  boot quotes      ${o.quotes ?? "report"}; boot policies in ${ca.bootPolicyDir}/ (docs/boot-policy.md)`);
   return 0;
 }
 

@@ -6,8 +6,9 @@ import { IdentityError, EstError } from "../../../kernel/errors.js";
 import { keyDirOf, tctiOf } from "../../../provisioning/identity.js";
 import { keyId } from "../../../kernel/keystore.js";
 import { readCertificateFile } from "../../../kernel/pem.js";
-import { attestAndEnroll } from "../../../provisioning/attest/enroll.js";
-import { crlFileOf, replaceFile } from "../../../provisioning/attest/files.js";
+import { attestAndEnroll, proveBootState } from "../../../provisioning/attest/enroll.js";
+import { crlFileOf, replaceFile, writeBootState } from "../../../provisioning/attest/files.js";
+import type { BootVerdict } from "../../../provisioning/attest/protocol.js";
 import { lockIdentity } from "../../../provisioning/attest/lock.js";
 import { EstClient } from "../../../provisioning/est/client.js";
 import { buildCsr } from "../../../provisioning/est/csr.js";
@@ -69,20 +70,31 @@ export async function identityRenewCommand(configFile: string, mode: "renew" | "
     const keyFile = store instanceof TpmKeyStore ? store.keyFile(name) : `${keyDirOf(config)}/${name}.key.pem`;
     const est = estFor(config, readFileSync(keyFile, "utf8"));
     let certPem: string;
+    let boot: BootVerdict | undefined;
     if (mode === "renew") {
       const signer = await store.open(name);
+      // The boot state is proven again at every renewal: a gateway whose PCRs changed is refused here.
+      // A gateway enrolled before boot-state quotes has no AK the fleet bound: `otgw identity rotate` binds one.
+      if (store instanceof TpmKeyStore && existsSync(store.attestationKeyFile(name))) {
+        boot = await proveBootState({ store, ak: await store.attestationKey(name), gatewayId: config.gateway.id, est });
+        console.log(`  measured boot: ${boot.summary}`);
+      }
       certPem = await est.enroll(await buildCsr({ commonName: config.gateway.id, publicKey: signer.publicKey(), sign: (t) => signer.sign(t) }), "simplereenroll");
     } else {
       if (!(store instanceof TpmKeyStore)) throw new IdentityError("ROTATE_NEEDS_TPM", "rotation attests the new key in the TPM: a software identity can only be renewed");
       const next = `${name}-next`;
       if (await store.has(next)) renameSync(store.keyFile(next), `${store.keyFile(next)}.abandoned-${Date.now()}`);
       const signer = (await store.create(next)) as TpmSigner;
-      certPem = await attestAndEnroll({ store, signer, gatewayId: config.gateway.id, est, op: "simplereenroll", progress: (s) => console.log(`  ${s}`) });
+      certPem = await attestAndEnroll({
+        store, signer, gatewayId: config.gateway.id, est, op: "simplereenroll", progress: (s) => console.log(`  ${s}`), ak: await store.attestationKey(name),
+        onBootState: (v) => { boot = v; console.log(`  measured boot: ${v.summary}`); },
+      });
       // Make the new key current only once its certificate is in hand (make-before-break on disk).
       if (existsSync(keyFile)) renameSync(keyFile, `${keyFile}.prev`);
       renameSync(store.keyFile(next), keyFile);
     }
     replaceFile(config.identity.certFile, certPem);
+    if (boot) writeBootState(config.identity.certFile, boot, mode, new X509Certificate(certPem).serialNumber);
     try {
       replaceFile(crlFileOf(config.identity.certFile), await est.crl());
     } catch { /* the CRL refresh is best effort here; `otgw check` reports staleness */ }

@@ -9,7 +9,8 @@ import { readCertificatePem } from "../../../kernel/pem.js";
 import { AuditLog, AUDIT_EVENTS } from "../../../firmware/audit/audit-log.js";
 import { loadConfig, readConfigBytes } from "../../../firmware/config/load.js";
 import { attestAndEnroll, type EnrollStep } from "../../../provisioning/attest/enroll.js";
-import { crlFileOf, handOverTo, replaceFile } from "../../../provisioning/attest/files.js";
+import { bootStateAudit, crlFileOf, handOverTo, replaceFile, writeBootState } from "../../../provisioning/attest/files.js";
+import type { BootVerdict } from "../../../provisioning/attest/protocol.js";
 import { EstClient, fetchCaByFingerprint } from "../../../provisioning/est/client.js";
 import { TpmKeyStore, type TpmSigner } from "../../../provisioning/tpm/tpm-keystore.js";
 
@@ -30,7 +31,7 @@ export interface ProvisionOptions {
 
 const STEPS: Record<EnrollStep, string> = {
   key: "create the identity key inside the TPM", ek: "read the TPM's endorsement certificate", attest: "send EK certificate and key to the fleet CA",
-  activate: "prove the key is in this TPM (credential activation)", csr: "sign the certificate request in the TPM", enroll: "receive the certificate (EST simpleenroll)", verify: "check the certificate",
+  activate: "prove the key is in this TPM (credential activation)", quote: "quote the boot state (TPM2_Quote by the attestation key)", csr: "sign the certificate request in the TPM", enroll: "receive the certificate (EST simpleenroll)", verify: "check the certificate",
 };
 
 /**
@@ -64,12 +65,18 @@ export async function provisionCommand(o: ProvisionOptions): Promise<number> {
     const signer = (await store.create(o.keyName)) as TpmSigner;
     console.log(`    key ${store.keyFile(o.keyName)} (TPM-wrapped, fixedTPM/fixedParent)`);
     const est = new EstClient({ url: o.est, caPem });
-    const certPem = await attestAndEnroll({ store, signer, gatewayId: o.id, est, op: "simpleenroll", progress: (s) => step(STEPS[s]) });
+    const ak = await store.attestationKey(o.keyName);
+    let boot: BootVerdict | undefined;
+    const certPem = await attestAndEnroll({
+      store, signer, gatewayId: o.id, est, op: "simpleenroll", progress: (s) => step(STEPS[s]), ak,
+      onBootState: (v) => { boot = v; console.log(`    measured boot: ${v.summary}`); },
+    });
     const certFile = join(idDir, "gateway.cert.pem");
     const caFile = join(idDir, "fleet-ca.cert.pem");
     replaceFile(certFile, certPem);
     replaceFile(caFile, caPem);
     replaceFile(crlFileOf(certFile), await est.crl());
+    if (boot) writeBootState(certFile, boot, "provision", new X509Certificate(certPem).serialNumber);
     // The gateway's audit log starts with its enrollment, checkpointed by the new TPM key itself.
     const issued = new X509Certificate(certPem);
     const audit = AuditLog.open(join(stateDir, "audit.jsonl"), { signer, clock: systemClock, checkpointEvery: 100 });
@@ -78,6 +85,7 @@ export async function provisionCommand(o: ProvisionOptions): Promise<number> {
       keyId: keyId(signer.publicKey()),
       est: o.est, fleetCaSha256: new X509Certificate(caPem).fingerprint256,
     });
+    if (boot) audit.append(AUDIT_EVENTS.identityBootState, bootStateAudit(boot, "provision"));
     await audit.close();
 
     step(`write the gateway config ${out}`);

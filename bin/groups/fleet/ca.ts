@@ -1,4 +1,4 @@
-import type { Command } from "commander";
+import { Option, type Command } from "commander";
 import { collect, intOption, PORT, POSITIVE } from "../../options.js";
 
 /** `otgw ca init | serve | revoke | list` (fleet; docs/identity.md). */
@@ -12,6 +12,7 @@ export function register(program: Command): void {
     .addOption(intOption("--crl-days <n>", "CRL validity in days", POSITIVE, 2))
     .option("--server-name <name>", "DNS name or IP of the EST server (repeatable)", collect, [])
     .option("--ek-root <pem>", "trusted TPM manufacturer root/intermediate certificates (repeatable)", collect, [])
+    .addOption(new Option("--quotes <mode>", "boot-state quotes: required (production: no certificate without a quote matching a boot policy) or report (development: checked and recorded)").choices(["required", "report"]).default("report"))
     .description("create the fleet CA, the EST server certificate and an empty CRL")
     .action(async (o: import("../../commands/fleet/ca.js").CaInitCliOptions) => {
       const { caInitCommand } = await import("../../commands/fleet/ca.js");
