@@ -1,0 +1,67 @@
+import { join } from "node:path";
+import { systemClock } from "../../../kernel/clock.js";
+import { UpdateError } from "../../../kernel/errors.js";
+import { loadConfig } from "../../../firmware/config/load.js";
+import { AuditLog } from "../../../firmware/audit/audit-log.js";
+import { openIdentity } from "../../../provisioning/identity.js";
+import { Rauc, type RaucStatus } from "../../../firmware/update/rauc.js";
+import { installUpdate } from "../../../firmware/update/install.js";
+import { printJson, stdio, type Io } from "../../output.js";
+
+// `otgw update`: RAUC's CLI wrapped so that a technician sees one tool (docs/update.md). Output: JSON
+// lines on stdout, problems on stderr. Exit: 0 done, 3 bundle refused, 1 RAUC failed or missing.
+
+/** The file the update commands audit to: a second log in the audit format, beside the gateway's own. */
+export const UPDATE_AUDIT_FILE = "update-audit.jsonl";
+
+export interface UpdateOptions {
+  readonly raucConfig?: string;
+  /** Extra environment for rauc (tests: their own D-Bus system bus). */
+  readonly raucEnv?: Readonly<Record<string, string>>;
+}
+
+/** `otgw update status`: both slots as one JSON line. */
+export async function updateStatus(opts: UpdateOptions, io: Io = stdio): Promise<number> {
+  const rauc = new Rauc({ config: opts.raucConfig, env: opts.raucEnv });
+  try {
+    printJson(await rauc.status(), io);
+    return 0;
+  } catch (err) {
+    if (!(err instanceof UpdateError)) throw err;
+    io.err(`otgw update: ${err.message} [${err.code}]`);
+    printJson({ ok: false, code: err.code }, io);
+    return 1;
+  }
+}
+
+/**
+ * `otgw update install BUNDLE -c CONFIG [--allow-downgrade]`: verify and install, audited in
+ * `<stateDir>/update-audit.jsonl`, signed by the gateway's identity key. It runs while the gateway runs,
+ * so it cannot write the gateway's own audit log (one writer per log): docs/update.md "otgw update".
+ */
+export async function updateInstall(bundle: string, opts: UpdateOptions & { configFile: string; allowDowngrade?: boolean; releaseFile?: string }, io: Io = stdio): Promise<number> {
+  const { config } = loadConfig(opts.configFile);
+  const identity = await openIdentity(config);
+  const audit = AuditLog.open(join(config.gateway.stateDir, UPDATE_AUDIT_FILE), { signer: identity.signer, clock: systemClock, checkpointEvery: config.audit.checkpointEveryEntries });
+  try {
+    const rauc = new Rauc({ config: opts.raucConfig, env: opts.raucEnv });
+    const done = await installUpdate({ bundle, rauc, audit, allowDowngrade: opts.allowDowngrade, releaseFile: opts.releaseFile });
+    if (done.downgrade) io.err(`otgw update: installed ${done.version} over the running ${done.from} (--allow-downgrade; audited)`);
+    printJson({ ok: true, installed: done, next: "reboot to boot the new slot; it is kept once its health check passes" }, io);
+    return 0;
+  } catch (err) {
+    if (!(err instanceof UpdateError)) throw err;
+    io.err(`otgw update: ${err.message} [${err.code}]`);
+    printJson({ ok: false, code: err.code }, io);
+    return err.code === "UPDATE_RAUC_FAILED" || err.code === "UPDATE_RAUC_MISSING" ? 1 : 3;
+  } finally {
+    await audit.close();
+  }
+}
+
+/** `otgw check`'s line for the slots: nothing where RAUC is not configured (a dev machine). */
+export function slotsLine(s: RaucStatus): { status: string; name: string; detail: string } {
+  const parts = s.slots.map((x) => `${x.bootname ?? x.name} ${x.version ?? "(image)"} ${x.bootStatus ?? "?"}${s.booted === x.bootname ? " booted" : ""}${s.primary === x.name ? " primary" : ""}`);
+  const bad = s.slots.some((x) => x.bootStatus === "bad" && s.booted === x.bootname);
+  return { status: bad ? "WARN" : "OK", name: "update slots", detail: parts.join(", ") };
+}
