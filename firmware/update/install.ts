@@ -2,17 +2,12 @@ import { createHash } from "node:crypto";
 import { createReadStream, readFileSync } from "node:fs";
 import { UpdateError } from "../../kernel/errors.js";
 import { AUDIT_EVENTS } from "../audit/events.js";
-import type { AuditData } from "../audit/index.js";
 import type { Rauc } from "./rauc.js";
+import { recordInstall, type UpdateAudit } from "./boot-record.js";
 import { compareVersions, parseVersion } from "./version.js";
 
 /** Where the running root says which release it is (written by the image build: `version=X.Y.Z`). */
 export const RELEASE_FILE = "/usr/lib/otgw/release";
-
-/** The audit log's append(), all that installing needs of it. */
-export interface UpdateAudit {
-  append(type: string, data: AuditData): void;
-}
 
 export interface InstallRequest {
   readonly bundle: string;
@@ -22,6 +17,8 @@ export interface InstallRequest {
   readonly allowDowngrade?: boolean;
   /** The running release's file (default RELEASE_FILE). */
   readonly releaseFile?: string;
+  /** Where the install is remembered for the boot record (firmware/update/boot-record.ts). */
+  readonly stateFile?: string;
 }
 
 export interface Installed {
@@ -61,7 +58,9 @@ export async function installUpdate(req: InstallRequest): Promise<Installed> {
       throw new UpdateError("UPDATE_DOWNGRADE", `update bundle ${req.bundle} has version ${info.version}, not newer than the running ${from}: refused (anti-rollback); --allow-downgrade installs it anyway, audited`);
     }
     await req.rauc.install(req.bundle);
-    const slot = await req.rauc.status().then((s) => s.primary, () => null);
+    const status = await req.rauc.status().catch(() => null);
+    const slot = status?.primary ?? null;
+    if (status !== null && req.stateFile !== undefined) recordInstall(req.stateFile, status, info.version);
     const done: Installed = { version: info.version, from, compatible, bundleSha256, downgrade, slot };
     req.audit.append(AUDIT_EVENTS.updateInstalled, { ...done });
     return done;

@@ -79,6 +79,8 @@ export interface RaucSystem {
   readonly entries: string;
   /** The RAUC service's output so far (for failure messages). */
   log(): string;
+  /** Restarts RAUC's service as if the machine had booted `bootname` (what rauc.slot= says on the image). */
+  reboot(bootname: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -122,17 +124,26 @@ export async function startRaucSystem(dir: string, keyring: string): Promise<Rau
   // Its own mount prefix, so that parallel tests (or a host RAUC) never share /mnt/rauc.
   const mounts = join(dir, "mnt");
   mkdirSync(mounts, { recursive: true });
-  track(spawn("rauc", ["service", "-c", config, `--mount=${mounts}`, "--override-boot-slot=a"], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } }));
-  await until(() => spawnSync("rauc", ["-c", config, "status"], { env: { ...process.env, ...env } }).status === 0, "rauc service on the private bus", () => out);
+  const stopProc = async (p: ChildProcess): Promise<void> => {
+    if (p.exitCode !== null || p.signalCode !== null) return;
+    const gone = new Promise((r) => p.once("exit", r));
+    p.kill("SIGTERM");
+    await gone;
+  };
+  const startService = async (bootname: string): Promise<ChildProcess> => {
+    const p = track(spawn("rauc", ["service", "-c", config, `--mount=${mounts}`, `--override-boot-slot=${bootname}`], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } }));
+    await until(() => spawnSync("rauc", ["-c", config, "status"], { env: { ...process.env, ...env } }).status === 0, "rauc service on the private bus", () => out);
+    return p;
+  };
+  let service = await startService("a");
   return {
     config, env, slotA, slotB, esp, entries, log: () => out,
+    reboot: async (bootname) => {
+      await stopProc(service);
+      service = await startService(bootname);
+    },
     stop: async () => {
-      for (const p of procs.reverse()) {
-        if (p.exitCode !== null || p.signalCode !== null) continue;
-        const gone = new Promise((r) => p.once("exit", r));
-        p.kill("SIGTERM");
-        await gone;
-      }
+      for (const p of procs.reverse()) await stopProc(p);
     },
   };
 }

@@ -6,6 +6,7 @@ import { AuditLog } from "../../../firmware/audit/audit-log.js";
 import { openIdentity } from "../../../provisioning/identity.js";
 import { Rauc, type RaucStatus } from "../../../firmware/update/rauc.js";
 import { installUpdate } from "../../../firmware/update/install.js";
+import { recordBoot } from "../../../firmware/update/boot-record.js";
 import { printJson, stdio, type Io } from "../../output.js";
 
 // `otgw update`: RAUC's CLI wrapped so that a technician sees one tool (docs/update.md). Output: JSON
@@ -13,6 +14,8 @@ import { printJson, stdio, type Io } from "../../output.js";
 
 /** The file the update commands audit to: a second log in the audit format, beside the gateway's own. */
 export const UPDATE_AUDIT_FILE = "update-audit.jsonl";
+/** What an install leaves for the boot record, under the state directory. */
+export const UPDATE_STATE_FILE = join("update", "state.json");
 
 export interface UpdateOptions {
   readonly raucConfig?: string;
@@ -45,7 +48,9 @@ export async function updateInstall(bundle: string, opts: UpdateOptions & { conf
   const audit = AuditLog.open(join(config.gateway.stateDir, UPDATE_AUDIT_FILE), { signer: identity.signer, clock: systemClock, checkpointEvery: config.audit.checkpointEveryEntries });
   try {
     const rauc = new Rauc({ config: opts.raucConfig, env: opts.raucEnv });
-    const done = await installUpdate({ bundle, rauc, audit, allowDowngrade: opts.allowDowngrade, releaseFile: opts.releaseFile });
+    const done = await installUpdate({
+      bundle, rauc, audit, allowDowngrade: opts.allowDowngrade, releaseFile: opts.releaseFile, stateFile: join(config.gateway.stateDir, UPDATE_STATE_FILE),
+    });
     if (done.downgrade) io.err(`otgw update: installed ${done.version} over the running ${done.from} (--allow-downgrade; audited)`);
     printJson({ ok: true, installed: done, next: "reboot to boot the new slot; it is kept once its health check passes" }, io);
     return 0;
@@ -54,6 +59,34 @@ export async function updateInstall(bundle: string, opts: UpdateOptions & { conf
     io.err(`otgw update: ${err.message} [${err.code}]`);
     printJson({ ok: false, code: err.code }, io);
     return err.code === "UPDATE_RAUC_FAILED" || err.code === "UPDATE_RAUC_MISSING" ? 1 : 3;
+  } finally {
+    await audit.close();
+  }
+}
+
+/**
+ * `otgw update boot-record -c CONFIG [--boot-complete]`: run by otgw-update-boot.service before the
+ * gateway starts, and with --boot-complete by otgw-update-good.service once boot-complete.target is
+ * reached. Records update.booted / update.marked-good / update.rolled-back (docs/update.md).
+ */
+export async function updateBootRecord(opts: UpdateOptions & { configFile: string; bootComplete: boolean }, io: Io = stdio): Promise<number> {
+  const { config } = loadConfig(opts.configFile);
+  const rauc = new Rauc({ config: opts.raucConfig, env: opts.raucEnv });
+  let status: RaucStatus;
+  try {
+    status = await rauc.status();
+  } catch (err) {
+    if (!(err instanceof UpdateError)) throw err;
+    io.err(`otgw update: ${err.message} [${err.code}]`);
+    printJson({ ok: false, code: err.code }, io);
+    return 1;
+  }
+  const identity = await openIdentity(config);
+  const audit = AuditLog.open(join(config.gateway.stateDir, UPDATE_AUDIT_FILE), { signer: identity.signer, clock: systemClock, checkpointEvery: config.audit.checkpointEveryEntries });
+  try {
+    const events = recordBoot(join(config.gateway.stateDir, UPDATE_STATE_FILE), status, audit, { bootComplete: opts.bootComplete });
+    printJson({ ok: true, booted: status.booted, events }, io);
+    return 0;
   } finally {
     await audit.close();
   }

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 
-/** `otgw update status | install BUNDLE`: the gateway's A/B OS updates through RAUC (docs/update.md). */
+/** `otgw update status | install BUNDLE | boot-record`: the gateway's A/B OS updates through RAUC (docs/update.md). */
 export function register(program: Command): void {
   const update = program.command("update").description("signed A/B OS image updates through RAUC (docs/update.md)");
   update.command("status")
@@ -18,5 +18,13 @@ export function register(program: Command): void {
     .action(async (bundle: string, o: { config: string; allowDowngrade: boolean; raucConfig: string; release: string }) => {
       const { updateInstall } = await import("../../commands/gateway/update.js");
       process.exitCode = await updateInstall(bundle, { configFile: o.config, allowDowngrade: o.allowDowngrade, raucConfig: o.raucConfig, releaseFile: o.release });
+    });
+  update.command("boot-record").requiredOption("-c, --config <file>", "gateway config (state directory, identity for the audit log)")
+    .option("--boot-complete", "boot-complete.target was reached: the booted slot passed its health check", false)
+    .option("--rauc-config <file>", "RAUC system config", "/etc/rauc/system.conf")
+    .description("at boot (the image's units run it): audit what became of the last install (booted, marked good, rolled back)")
+    .action(async (o: { config: string; bootComplete: boolean; raucConfig: string }) => {
+      const { updateBootRecord } = await import("../../commands/gateway/update.js");
+      process.exitCode = await updateBootRecord({ configFile: o.config, bootComplete: o.bootComplete, raucConfig: o.raucConfig });
     });
 }
