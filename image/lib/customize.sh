@@ -53,8 +53,9 @@ if [ "$OTGW_ARCH" = amd64 ]; then
     "$img/rauc/system.conf.in" > "$root/etc/rauc/system.conf"
   install -d -m 0755 "$root/efi"
   echo "PARTUUID=$OTGW_PARTUUID_ESP /efi vfat noauto,x-systemd.automount,x-systemd.idle-timeout=30,umask=0077,nodev,nosuid,noexec 0 0" >> "$root/etc/fstab"
-  # The boot side's audit (update.booted / update.marked-good / update.rolled-back).
-  for f in otgw-update-boot.service otgw-update-good.service; do
+  # The health gate of boot-complete.target and the boot side's audit (update.booted /
+  # update.marked-good / update.rolled-back).
+  for f in otgw-health.service otgw-update-boot.service otgw-update-good.service; do
     install -m 0644 "$OTGW_UNIT_SRC/units/$f" "$root/usr/lib/systemd/system/$f"
   done
   update_units=1
@@ -83,7 +84,7 @@ chroot "$root" systemctl enable otgw.service otgw-egress.service systemd-network
   systemd-timesyncd.service
 # The data partition grows to the medium at boot (image/overlay/usr/lib/repart.d).
 chroot "$root" systemctl add-wants sysinit.target systemd-repart.service
-if [ "${update_units:-0}" = 1 ]; then chroot "$root" systemctl enable otgw-update-boot.service otgw-update-good.service; fi
+if [ "${update_units:-0}" = 1 ]; then chroot "$root" systemctl enable otgw-health.service otgw-update-boot.service otgw-update-good.service; fi
 # Timers that would write to a read-only root or update packages that cannot change; first-boot
 # prompts on a machine nobody is watching.
 chroot "$root" systemctl disable apt-daily.timer apt-daily-upgrade.timer dpkg-db-backup.timer e2scrub_all.timer 2>/dev/null || true

@@ -7,6 +7,8 @@ import { openIdentity } from "../../../provisioning/identity.js";
 import { Rauc, type RaucStatus } from "../../../firmware/update/rauc.js";
 import { installUpdate } from "../../../firmware/update/install.js";
 import { recordBoot } from "../../../firmware/update/boot-record.js";
+import { checkHealth, type ServiceState } from "../../../firmware/update/health.js";
+import { execFile } from "node:child_process";
 import { printJson, stdio, type Io } from "../../output.js";
 
 // `otgw update`: RAUC's CLI wrapped so that a technician sees one tool (docs/update.md). Output: JSON
@@ -90,6 +92,32 @@ export async function updateBootRecord(opts: UpdateOptions & { configFile: strin
   } finally {
     await audit.close();
   }
+}
+
+/**
+ * `otgw update health -c CONFIG`: the health gate of boot-complete.target (otgw-health.service),
+ * one line per check; exit 0 healthy, 1 not (then the unit's FailureAction=reboot spends a boot try).
+ */
+export async function updateHealth(opts: { configFile: string; unit?: string; service?: () => Promise<ServiceState> }, io: Io = stdio): Promise<number> {
+  const { healthy, lines } = await checkHealth(opts.configFile, opts.service ?? (() => systemdService(opts.unit ?? "otgw.service")));
+  for (const l of lines) io.out(`${l.status.padEnd(5)} ${l.name.padEnd(15)} ${l.detail}`);
+  io.out(healthy ? "healthy" : "NOT healthy: this boot does not reach boot-complete.target");
+  return healthy ? 0 : 1;
+}
+
+/** The unit's state from `systemctl show`. */
+function systemdService(unit: string): Promise<ServiceState> {
+  return new Promise((resolve) => {
+    execFile("systemctl", ["show", unit, "-p", "ActiveState", "-p", "SubState", "-p", "NRestarts"], (err, stdout) => {
+      if (err) {
+        resolve({ running: false, restarts: 0, detail: `systemctl show ${unit} failed: ${err.message}` });
+        return;
+      }
+      const v = (k: string): string => new RegExp(`^${k}=(.*)$`, "m").exec(stdout)?.[1] ?? "";
+      const restarts = Number(v("NRestarts") || "0");
+      resolve({ running: v("ActiveState") === "active" && v("SubState") === "running", restarts, detail: `${unit} ${v("ActiveState")}/${v("SubState")}, ${restarts} restart(s)` });
+    });
+  });
 }
 
 /** `otgw check`'s line for the slots: nothing where RAUC is not configured (a dev machine). */

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 
-/** `otgw update status | install BUNDLE | boot-record`: the gateway's A/B OS updates through RAUC (docs/update.md). */
+/** `otgw update status | install BUNDLE | boot-record | health`: the gateway's A/B OS updates through RAUC (docs/update.md). */
 export function register(program: Command): void {
   const update = program.command("update").description("signed A/B OS image updates through RAUC (docs/update.md)");
   update.command("status")
@@ -26,5 +26,12 @@ export function register(program: Command): void {
     .action(async (o: { config: string; bootComplete: boolean; raucConfig: string }) => {
       const { updateBootRecord } = await import("../../commands/gateway/update.js");
       process.exitCode = await updateBootRecord({ configFile: o.config, bootComplete: o.bootComplete, raucConfig: o.raucConfig });
+    });
+  update.command("health").requiredOption("-c, --config <file>", "gateway config")
+    .option("--unit <name>", "the gateway's systemd unit", "otgw.service")
+    .description("the health gate of boot-complete.target (otgw-health.service): service up, config valid, uplink connected or why not")
+    .action(async (o: { config: string; unit: string }) => {
+      const { updateHealth } = await import("../../commands/gateway/update.js");
+      process.exitCode = await updateHealth({ configFile: o.config, unit: o.unit });
     });
 }
