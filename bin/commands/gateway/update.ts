@@ -1,9 +1,12 @@
 import { join } from "node:path";
+import { X509Certificate } from "node:crypto";
 import { systemClock } from "../../../kernel/clock.js";
 import { UpdateError } from "../../../kernel/errors.js";
 import { loadConfig } from "../../../firmware/config/load.js";
 import { AuditLog } from "../../../firmware/audit/audit-log.js";
 import { openIdentity } from "../../../provisioning/identity.js";
+import { previousIdentityKey } from "../../../firmware/runtime/previous-identity.js";
+import type { GatewayConfig } from "../../../firmware/config/schema.js";
 import { Rauc, type RaucStatus } from "../../../firmware/update/rauc.js";
 import { installUpdate } from "../../../firmware/update/install.js";
 import { recordBoot } from "../../../firmware/update/boot-record.js";
@@ -46,8 +49,7 @@ export async function updateStatus(opts: UpdateOptions, io: Io = stdio): Promise
  */
 export async function updateInstall(bundle: string, opts: UpdateOptions & { configFile: string; allowDowngrade?: boolean; releaseFile?: string }, io: Io = stdio): Promise<number> {
   const { config } = loadConfig(opts.configFile);
-  const identity = await openIdentity(config);
-  const audit = AuditLog.open(join(config.gateway.stateDir, UPDATE_AUDIT_FILE), { signer: identity.signer, clock: systemClock, checkpointEvery: config.audit.checkpointEveryEntries });
+  const { audit, close } = await openUpdateAudit(config);
   try {
     const rauc = new Rauc({ config: opts.raucConfig, env: opts.raucEnv });
     const done = await installUpdate({
@@ -62,7 +64,7 @@ export async function updateInstall(bundle: string, opts: UpdateOptions & { conf
     printJson({ ok: false, code: err.code }, io);
     return err.code === "UPDATE_RAUC_FAILED" || err.code === "UPDATE_RAUC_MISSING" ? 1 : 3;
   } finally {
-    await audit.close();
+    await close();
   }
 }
 
@@ -83,14 +85,13 @@ export async function updateBootRecord(opts: UpdateOptions & { configFile: strin
     printJson({ ok: false, code: err.code }, io);
     return 1;
   }
-  const identity = await openIdentity(config);
-  const audit = AuditLog.open(join(config.gateway.stateDir, UPDATE_AUDIT_FILE), { signer: identity.signer, clock: systemClock, checkpointEvery: config.audit.checkpointEveryEntries });
+  const { audit, close } = await openUpdateAudit(config);
   try {
     const events = recordBoot(join(config.gateway.stateDir, UPDATE_STATE_FILE), status, audit, { bootComplete: opts.bootComplete });
     printJson({ ok: true, booted: status.booted, events }, io);
     return 0;
   } finally {
-    await audit.close();
+    await close();
   }
 }
 
@@ -118,6 +119,25 @@ function systemdService(unit: string): Promise<ServiceState> {
       resolve({ running: v("ActiveState") === "active" && v("SubState") === "running", restarts, detail: `${unit} ${v("ActiveState")}/${v("SubState")}, ${restarts} restart(s)` });
     });
   });
+}
+
+/**
+ * The update audit log, signed by the gateway's identity key. After a rotation while the gateway was
+ * stopped, its last checkpoint is by the previous key: accepted when the previous certificate
+ * (`<certFile>.prev`) was issued by the fleet CA for this gateway, as for the gateway's own log.
+ */
+async function openUpdateAudit(config: GatewayConfig): Promise<{ audit: AuditLog; close: () => Promise<void> }> {
+  const identity = await openIdentity(config);
+  try {
+    const audit = AuditLog.open(join(config.gateway.stateDir, UPDATE_AUDIT_FILE), {
+      signer: identity.signer, clock: systemClock, checkpointEvery: config.audit.checkpointEveryEntries,
+      previousKey: previousIdentityKey(config, new X509Certificate(identity.tls.cert)),
+    });
+    return { audit, close: async () => { await audit.close(); await identity.close?.(); } };
+  } catch (err) {
+    await identity.close?.();
+    throw err;
+  }
 }
 
 /** `otgw check`'s line for the slots: nothing where RAUC is not configured (a dev machine). */
