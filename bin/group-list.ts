@@ -3,7 +3,7 @@ import type { GroupEntry } from "./registry.js";
 
 /**
  * Every group, tagged with where it runs. Gateway groups (shipped on the gateway image): run, service,
- * check, config, provision, identity, trust, audit, egress, and model verify/install/list. Fleet: ca and
+ * check, config, provision, identity, trust, audit, egress, update, and model verify/install/list. Fleet: ca and
  * model keygen/train/sign (the model registry's side). Receiver: ingest, receiver. Dev: demo, dev up. `needs`
  * names the folders outside the gateway's that a group's commands load (bin/registry.ts).
  */
@@ -17,6 +17,7 @@ export const GROUPS: readonly GroupEntry[] = [
   { name: "trust", deployable: "gateway", module: "./groups/gateway/trust.js" },
   { name: "audit", deployable: "gateway", module: "./groups/gateway/audit.js" },
   { name: "egress", deployable: "gateway", module: "./groups/gateway/egress.js" },
+  { name: "update", deployable: "gateway", module: "./groups/gateway/update.js" },
   { name: "model", subcommands: ["verify", "install", "list"], deployable: "gateway", module: "./groups/gateway/model.js" },
   { name: "ca", deployable: "fleet", module: "./groups/fleet/ca.js", needs: ["fleet"] },
   { name: "model", subcommands: ["keygen", "train", "sign"], deployable: "fleet", module: "./groups/fleet/model-fleet.js", needs: ["fleet"] },

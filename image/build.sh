@@ -53,10 +53,31 @@ export OTGW_DISK_UUID=6f746777-0000-4d00-8000-000000000001
 export OTGW_PARTUUID_ESP=6f746777-0000-4d00-8000-000000000002
 export OTGW_PARTUUID_ROOT=6f746777-0000-4d00-8000-000000000003
 export OTGW_PARTUUID_DATA=6f746777-0000-4d00-8000-000000000004
+export OTGW_PARTUUID_ROOT_B=6f746777-0000-4d00-8000-000000000006   # amd64 root slot B (docs/update.md)
 export OTGW_FSUUID_DATA=6f746777-0000-4d00-8000-000000000005
 export OTGW_REPO="$repo" OTGW_ARCH="$arch" OTGW_WORK="$work" OTGW_STAGE="$work/otgw"
 export OTGW_UNIT_SRC=${OTGW_UNIT_SRC:-$repo/image}
-export CFG_HOSTNAME CFG_SITE_CONFIG CFG_MIRROR CFG_DATA_MIB CFG_SSH_KEYS CFG_KERNEL_ARGS CFG_SMOKE
+export CFG_HOSTNAME CFG_SITE_CONFIG CFG_MIRROR CFG_DATA_MIB CFG_SSH_KEYS CFG_KERNEL_ARGS CFG_SMOKE CFG_UPDATE_VERSION
+
+# The release key that signs the update bundle (docs/update.md "The release key and its ceremony"): the
+# build config's, or, for CI and development, a throw-away key made once in DIR/release-dev/ and reused
+# by later builds into the same DIR (so their bundles install on this image). Never committed. Its
+# certificate is the image's RAUC keyring either way.
+if [ -n "$CFG_UPDATE_KEY" ]; then
+  release_key=$CFG_UPDATE_KEY release_cert=$CFG_UPDATE_CERT
+else
+  release_key="$out/release-dev/release.key.pem" release_cert="$out/release-dev/release.cert.pem"
+  if [ ! -f "$release_key" ] || [ ! -f "$release_cert" ]; then
+    install -d -m 0700 "$out/release-dev"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 3650 \
+      -subj "/CN=otgw development release key (throw-away, $(hostname))" \
+      -keyout "$release_key" -out "$release_cert" 2>/dev/null || fail "openssl could not make the throw-away release key"
+    chmod 0600 "$release_key"
+  fi
+  log "WARNING: no update.signingKey in $config: bundles are signed with the throw-away key $release_key (development and CI only)"
+fi
+openssl x509 -in "$release_cert" -noout 2>/dev/null || fail "update.signingCert $release_cert: not a PEM X.509 certificate"
+export OTGW_RELEASE_CERT=$release_cert
 
 log "building $arch from $config (SOURCE_DATE_EPOCH=$SOURCE_DATE_EPOCH, work $work)"
 t=$SECONDS
@@ -114,11 +135,19 @@ t=$SECONDS
 bash "$repo/image/lib/assemble.sh" "$rootfs" "$work" "$out/$name.img"
 t_assemble=$((SECONDS - t))
 
+bundle=""
+if [ "$CFG_UPDATE_BUNDLE" = 1 ]; then
+  t=$SECONDS
+  bundle="otgw-$CFG_UPDATE_VERSION-$arch.raucb"
+  bash "$repo/image/lib/bundle.sh" "$work" "$release_key" "$release_cert" "$out/$bundle"
+  t_bundle=$((SECONDS - t))
+fi
+
 t=$SECONDS
 rm -f "$out/$name.img.zst"
 zstd -q -T0 -10 --no-progress "$out/$name.img" -o "$out/$name.img.zst"
 bmaptool create -o "$out/$name.img.bmap" "$out/$name.img"
-(cd "$out" && sha256sum "$name.img" "$name.img.zst" "$name.img.bmap" "$name.cdx.json" "$name.packages.lock" > "$name.sha256")
+(cd "$out" && sha256sum "$name.img" "$name.img.zst" "$name.img.bmap" "$name.cdx.json" "$name.packages.lock" $bundle > "$name.sha256")
 t_compress=$((SECONDS - t))
 raw_size=$(stat -c %s "$out/$name.img") zst_size=$(stat -c %s "$out/$name.img.zst")
 img_sha=$(sha256sum "$out/$name.img" | cut -d' ' -f1)
@@ -137,5 +166,9 @@ seconds_stage_project=$t_stage
 seconds_mmdebstrap=$t_debootstrap
 seconds_assemble=$t_assemble
 seconds_compress=$t_compress
+update_version=$CFG_UPDATE_VERSION
+update_bundle=${bundle:-none}
+update_bundle_bytes=$([ -n "$bundle" ] && stat -c %s "$out/$bundle" || echo 0)
+seconds_bundle=${t_bundle:-0}
 SUMMARY
 log "done in $((SECONDS - t_start)) s: $out/$name.img.zst ($((zst_size / 1048576)) MiB, raw $((raw_size / 1048576)) MiB), sha256 in $out/$name.sha256"

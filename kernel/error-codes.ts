@@ -190,3 +190,13 @@ export const DEVKIT_CODES = {
   DEVKIT_RELAY: "the delaying TCP relay was given bad timing or could not listen",
   DEVKIT_NETNS: "a test network namespace, its veth pair or its nftables rules could not be set up",
 } as const;
+
+export const UPDATE_CODES = {
+  UPDATE_SIGNATURE: "an update bundle's signature does not verify against the gateway's RAUC keyring (another key, or altered)",
+  UPDATE_INCOMPATIBLE: "an update bundle is for another system (its compatible string differs from RAUC's system.conf)",
+  UPDATE_DOWNGRADE: "an update bundle's version is not newer than the running one; --allow-downgrade installs it anyway, audited",
+  UPDATE_BUNDLE_INVALID: "an update bundle cannot be read (missing, truncated, not a RAUC bundle, no or bad version)",
+  UPDATE_RELEASE_UNKNOWN: "the running release's version (/usr/lib/otgw/release) cannot be read, so anti-rollback cannot decide",
+  UPDATE_RAUC_FAILED: "RAUC failed (install, status): the message carries RAUC's own last lines",
+  UPDATE_RAUC_MISSING: "the rauc program is not installed (Debian package rauc)",
+} as const;

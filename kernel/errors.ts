@@ -5,7 +5,7 @@
  */
 import {
   AUDIT_CODES, ATTEST_CODES, BROKER_CODES, CA_CODES, CONFIG_CODES, ENVELOPE_CODES, EST_CODES, IDENTITY_CODES, INGEST_CODES, INPUT_CODES,
-  KEYSTORE_CODES, PKI_CODES, DEVKIT_CODES, QUEUE_CODES, RUNTIME_CODES, SOURCE_CODES, TPM_CODES, type CodeOf,
+  KEYSTORE_CODES, PKI_CODES, DEVKIT_CODES, QUEUE_CODES, RUNTIME_CODES, SOURCE_CODES, TPM_CODES, UPDATE_CODES, type CodeOf,
 } from "./error-codes.js";
 
 export * from "./error-codes.js";
@@ -69,6 +69,9 @@ export class IngestError extends GatewayError<CodeOf<typeof INGEST_CODES>> {}
 /** The dev kit's mosquitto runner. */
 export class BrokerError extends GatewayError<CodeOf<typeof BROKER_CODES>> {}
 
+/** Field updates of the gateway's OS image (RAUC bundles, docs/update.md). */
+export class UpdateError extends GatewayError<CodeOf<typeof UPDATE_CODES>> {}
+
 /** The dev kit's peers and helpers (dev and test only). */
 export class DevkitError extends GatewayError<CodeOf<typeof DEVKIT_CODES>> {}
 
@@ -81,6 +84,7 @@ const FAMILIES = [
   rebuild(KEYSTORE_CODES, KeyStoreError), rebuild(TPM_CODES, TpmError), rebuild(ATTEST_CODES, AttestError),
   rebuild<CodeOf<typeof EST_CODES>>(EST_CODES, EstError), rebuild(CA_CODES, CaError), rebuild(PKI_CODES, PkiError), rebuild(INGEST_CODES, IngestError),
   rebuild(BROKER_CODES, BrokerError), rebuild(DEVKIT_CODES, DevkitError), rebuild(INPUT_CODES, InputFileError),
+  rebuild(UPDATE_CODES, UpdateError),
 ];
 
 /**

@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 
 DEB_PACKAGES=(mosquitto mosquitto-clients swtpm swtpm-tools tpm2-tools tpm2-abrmd libtss2-tcti-tabrmd0 dbus libtss2-dev tpm2-openssl
   libmodbus-dev mbpoll socat build-essential python3 pkg-config
-  systemd nftables iproute2)  # image tests: systemd-analyze (unit lint), nft + ip (egress rules in network namespaces)
+  systemd nftables iproute2  # image tests: systemd-analyze (unit lint), nft + ip (egress rules in network namespaces)
+  rauc squashfs-tools openssl)  # update tests (test/update): rauc bundle/info/service on a private D-Bus bus
 
 . "$(dirname "${BASH_SOURCE[0]}")/apt-ensure.sh"
 apt_ensure "otgw setup" "${DEB_PACKAGES[@]}"

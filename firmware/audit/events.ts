@@ -61,6 +61,16 @@ export const AUDIT_EVENTS = {
   uplinkRefused: "uplink.refused",
   /** The active model was re-verified and loaded at start: { name, version, digest, signer }. */
   modelLoaded: "model.loaded",
+  /** An OS update bundle was written to the other slot, which boots next (docs/update.md): { bundleSha256, version, from, compatible, slot?, downgrade, signer }. */
+  updateInstalled: "update.installed",
+  /** An OS update bundle was refused: { bundleSha256, code (UPDATE_*), reason, version?, from? }. */
+  updateRefused: "update.refused",
+  /** The gateway booted the slot an update was written to: { slot, version }. */
+  updateBooted: "update.booted",
+  /** The updated slot passed the health check and the bootloader keeps it: { slot, version }. */
+  updateMarkedGood: "update.marked-good",
+  /** The bootloader went back to the previous slot (the update never got healthy): { from, to, version }. */
+  updateRolledBack: "update.rolled-back",
 } as const;
 
 /** One of the known event type strings. */

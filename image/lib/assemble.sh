@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Turns the customized tree into the disk image with genimage:
-#   GPT: [1] boot (FAT: ESP with systemd-boot on amd64, Raspberry Pi firmware on arm64)
-#        [2] root (squashfs, read-only, everything but /var)
-#        [3] data (ext4, mounted at /var: gateway state, journal; last, so it can be grown)
+#   GPT (amd64): [1] boot (ESP: systemd-boot, one kernel + initramfs and one boot entry per slot)
+#                [2] root-a, [3] root-b (RAUC slots rootfs.0/rootfs.1; the squashfs in A, B empty)
+#                [4] data (ext4, mounted at /var: gateway state, journal; last, so it can be grown)
+#   GPT (arm64): [1] boot (FAT: Raspberry Pi firmware), [2] root (squashfs), [3] data: the Pi's A/B
+#                (tryboot) layout is designed in docs/update.md, not built yet.
 # Usage: assemble.sh ROOTFS WORK OUT.img      Environment: from build.sh.
 set -euo pipefail
 rootfs=$1 work=$2 outimg=$3
@@ -15,18 +17,28 @@ mkdir -p "$in" "$esp" "$work/genimage-out" "$work/empty"
 kver=$(basename "$(ls -d "$rootfs"/usr/lib/modules/* | head -1)")
 [ -f "$rootfs/boot/vmlinuz-$kver" ] && [ -f "$rootfs/boot/initrd.img-$kver" ] || fail "kernel or initramfs for $kver missing in the tree"
 # systemd.gpt_auto=0: the boot partition stays unmounted (nothing on the running gateway needs it).
-cmdline="root=PARTUUID=$OTGW_PARTUUID_ROOT rootfstype=squashfs ro rootwait panic=10 systemd.gpt_auto=0 $CFG_KERNEL_ARGS"
+# The command line every slot shares (each slot's entry adds its own root= and rauc.slot=); the update
+# bundle carries it too, so an installed slot boots with the same options (image/rauc/hook.sh).
+common="rootfstype=squashfs ro rootwait panic=10 systemd.gpt_auto=0 $CFG_KERNEL_ARGS"
+cmdline="root=PARTUUID=$OTGW_PARTUUID_ROOT $common"
 if [ "$OTGW_ARCH" = amd64 ]; then
+  common="$common console=tty0 console=ttyS0,115200"
+  printf '%s\n' "$common" > "$work/cmdline"
   efi="$rootfs/usr/lib/systemd/boot/efi/systemd-bootx64.efi"
   [ -f "$efi" ] || fail "systemd-bootx64.efi missing (package systemd-boot-efi)"
   install -D -m 0644 "$efi" "$esp/EFI/BOOT/BOOTX64.EFI"
-  install -D -m 0644 "$rootfs/boot/vmlinuz-$kver" "$esp/otgw/vmlinuz"
-  install -D -m 0644 "$rootfs/boot/initrd.img-$kver" "$esp/otgw/initrd.img"
+  install -D -m 0644 "$rootfs/boot/vmlinuz-$kver" "$esp/otgw/a/vmlinuz"
+  install -D -m 0644 "$rootfs/boot/initrd.img-$kver" "$esp/otgw/a/initrd.img"
   mkdir -p "$esp/loader/entries"
-  # editor no: nobody at the console can append init=/bin/sh to the kernel command line.
-  printf 'default otgw.conf\ntimeout 0\neditor no\n' > "$esp/loader/loader.conf"
-  printf 'title otgw gateway (%s)\nlinux /otgw/vmlinuz\ninitrd /otgw/initrd.img\noptions %s console=tty0 console=ttyS0,115200\n' \
-    "$kver" "$cmdline" > "$esp/loader/entries/otgw.conf"
+  # editor no: nobody at the console can append init=/bin/sh to the kernel command line. default
+  # otgw-*: the first entry in menu order, where entries with no tries left sort last and then
+  # sort-key decides (the primary slot has otgw-1): docs/update.md "Bootloader".
+  printf 'default otgw-*\ntimeout 0\neditor no\n' > "$esp/loader/loader.conf"
+  printf 'title otgw gateway (%s, slot a)\nsort-key otgw-1\nlinux /otgw/a/vmlinuz\ninitrd /otgw/a/initrd.img\noptions root=PARTUUID=%s rauc.slot=a %s\n' \
+    "$kver" "$OTGW_PARTUUID_ROOT" "$common" > "$esp/loader/entries/otgw-a.conf"
+  # Slot B is empty until the first update: its entry has no tries left, so it is never booted.
+  printf 'title otgw gateway (slot b, empty)\nsort-key otgw-2\nlinux /otgw/b/vmlinuz\ninitrd /otgw/b/initrd.img\noptions root=PARTUUID=%s rauc.slot=b %s\n' \
+    "$OTGW_PARTUUID_ROOT_B" "$common" > "$esp/loader/entries/otgw-b+0.conf"
   esp_type=U
   root_type=4f68bce3-e8cd-4db1-96e7-fbcaf984b709   # "Linux root (x86-64)", discoverable partitions spec
 else
@@ -70,6 +82,19 @@ E2FSPROGS_FAKE_TIME=$SOURCE_DATE_EPOCH debugfs -w -f "$work/pin-times.debugfs" "
   || { cat "$work/pin-times.err" >&2; fail "debugfs could not pin the data partition's timestamps"; }
 
 root_mib=$(( ($(stat -c %s "$in/root.squashfs") + 1048575) / 1048576 ))
+root_size="${root_mib}M" root_b=""
+if [ "$OTGW_ARCH" = amd64 ]; then
+  # Both slots have one fixed size, so a later (larger) release still fits the slot it is written to.
+  slot_mib=${OTGW_ROOT_SLOT_MIB:-1024}
+  [ "$root_mib" -le "$slot_mib" ] || fail "the root squashfs (${root_mib} MiB) is larger than a root slot (${slot_mib} MiB, OTGW_ROOT_SLOT_MIB)"
+  root_size="${slot_mib}M"
+  root_b="
+  partition root-b {
+    partition-type-uuid = \"$root_type\"
+    partition-uuid = \"$OTGW_PARTUUID_ROOT_B\"
+    size = ${slot_mib}M
+  }"
+fi
 cat > "$work/genimage.cfg" <<CFG
 image boot.vfat {
   vfat {
@@ -91,12 +116,12 @@ image otgw.img {
     offset = 1M
     bootable = true
   }
-  partition root {
+  partition root$([ "$OTGW_ARCH" = amd64 ] && echo -a) {
     image = "root.squashfs"
     partition-type-uuid = "$root_type"
     partition-uuid = "$OTGW_PARTUUID_ROOT"
-    size = ${root_mib}M
-  }
+    size = $root_size
+  }$root_b
   partition data {
     image = "data.ext4"
     partition-type-uuid = "L"

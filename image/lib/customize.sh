@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # mmdebstrap customize hook: turns the Debian tree ($1) into the gateway's root. Runs on the host
 # with the tree's own tools through chroot (mmdebstrap has /proc, /sys and /dev mounted there).
-# Environment from build.sh: OTGW_REPO OTGW_ARCH OTGW_STAGE OTGW_UNIT_SRC OTGW_PARTUUID_DATA CFG_*.
+# Environment from build.sh: OTGW_REPO OTGW_ARCH OTGW_STAGE OTGW_UNIT_SRC OTGW_PARTUUID_* OTGW_RELEASE_CERT CFG_*.
 set -euo pipefail
 root=$1
 img="$OTGW_REPO/image"
@@ -42,6 +42,25 @@ cat > "$root/etc/fstab" <<FSTAB
 PARTUUID=$OTGW_PARTUUID_DATA /var ext4 rw,noatime,nodev,nosuid,noexec,x-systemd.growfs 0 2
 FSTAB
 
+# Updates (docs/update.md): the version this root is (anti-rollback compares with it), the RAUC keyring
+# (the release certificate, never the fleet CA) and, on amd64, RAUC's system config over the A/B slots
+# with the ESP mounted on first access at /efi for RAUC's bootloader backend and systemd-bless-boot.
+printf 'version=%s\n' "$CFG_UPDATE_VERSION" > "$root/usr/lib/otgw/release"
+install -d -m 0755 "$root/etc/rauc"
+install -m 0644 "$OTGW_RELEASE_CERT" "$root/etc/rauc/keyring.pem"
+if [ "$OTGW_ARCH" = amd64 ]; then
+  sed -e "s/@ARCH@/$OTGW_ARCH/" -e "s/@PARTUUID_ROOT_A@/$OTGW_PARTUUID_ROOT/" -e "s/@PARTUUID_ROOT_B@/$OTGW_PARTUUID_ROOT_B/" \
+    "$img/rauc/system.conf.in" > "$root/etc/rauc/system.conf"
+  install -d -m 0755 "$root/efi"
+  echo "PARTUUID=$OTGW_PARTUUID_ESP /efi vfat noauto,x-systemd.automount,x-systemd.idle-timeout=30,umask=0077,nodev,nosuid,noexec 0 0" >> "$root/etc/fstab"
+  # The health gate of boot-complete.target and the boot side's audit (update.booted /
+  # update.marked-good / update.rolled-back).
+  for f in otgw-health.service otgw-update-boot.service otgw-update-good.service; do
+    install -m 0644 "$OTGW_UNIT_SRC/units/$f" "$root/usr/lib/systemd/system/$f"
+  done
+  update_units=1
+fi
+
 if [ -n "$CFG_SSH_KEYS" ]; then
   install -m 0644 "$img/ssh/sshd-otgw.conf" "$root/etc/ssh/sshd_config.d/50-otgw.conf"
   install -d -m 0755 "$root/etc/ssh/authorized_keys"
@@ -63,6 +82,9 @@ chroot "$root" systemd-sysusers
 chroot "$root" id otgw >/dev/null || fail "no otgw user after systemd-sysusers (image/sysusers.d must declare it)"
 chroot "$root" systemctl enable otgw.service otgw-egress.service systemd-networkd.service systemd-resolved.service \
   systemd-timesyncd.service
+# The data partition grows to the medium at boot (image/overlay/usr/lib/repart.d).
+chroot "$root" systemctl add-wants sysinit.target systemd-repart.service
+if [ "${update_units:-0}" = 1 ]; then chroot "$root" systemctl enable otgw-health.service otgw-update-boot.service otgw-update-good.service; fi
 # Timers that would write to a read-only root or update packages that cannot change; first-boot
 # prompts on a machine nobody is watching.
 chroot "$root" systemctl disable apt-daily.timer apt-daily-upgrade.timer dpkg-db-backup.timer e2scrub_all.timer 2>/dev/null || true

@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { createWriteStream, readFileSync } from "node:fs";
+import { closeSync, createWriteStream, openSync, readFileSync, readSync } from "node:fs";
 import { createHash } from "node:crypto";
 
 /** Runs a command to completion with its output appended to `logFile`; rejects naming the log on failure. */
@@ -24,7 +24,16 @@ export function runLogged(cmd: string, args: string[], logFile: string, cwd: str
 
 /** sha256 of a file, hex. */
 export function sha256File(file: string): string {
-  return createHash("sha256").update(readFileSync(file)).digest("hex");
+  // In 8 MiB pieces: an A/B image is larger than the 2 GiB a single read may return.
+  const h = createHash("sha256");
+  const buf = Buffer.allocUnsafe(8 << 20);
+  const fd = openSync(file, "r");
+  try {
+    for (let n; (n = readSync(fd, buf, 0, buf.length, null)) > 0;) h.update(buf.subarray(0, n));
+  } finally {
+    closeSync(fd);
+  }
+  return h.digest("hex");
 }
 
 /** `name=value` lines (the build's summary file) as a map. */
