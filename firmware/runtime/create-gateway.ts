@@ -204,7 +204,9 @@ async function wire(w: WireInput): Promise<Gateway> {
       gatewayId, signer, certDer, recipientPublicKey, clock, outbox, held,
       onHold: (e) => {
         if (e.kind === "holding") {
-          log.error({ reason: e.reason, certSerial: e.certSerial, validFrom: e.validFrom, validTo: e.validTo }, "the gateway certificate is not valid now: no session can be opened, readings are held on disk until a valid certificate is in place (run `otgw identity renew`)");
+          log.error({ reason: e.reason, certSerial: e.certSerial, validFrom: e.validFrom, validTo: e.validTo }, e.reason === "not-yet-valid"
+            ? "the gateway certificate is not valid yet at this gateway's clock: no session can be opened, readings are held on disk until it is (check the gateway's clock: `otgw check`, NTP; a clock behind the CA's by more than the certificate's back-dating does this)"
+            : "the gateway certificate is not valid now: no session can be opened, readings are held on disk until a valid certificate is in place (run `otgw identity renew`)");
           auditSafe(AUDIT_EVENTS.identityHolding, { reason: e.reason, certSerial: e.certSerial, validFrom: e.validFrom, validTo: e.validTo });
         } else if (e.kind === "released") {
           log.info({ records: e.records }, "held readings sealed under the valid certificate and queued");
