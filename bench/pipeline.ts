@@ -62,12 +62,22 @@ async function benchOpcuaRss(stack: DevStack, dir: string, n: number): Promise<B
     });
     const trust = new TrustStore(join(gw.config.gateway.stateDir, "pki", "opcua"));
     trust.trust({ thumbprint: trust.recordRejected(ua.certificate).thumbprint });
-    const f = await runChild<ChildResult>("pipeline-child", ["field", gw.file, String(n)], GATEWAY_NODE_FLAGS);
+    // As deployed: uplink.receipts required (the default), so a real receiver receipts what it stores;
+    // without one nothing would ever leave the queue.
+    const rx = stack.receiver(silentLogger(), "bench-ua", { shared: false });
+    await rx.service.start();
+    let f: ChildResult;
+    try {
+      f = await runChild<ChildResult>("pipeline-child", ["field", gw.file, String(n)], GATEWAY_NODE_FLAGS);
+    } finally {
+      await rx.service.stop();
+      rx.store.close();
+    }
     const uaFrames = f.byStream?.ua ?? 0;
     if (uaFrames === 0) throw new Error("bench rss-mb-opcua: the gateway committed no OPC UA reading (is the server's certificate trusted?)");
     return {
       id: "rss-mb-opcua", unit: "MB", value: f.maxRssMb,
-      note: `peak RSS of a gateway process reading the simulated plant and ${UA_ITEMS} OPC UA items until ${f.published ?? n} records were published, ${uaFrames} of them OPC UA (node ${GATEWAY_NODE_FLAGS.join(" ")})`,
+      note: `peak RSS of a gateway process reading the simulated plant and ${UA_ITEMS} OPC UA items until ${f.published ?? n} records were published and receipted by a real receiver, ${uaFrames} of them OPC UA (node ${GATEWAY_NODE_FLAGS.join(" ")})`,
     };
   } finally {
     await ua.stop();
