@@ -14,9 +14,9 @@ import { frameRef } from "../../envelope/receipt.js";
 import { createGateway } from "../../firmware/runtime/create-gateway.js";
 import { newStack, SIM_EXAMPLE, waitFor } from "../e2e/harness.js";
 
-const KILLS = Number(process.env.OTGW_BROKER_KILLS ?? 6);
+const KILLS = Number(process.env.OTGW_BROKER_KILLS ?? 10);
 
-void test(`mosquitto SIGKILLed ${KILLS} times under load (restarts in 0.1–0.6 s, one while the receiver is stopped): every accepted reading verified exactly once`, async () => {
+void test(`mosquitto SIGKILLed ${KILLS} times under load (restarts in 0.1–0.6 s, two while the receiver is stopped): every accepted reading verified exactly once`, async () => {
   const stack = await newStack();
   let rx = stack.receiver(silentLogger(), "r1", { shared: false });
   await rx.service.start();
@@ -44,7 +44,7 @@ void test(`mosquitto SIGKILLed ${KILLS} times under load (restarts in 0.1–0.6 
     await gateway.start();
     await waitFor(() => gateway.stats.publishedData > 300, "traffic before the first kill");
     for (let k = 0; k < KILLS; k++) {
-      const whileReceiverStopped = k === KILLS - 2;
+      const whileReceiverStopped = k === Math.floor(KILLS / 3) || k === KILLS - 2;
       if (whileReceiverStopped) {
         await rx.service.stop();
         rx.store.close();
