@@ -5,6 +5,20 @@
  */
 import assert from "node:assert/strict";
 import type { IngestStore } from "../../ingest/store.js";
+import { frameRef } from "../../envelope/receipt.js";
+import type { CreateGatewayOptions } from "../../firmware/runtime/create-gateway.js";
+
+/** The key accounting uses for a data frame: "sessionIdHex:seq" (undefined for anything else). */
+export function acceptedKey(f: { data: boolean; payload: Buffer }): string | undefined {
+  const r = f.data ? frameRef(f.payload) : undefined;
+  return r ? `${r.sessionIdHex}:${r.n}` : undefined;
+}
+
+/** What a gateway's queue accepted, filled by the returned `onCommitted` hook for createGateway. */
+export function acceptedFrames(): { accepted: Set<string>; onCommitted: NonNullable<CreateGatewayOptions["onCommitted"]> } {
+  const accepted = new Set<string>();
+  return { accepted, onCommitted: (frames) => { for (const f of frames) { const k = acceptedKey(f); if (k) accepted.add(k); } } };
+}
 
 export interface Accounting {
   accepted: number;

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
 import { silentLogger } from "../../kernel/log.js";
 import { mulberry32 } from "../../hal/sim/prng.js";
-import { frameRef } from "../../envelope/receipt.js";
+import { acceptedFrames } from "./accounting.js";
 import { createGateway } from "../../firmware/runtime/create-gateway.js";
 import { newStack, SIM_EXAMPLE, waitFor } from "../e2e/harness.js";
 
@@ -26,17 +26,8 @@ void test(`mosquitto SIGKILLed ${KILLS} times under load (restarts in 0.1–0.6 
     Object.assign(cfg.uplink as Record<string, unknown>, { receiptResendMs: 3000 });
   });
   /** Data frames the gateway's queue committed, as "session:seq": what the gateway accepted. */
-  const accepted = new Set<string>();
-  const { gateway } = await createGateway({
-    config: gw, logger: silentLogger(),
-    onCommitted: (frames) => {
-      for (const f of frames) {
-        if (!f.data) continue;
-        const r = frameRef(f.payload);
-        if (r) accepted.add(`${r.sessionIdHex}:${r.n}`);
-      }
-    },
-  });
+  const { accepted, onCommitted } = acceptedFrames();
+  const { gateway } = await createGateway({ config: gw, logger: silentLogger(), onCommitted });
   const rnd = mulberry32(20261203);
   const downMs: number[] = [];
   let stopped = false;
@@ -101,11 +92,8 @@ void test("receiver down longer than its MQTT session expiry (--session-expiry 2
     for (const s of cfg.sources as Array<Record<string, unknown>>) s.rateHz = 25;
     Object.assign(cfg.uplink as Record<string, unknown>, { receiptResendMs: 2000 });
   });
-  const accepted = new Set<string>();
-  const { gateway } = await createGateway({
-    config: gw, logger: silentLogger(),
-    onCommitted: (frames) => { for (const f of frames) { const r = f.data ? frameRef(f.payload) : undefined; if (r) accepted.add(`${r.sessionIdHex}:${r.n}`); } },
-  });
+  const { accepted, onCommitted } = acceptedFrames();
+  const { gateway } = await createGateway({ config: gw, logger: silentLogger(), onCommitted });
   let stopped = false;
   try {
     await gateway.start();

@@ -23,12 +23,11 @@ import { X509Certificate } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { createLogger, silentLogger } from "../../kernel/log.js";
 import { systemClock, type Clock } from "../../kernel/clock.js";
-import { frameRef } from "../../envelope/receipt.js";
 import { issueCertificate } from "../../fleet/ca/pki.js";
 import { SoftwareKeyStore } from "../../provisioning/software-keystore.js";
 import { createGateway } from "../../firmware/runtime/create-gateway.js";
 import { newStack, SIM_EXAMPLE, waitFor } from "../e2e/harness.js";
-import { account, assertExact } from "./accounting.js";
+import { acceptedFrames, account, assertExact } from "./accounting.js";
 
 const HOUR_MS = 3_600_000;
 const RUN_MS = 15_000;
@@ -68,11 +67,11 @@ async function runSkewed(id: string, offsetMs: number, certFromMsAgo?: number, r
     });
     writeFileSync(gw.config.identity.certFile, issued.certPem);
   }
-  const accepted = new Set<string>();
+  const { accepted, onCommitted } = acceptedFrames();
   const warnings: string[] = [];
   const { gateway } = await createGateway({
     config: gw, logger: createLogger({ level: "warn", destination: { write: (l: string) => void warnings.push(l) } }), clock: offsetClock(offsetMs),
-    onCommitted: (frames) => { for (const f of frames) { const r = f.data ? frameRef(f.payload) : undefined; if (r) accepted.add(`${r.sessionIdHex}:${r.n}`); } },
+    onCommitted,
   });
   await gateway.start();
   await waitFor(() => running(gateway, accepted), "the skewed gateway to accept (or hold) readings");

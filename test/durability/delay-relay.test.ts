@@ -11,11 +11,10 @@ import { connect, createServer } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { silentLogger } from "../../kernel/log.js";
 import { mulberry32 } from "../../hal/sim/prng.js";
-import { frameRef } from "../../envelope/receipt.js";
 import { createGateway } from "../../firmware/runtime/create-gateway.js";
 import { startDelayRelay } from "../../devkit/delay-relay.js";
 import { newStack, SIM_EXAMPLE, waitFor } from "../e2e/harness.js";
-import { account, assertExact } from "./accounting.js";
+import { acceptedFrames, account, assertExact } from "./accounting.js";
 
 const DELAY_MS = 300;
 const JITTER_MS = 100;
@@ -63,11 +62,8 @@ void test(`gateway → ${DELAY_MS} ms ± ${JITTER_MS} ms relay → broker under 
     cfg.envelope = { checkpointEveryMessages: 500, checkpointEveryMs: 1000 };
     Object.assign(cfg.uplink as Record<string, unknown>, { url: `mqtts://127.0.0.1:${relay.port}` });
   });
-  const accepted = new Set<string>();
-  const { gateway } = await createGateway({
-    config: gw, logger: silentLogger(),
-    onCommitted: (frames) => { for (const f of frames) { const r = f.data ? frameRef(f.payload) : undefined; if (r) accepted.add(`${r.sessionIdHex}:${r.n}`); } },
-  });
+  const { accepted, onCommitted } = acceptedFrames();
+  const { gateway } = await createGateway({ config: gw, logger: silentLogger(), onCommitted });
   let stopped = false;
   try {
     await gateway.start();

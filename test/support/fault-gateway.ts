@@ -8,7 +8,7 @@
  */
 import { appendFileSync } from "node:fs";
 import { silentLogger } from "../../kernel/log.js";
-import { frameRef } from "../../envelope/receipt.js";
+import { acceptedKey } from "../durability/accounting.js";
 import { createGateway } from "../../firmware/runtime/create-gateway.js";
 
 const [configFile, acceptedFile, drainArg] = process.argv.slice(2);
@@ -23,8 +23,8 @@ const wired = await createGateway({
   onCommitted: (frames) => {
     const lines: string[] = [];
     for (const f of frames) {
-      const r = f.data ? frameRef(f.payload) : undefined;
-      if (r) lines.push(`${r.sessionIdHex}:${r.n}`);
+      const k = acceptedKey(f);
+      if (k) lines.push(k);
     }
     if (lines.length > 0) appendFileSync(acceptedFile, `${lines.join("\n")}\n`);
   },
