@@ -37,43 +37,60 @@ if (files.length === 0) {
 }
 
 // The image tests (mmdebstrap builds and QEMU boots: mostly waiting on the network, the disk and the
-// guest) run in a runner of their own, started together with the runner of everything else, so they
-// overlap the whole suite. One runner with both (node --test's own scheduling) ran them last, alone,
-// whatever the order of its arguments. The image runner's output goes to a log file while it runs
-// (its path is printed) and is printed whole when it ends, so the two reports do not interleave.
+// guest) run in a line of their own, one file at a time, started together with the runner of everything
+// else, so they overlap the whole suite. One runner with both (node --test's own scheduling) ran them
+// last, alone, whatever the order of its arguments. The build test goes first and the A/B update test,
+// which boots that same build (test/image/handoff.ts: a per-run directory both get), last. The image
+// line's output goes to a log file while it runs (its path is printed) and is printed whole at the end,
+// so the two reports do not interleave.
 const isImage = (p) => p.includes(`${join("dist", "test", "image")}/`);
+const firsts = ["/image/image-build.test.js"];
+const lasts = ["/image/update-ab.test.js"];
+const rank = (p) => (firsts.some((f) => p.endsWith(f)) ? 0 : lasts.some((f) => p.endsWith(f)) ? 2 : 1);
+const imageFiles = files.filter(isImage).sort((a, b) => rank(a) - rank(b));
+const env = { ...process.env, OTGW_REPO_ROOT: root };
+if (imageFiles.some((p) => p.endsWith("/image/image-build.test.js"))) env.OTGW_IMAGE_HANDOFF = mkdtempSync(join(tmpdir(), "otgw-image-handoff-"));
 const groups = [
-  // One image test at a time: beside the suite's two, more would starve its timing-sensitive tests.
-  { name: "image", files: files.filter(isImage), buffered: true, concurrency: 1 },
-  { name: "suite", files: files.filter((p) => !isImage(p)), buffered: false, concurrency: 2 },
+  { name: "image", files: imageFiles, line: true },
+  { name: "suite", files: files.filter((p) => !isImage(p)), line: false },
 ].filter((g) => g.files.length > 0);
 
-function run(group) {
+/** One `node --test` over `files`; output to `out` (a stream) or inherited. Resolves to its exit code. */
+function runner(files, concurrency, out) {
   return new Promise((resolve) => {
-    const args = ["--test", `--test-concurrency=${group.concurrency}`, "--test-reporter=spec", ...group.files];
-    const opts = { cwd: root, env: { ...process.env, OTGW_REPO_ROOT: root } };
-    let log = null;
-    let child;
-    if (group.buffered && groups.length > 1) {
-      log = join(mkdtempSync(join(tmpdir(), `otgw-tests-${group.name}-`)), "report.txt");
-      console.log(`run-tests: the ${group.name} tests (${group.files.length} files) run beside the rest; their report: ${log} (printed when they end)`);
-      const out = createWriteStream(log);
-      child = spawn(process.execPath, args, { ...opts, stdio: ["ignore", "pipe", "pipe"] });
+    const args = ["--test", `--test-concurrency=${concurrency}`, "--test-reporter=spec", ...files];
+    const child = spawn(process.execPath, args, { cwd: root, env, stdio: out ? ["ignore", "pipe", "pipe"] : "inherit" });
+    if (out) {
       child.stdout.pipe(out, { end: false });
       child.stderr.pipe(out, { end: false });
-      child.once("exit", (code, signal) => out.end(() => resolve({ group, code, signal, log })));
-    } else {
-      child = spawn(process.execPath, args, { ...opts, stdio: "inherit" });
-      child.once("exit", (code, signal) => resolve({ group, code, signal, log }));
     }
-    child.once("error", (err) => { console.error(`run-tests: ${group.name}: ${err.message}`); resolve({ group, code: 1, signal: null, log }); });
+    child.once("error", (err) => { console.error(`run-tests: ${err.message}`); resolve(1); });
+    child.once("exit", (code, signal) => resolve(code ?? (signal ? 1 : 0)));
   });
+}
+
+async function run(group) {
+  if (!group.line) return { group, code: await runner(group.files, 2, null), log: null };
+  // Alone (only image tests asked for), the line reports straight to the terminal.
+  const log = groups.length > 1 ? join(mkdtempSync(join(tmpdir(), `otgw-tests-${group.name}-`)), "report.txt") : null;
+  if (log) console.log(`run-tests: the ${group.name} tests (${group.files.length} files, one at a time) run beside the rest; their report: ${log} (printed when they end)`);
+  const out = log ? createWriteStream(log) : null;
+  let code = 0;
+  for (const f of group.files) {
+    const head = `\n===== ${f.slice(dir.length + 1)} =====\n`;
+    if (out) out.write(head);
+    else process.stdout.write(head);
+    const c = await runner([f], 1, out);
+    if (c !== 0) code = c;
+  }
+  if (out) await new Promise((r) => out.end(r));
+  return { group, code, log };
 }
 
 const pending = groups.map((g) => run(g));
 let failed = false;
 for (const p of pending) {
-  const { group, code, signal, log } = await p;
+  const { group, code, log } = await p;
   if (log) {
     console.log(`\n===== run-tests: the ${group.name} tests' report (${log}) =====`);
     process.stdout.write(readFileSync(log, "utf8"));
@@ -81,7 +98,7 @@ for (const p of pending) {
   }
   if (code !== 0) {
     failed = true;
-    console.error(`run-tests: the ${group.name} tests failed (exit ${code ?? signal})`);
+    console.error(`run-tests: the ${group.name} tests failed (exit ${code})`);
   }
 }
 process.exit(failed ? 1 : 0);
