@@ -87,10 +87,10 @@ async function run(group) {
   return { group, code, log };
 }
 
-const pending = groups.map((g) => run(g));
+// Reports are printed once every runner has ended: a logged report never lands inside the live one.
+const results = await Promise.all(groups.map((g) => run(g)));
 let failed = false;
-for (const p of pending) {
-  const { group, code, log } = await p;
+for (const { group, code, log } of results) {
   if (log) {
     console.log(`\n===== run-tests: the ${group.name} tests' report (${log}) =====`);
     process.stdout.write(readFileSync(log, "utf8"));
