@@ -39,8 +39,8 @@ if (files.length === 0) {
 // The image tests (mmdebstrap builds and QEMU boots: mostly waiting on the network, the disk and the
 // guest) run in a line of their own, one file at a time, started together with the runner of everything
 // else, so they overlap the whole suite. One runner with both (node --test's own scheduling) ran them
-// last, alone, whatever the order of its arguments. The build test goes first and the A/B update test,
-// which boots that same build (test/image/handoff.ts: a per-run directory both get), last. The image
+// last, alone, whatever the order of its arguments. The build test goes first; an A/B update test
+// (update-ab, which boots that same build through the per-run directory in OTGW_IMAGE_HANDOFF) last. The image
 // line's output goes to a log file while it runs (its path is printed) and is printed whole at the end,
 // so the two reports do not interleave.
 const isImage = (p) => p.includes(`${join("dist", "test", "image")}/`);
