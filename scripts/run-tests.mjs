@@ -39,19 +39,12 @@ if (files.length === 0) {
 // The image tests (mmdebstrap builds and QEMU boots: mostly waiting on the network, the disk and the
 // guest) run in a line of their own, one file at a time, started together with the runner of everything
 // else, so they overlap the whole suite. One runner with both (node --test's own scheduling) ran them
-// last, alone, whatever the order of its arguments. The build test goes first; an A/B update test
-// (update-ab, which boots that same build through the per-run directory in OTGW_IMAGE_HANDOFF) last. The image
-// line's output goes to a log file while it runs (its path is printed) and is printed whole at the end,
-// so the two reports do not interleave.
+// last, alone, whatever the order of its arguments. The image line's output goes to a log file while it
+// runs (its path is printed) and is printed whole at the end, so the two reports do not interleave.
 const isImage = (p) => p.includes(`${join("dist", "test", "image")}/`);
-const firsts = ["/image/image-build.test.js"];
-const lasts = ["/image/update-ab.test.js"];
-const rank = (p) => (firsts.some((f) => p.endsWith(f)) ? 0 : lasts.some((f) => p.endsWith(f)) ? 2 : 1);
-const imageFiles = files.filter(isImage).sort((a, b) => rank(a) - rank(b));
 const env = { ...process.env, OTGW_REPO_ROOT: root };
-if (imageFiles.some((p) => p.endsWith("/image/image-build.test.js"))) env.OTGW_IMAGE_HANDOFF = mkdtempSync(join(tmpdir(), "otgw-image-handoff-"));
 const groups = [
-  { name: "image", files: imageFiles, line: true },
+  { name: "image", files: files.filter(isImage), line: true },
   { name: "suite", files: files.filter((p) => !isImage(p)), line: false },
 ].filter((g) => g.files.length > 0);
 
