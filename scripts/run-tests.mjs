@@ -12,12 +12,16 @@ if (!existsSync(dir)) {
   console.error("run-tests: dist/test is missing: run `npm run build` first (npm test does it for you)");
   process.exit(2);
 }
-// Arguments: substrings of test paths to run (all when none), and `--exclude SUBSTRING` (repeatable).
+// Arguments: substrings of test paths to run (all when none), `--exclude SUBSTRING` (repeatable), and
+// `--lts`: once the suite has run on this Node, run it again on the current Node LTS
+// (scripts/test-lts.sh, image tests excluded) while the image line is still going.
 const filter = [];
 const exclude = [];
+let lts = false;
 for (let i = 2; i < process.argv.length; i++) {
   const a = process.argv[i];
-  if (a === "--exclude") {
+  if (a === "--lts") lts = true;
+  else if (a === "--exclude") {
     const v = process.argv[++i];
     if (!v) { console.error("run-tests: --exclude needs a path substring"); process.exit(2); }
     exclude.push(v);
@@ -62,8 +66,26 @@ function runner(files, concurrency, out) {
   });
 }
 
+/** The LTS leg: scripts/test-lts.sh with the same path arguments, reporting to the terminal. */
+function ltsLeg() {
+  const args = [join(root, "scripts", "test-lts.sh"), ...filter, ...exclude.flatMap((x) => ["--exclude", x])];
+  return new Promise((resolve) => {
+    console.log("\n===== run-tests: the suite again on the current Node LTS (scripts/test-lts.sh) =====");
+    const child = spawn("bash", args, { cwd: root, env, stdio: "inherit" });
+    child.once("error", (err) => { console.error(`run-tests: ${err.message}`); resolve(1); });
+    child.once("exit", (code, signal) => resolve(code ?? (signal ? 1 : 0)));
+  });
+}
+
 async function run(group) {
-  if (!group.line) return { group, code: await runner(group.files, 2, null), log: null };
+  if (!group.line) {
+    const code = await runner(group.files, 2, null);
+    // The LTS leg starts when this Node's suite ends, beside the image line (which runs on Debian's
+    // Node only: the image ships it), instead of after everything.
+    const ltsCode = lts ? await ltsLeg() : 0;
+    if (ltsCode !== 0) console.error(`run-tests: the suite on the Node LTS failed (exit ${ltsCode})`);
+    return { group, code: code !== 0 ? code : ltsCode, log: null };
+  }
   // Alone (only image tests asked for), the line reports straight to the terminal.
   const log = groups.length > 1 ? join(mkdtempSync(join(tmpdir(), `otgw-tests-${group.name}-`)), "report.txt") : null;
   if (log) console.log(`run-tests: the ${group.name} tests (${group.files.length} files, one at a time) run beside the rest; their report: ${log} (printed when they end)`);
