@@ -27,7 +27,7 @@ export interface DevStack {
   /** Writes the gateway's key + certificate and a config derived from `exampleFile`; returns it loaded. */
   addGateway(id: string, exampleFile: string, patch?: (cfg: Record<string, unknown>) => void): Promise<LoadedConfig & { file: string }>;
   /** Builds (does not start) a receiver on this stack. */
-  receiver(logger: Logger, name?: string, opts?: { shared?: boolean; sessionExpiryS?: number; receipts?: boolean }): { service: IngestService; store: IngestStore };
+  receiver(logger: Logger, name?: string, opts?: { shared?: boolean; sessionExpiryS?: number; receipts?: boolean; partitions?: number }): { service: IngestService; store: IngestStore };
   stop(): Promise<void>;
 }
 
@@ -83,6 +83,7 @@ export async function createDevStack(dirIn: string, opts: { fresh?: boolean; bro
       url: broker.url, caFile: pki.caCert, certFile: pki.receiver.cert, keyFile: pki.receiver.key, fleetCaFile: pki.caCert,
       recipientKeyFile: receiverKeys.privateKeyFile, dbFile: join(dir, "receiver", `${name}.db`), group: (ro.shared ?? true) ? "otgw-ingest" : null, clientId: `otgw-ingest-${name}`,
       ...(ro.sessionExpiryS !== undefined ? { sessionExpiryS: ro.sessionExpiryS } : {}), ...(ro.receipts === false ? { receipts: false } : {}),
+      ...(ro.partitions !== undefined ? { partitions: ro.partitions } : {}),
     }, logger),
     stop: () => broker.stop(),
   };

@@ -48,19 +48,59 @@ export function isValidSchemaId(s: string): boolean {
   return SCHEMA_RE.test(s);
 }
 
-/** The MQTT topic every frame of a (gatewayId, stream) session travels on. */
-export function topicFor(gatewayId: string, stream: string): string {
-  return `${TOPIC_ROOT}/${gatewayId}/${stream}`;
+/** Root of the partitioned topic scheme: `otgw/v2/{partition}/{gatewayId}/{stream}` (docs/topics.md). */
+export const PARTITIONED_ROOT = "otgw/v2";
+/** Most partitions a fleet may have (docs/topics.md): a partition is one MQTT session at the broker. */
+export const MAX_PARTITIONS = 4096;
+
+/**
+ * The partition of a gateway in a fleet of `partitions` (docs/topics.md "Partitioned topics"): the first
+ * four bytes of SHA-256 of the gateway id (UTF-8), as a big-endian unsigned integer, modulo `partitions`.
+ */
+export function partitionOf(gatewayId: string, partitions: number): number {
+  if (!Number.isInteger(partitions) || partitions < 1 || partitions > MAX_PARTITIONS) {
+    throw new RangeError(`partitions must be an integer 1..${MAX_PARTITIONS}, got ${partitions}`);
+  }
+  return createHash("sha256").update(gatewayId, "utf8").digest().readUInt32BE(0) % partitions;
 }
 
-/** Splits an envelope topic; undefined if it is not `otgw/v1/{gatewayId}/{stream}` with valid ids. */
-export function parseTopic(topic: string): { gatewayId: string; stream: string } | undefined {
+/**
+ * The MQTT topic every frame of a (gatewayId, stream) session travels on: `otgw/v1/{gatewayId}/{stream}`,
+ * or, in a fleet with a partitioned receiver tier (`partitions` given), `otgw/v2/{p}/{gatewayId}/{stream}`.
+ */
+export function topicFor(gatewayId: string, stream: string, partitions?: number): string {
+  if (partitions === undefined) return `${TOPIC_ROOT}/${gatewayId}/${stream}`;
+  return `${PARTITIONED_ROOT}/${partitionOf(gatewayId, partitions)}/${gatewayId}/${stream}`;
+}
+
+/** A parsed envelope topic; `partition` only for the partitioned scheme (v2). */
+export interface TopicParts {
+  gatewayId: string;
+  stream: string;
+  partition?: number;
+}
+
+const PARTITION_RE = /^(0|[1-9][0-9]{0,3})$/;
+
+/**
+ * Splits an envelope topic; undefined if it is neither `otgw/v1/{gatewayId}/{stream}` nor
+ * `otgw/v2/{partition}/{gatewayId}/{stream}` with valid ids and a partition below MAX_PARTITIONS.
+ */
+export function parseTopic(topic: string): TopicParts | undefined {
   const parts = topic.split("/");
-  if (parts.length !== 4 || parts[0] !== "otgw" || parts[1] !== "v1") return undefined;
-  const gatewayId = parts[2] ?? "";
-  const stream = parts[3] ?? "";
+  if (parts[0] !== "otgw") return undefined;
+  let partition: number | undefined;
+  let rest: string[];
+  if (parts.length === 4 && parts[1] === "v1") rest = parts.slice(2);
+  else if (parts.length === 5 && parts[1] === "v2" && PARTITION_RE.test(parts[2] ?? "")) {
+    partition = Number(parts[2]);
+    if (partition >= MAX_PARTITIONS) return undefined;
+    rest = parts.slice(3);
+  } else return undefined;
+  const gatewayId = rest[0] ?? "";
+  const stream = rest[1] ?? "";
   if (!isValidId(gatewayId) || !isValidId(stream)) return undefined;
-  return { gatewayId, stream };
+  return partition === undefined ? { gatewayId, stream } : { gatewayId, stream, partition };
 }
 
 /** Fields shared by every frame (the common prefix). */

@@ -14,7 +14,7 @@ export const Reason = {
   UNKNOWN_GATEWAY: "UNKNOWN_GATEWAY",
   /** The certificate is revoked (trust.isRevoked said so). */
   REVOKED: "REVOKED",
-  /** Topic gateway id, frame gateway id and certificate identity disagree, or frame stream differs from topic stream. */
+  /** Topic gateway id, frame gateway id and certificate identity disagree, frame stream differs from topic stream, or a partitioned topic names another partition than the gateway's (docs/topics.md). */
   GATEWAY_MISMATCH: "GATEWAY_MISMATCH",
   /** HPKE could not unwrap the session data key with the receiver's private key. */
   KEY_UNWRAP_FAILURE: "KEY_UNWRAP_FAILURE",

@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import type { Logger } from "../kernel/log.js";
 import { systemClock, type Clock } from "../kernel/clock.js";
 import { Verifier } from "../envelope/verify/verifier.js";
+import { PARTITIONED_ROOT } from "../envelope/format.js";
 import { IngestStore } from "./store.js";
 import { IngestService } from "./service.js";
 import { SqliteVerifierState } from "./verifier-state.js";
@@ -29,6 +30,12 @@ export interface ReceiverFiles {
   receipts?: boolean;
   /** Oldest session-open accepted (ms of its createdNs before now); the verifier's default (7 days) if absent. */
   maxBacklogAgeMs?: number;
+  /**
+   * The fleet's partition count P (docs/topics.md "Partitioned topics"): the receiver reads
+   * `otgw/v2/+/+/+` and refuses a frame on another partition than its gateway's (GATEWAY_MISMATCH).
+   * Absent: `otgw/v1/+/+`.
+   */
+  partitions?: number;
 }
 
 /** Reads every PEM certificate in a bundle file as DER. */
@@ -61,6 +68,7 @@ export function buildReceiver(f: ReceiverFiles, logger: Logger, clock: Clock = s
     state,
     clock,
     ...(f.maxBacklogAgeMs !== undefined ? { maxBacklogAgeMs: f.maxBacklogAgeMs } : {}),
+    ...(f.partitions !== undefined ? { partitions: f.partitions } : {}),
   });
   const service = new IngestService({
     url: f.url,
@@ -70,6 +78,7 @@ export function buildReceiver(f: ReceiverFiles, logger: Logger, clock: Clock = s
       key: readPrivateKeyPem(f.keyFile, { what: "the receiver's client key (--key)", fix: "pass the PEM private key of the receiver's client certificate" }),
     },
     group: f.group,
+    ...(f.partitions !== undefined ? { filter: `${PARTITIONED_ROOT}/+/+/+` } : {}),
     clientId: f.clientId,
     verifier,
     state,

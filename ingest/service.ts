@@ -30,7 +30,7 @@ export interface IngestOptions {
    * plain subscriptions from its persistence file, but not `$share` ones: docs/ingest.md).
    */
   group: string | null;
-  /** Topic filter under the group, `otgw/v1/+/+` by default. */
+  /** Topic filter under the group, `otgw/v1/+/+` by default (`otgw/v2/+/+/+` for a partitioned fleet). */
   filter?: string;
   clientId: string;
   verifier: Verifier;

@@ -7,7 +7,7 @@ import { createDecipheriv, createHash, hash, type KeyObject } from "node:crypto"
 import type { Clock } from "../../kernel/clock.js";
 import { chainStart } from "../chain.js";
 import { RecentChain, reconcile } from "./checkpoint.js";
-import { TAG_LEN, parseTopic, type CheckpointFrame, type DataFrame, type EndFrame, type Frame, type OpenFrame } from "../format.js";
+import { TAG_LEN, parseTopic, partitionOf, type CheckpointFrame, type DataFrame, type EndFrame, type Frame, type OpenFrame } from "../format.js";
 import { deriveSessionKeys, importRecipientKey, nonceFromFrame, unwrapDataKey, type HpkePrivateKey, type SessionKeys } from "../keys.js";
 import { parseFrame } from "../parse.js";
 import { Reason, type ReasonCode } from "../reasons.js";
@@ -34,6 +34,12 @@ export interface VerifierOptions {
   maxBacklogAgeMs?: number;
   /** How far a session-open's createdNs may be ahead of the receiver's clock (default {@link DEFAULT_MAX_CLOCK_SKEW_MS}). */
   maxClockSkewMs?: number;
+  /**
+   * The fleet's partition count P when this receiver reads the partitioned scheme (`otgw/v2/{p}/…`,
+   * docs/topics.md). A v2 topic is accepted only if its partition is partitionOf(gatewayId, P); without
+   * P every v2 topic is refused GATEWAY_MISMATCH.
+   */
+  partitions?: number;
 }
 
 /**
@@ -128,9 +134,15 @@ export class Verifier {
     const f = p.frame;
     const ids: Ids = { gatewayId: f.gatewayId, stream: f.stream, sessionId: f.sessionId.toString("hex") };
     const t = parseTopic(topic);
-    if (!t) return fail(Reason.MALFORMED, `topic "${topic.slice(0, 200)}" is not otgw/v1/{gatewayId}/{stream}`, ids);
+    if (!t) return fail(Reason.MALFORMED, `topic "${topic.slice(0, 200)}" is not otgw/v1/{gatewayId}/{stream} nor otgw/v2/{partition}/{gatewayId}/{stream}`, ids);
     if (t.gatewayId !== f.gatewayId) return fail(Reason.GATEWAY_MISMATCH, `topic gateway "${t.gatewayId}" differs from frame gatewayId "${f.gatewayId}"`, ids);
     if (t.stream !== f.stream) return fail(Reason.GATEWAY_MISMATCH, `topic stream "${t.stream}" differs from frame stream "${f.stream}"`, ids);
+    if (t.partition !== undefined) {
+      const P = this.opts.partitions;
+      if (P === undefined) return fail(Reason.GATEWAY_MISMATCH, `topic partition ${t.partition}: this receiver is not configured for partitioned topics (give it the fleet's partition count)`, ids);
+      const want = partitionOf(f.gatewayId, P);
+      if (t.partition !== want) return fail(Reason.GATEWAY_MISMATCH, `topic partition ${t.partition}, but gateway "${f.gatewayId}" belongs to partition ${want} of ${P}: the gateway's uplink.partitions must equal the fleet's`, ids);
+    }
     return { f, ids };
   }
 

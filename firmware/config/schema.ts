@@ -52,6 +52,12 @@ export const UplinkSection = Type.Object({
   receipts: Type.Union([Type.Literal("required"), Type.Literal("off")], { default: "required" }),
   /** A sent frame with no receipt after this long is sent again. */
   receiptResendMs: Type.Integer({ minimum: 100, default: 10000 }),
+  /**
+   * The fleet's partition count P when its receivers run as a partitioned tier: frames then travel on
+   * `otgw/v2/{partitionOf(gateway.id, P)}/{gateway.id}/{stream}`; absent, on `otgw/v1/…` (docs/topics.md).
+   * Fixed per fleet: every gateway and receiver of the fleet must have the same P.
+   */
+  partitions: Type.Optional(Type.Integer({ minimum: 1, maximum: 4096 })),
 }, strict);
 
 export const EnvelopeSection = Type.Object({

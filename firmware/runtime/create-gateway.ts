@@ -8,6 +8,7 @@ import { errorText } from "../../kernel/errors.js";
 import { readPublicKeyFile } from "../../kernel/pem.js";
 import type { Signer } from "../../kernel/keystore.js";
 import { PREDICTIONS_STREAM } from "../../kernel/prediction.js";
+import { topicFor } from "../../envelope/format.js";
 import type { Source } from "../../hal/source.js";
 import { createSources } from "../../hal/registry.js";
 import { openIdentity, type GatewayIdentity } from "../../provisioning/identity.js";
@@ -142,7 +143,8 @@ async function wire(w: WireInput): Promise<Gateway> {
   });
   const priorities = new Map(config.streams.map((s) => [s.id, s.priority] as const));
   if (config.models) priorities.set(PREDICTIONS_STREAM, config.models.priority);
-  const topicFor = (stream: string): string => `otgw/v1/${gatewayId}/${stream}`; // StreamSessions asks once per stream
+  const partitions = config.uplink.partitions;
+  const topicOf = (stream: string): string => topicFor(gatewayId, stream, partitions); // StreamSessions asks once per stream
   const priorityOf = (stream: string): number => priorities.get(stream) ?? 0;
   const normalizer = new Normalizer(config, clock);
   const validator = new Validator(config);
@@ -172,7 +174,7 @@ async function wire(w: WireInput): Promise<Gateway> {
   try {
     // Sessions the previous run left open (SIGKILL, power cut): say, signed, where each ended in the
     // queue, before any frame of this run is enqueued, so each statement follows its session's frames.
-    const announced = await announceEndedSessions({ queue, gatewayId, signer, certDer, clock, topicFor, priorityOf, logger });
+    const announced = await announceEndedSessions({ queue, gatewayId, signer, certDer, clock, topicFor: topicOf, priorityOf, logger });
     // Receipt keys of the sessions this process opens (docs/envelope.md "Receipt"); sessions of an
     // earlier run have none (their data keys died with it): their frames are freed by PUBACK.
     const receiptKeys = new Map<string, KeyObject>();
@@ -214,7 +216,7 @@ async function wire(w: WireInput): Promise<Gateway> {
         } else drops.record(e.stream, "held-full", 1, e.bytes);
       },
       checkpointEveryMessages: config.envelope.checkpointEveryMessages, checkpointEveryMs: config.envelope.checkpointEveryMs,
-      sessionMaxMessages: config.envelope.sessionMaxMessages, topicFor, priorityOf,
+      sessionMaxMessages: config.envelope.sessionMaxMessages, topicFor: topicOf, priorityOf,
       onSessionOpened: (stream, sessionId, receiptKey) => {
         receiptKeys.set(sessionId, receiptKey);
         auditSafe(AUDIT_EVENTS.sessionOpened, { stream, sessionId });

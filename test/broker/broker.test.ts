@@ -27,6 +27,7 @@ void describe("mosquitto, locked down (real broker)", () => {
       assert.ok(conf.split("\n").includes(line), line);
     }
     assert.match(renderAcl({ ingestUsers: ["ingest"] }), /^pattern write otgw\/v1\/%u\/#$/m);
+    assert.match(renderAcl({ ingestUsers: ["ingest"] }), /^pattern write otgw\/v2\/\+\/%u\/#$/m, "partitioned topics: own id under any partition");
   });
 
   void it("fails loudly, naming the binary, when mosquitto is missing", async () => {

@@ -22,6 +22,8 @@ export interface IngestCliOptions {
   receipts: boolean;
   /** Oldest session-open accepted, in days of its createdNs (default 7). */
   maxBacklogDays: number;
+  /** The fleet's partition count (--partitions), when its gateways publish on partitioned topics. */
+  partitions?: number;
 }
 
 export async function ingestCommand(o: IngestCliOptions): Promise<number> {
@@ -36,7 +38,7 @@ export async function ingestCommand(o: IngestCliOptions): Promise<number> {
       url: o.url, caFile: o.ca, certFile: o.cert, keyFile: o.key, fleetCaFile: o.fleetCa, recipientKeyFile: o.recipientKey,
       dbFile: o.db, group: o.share ? o.group : null, clientId: o.clientId ?? `otgw-ingest-${randomBytes(4).toString("hex")}`,
       ...(o.crl ? { crlFile: o.crl } : {}), maxBacklogAgeMs: o.maxBacklogDays * 86_400_000,
-      sessionExpiryS, receipts: o.receipts,
+      sessionExpiryS, receipts: o.receipts, ...(o.partitions !== undefined ? { partitions: o.partitions } : {}),
     },
     logger,
   );

@@ -23,6 +23,7 @@ export function register(program: Command): void {
     .option("--session-expiry <seconds>", "MQTT session expiry of the receiver's persistent session: how long the broker queues for a stopped receiver (docs/ingest.md)", "3600")
     .option("--no-receipts", "send no receipts to the gateways (behave like a receiver from before receipts; gateways must then run with uplink.receipts: off)")
     .addOption(intOption("--max-backlog-days <days>", "refuse session-opens created longer ago than this (CREATED_OUT_OF_RANGE; docs/ingest.md)", { min: 1, max: 3650 }, 7))
+    .addOption(intOption("--partitions <P>", "the fleet's partition count (gateways' uplink.partitions): read the partitioned topics otgw/v2/{p}/… (docs/topics.md)", { min: 1, max: 4096 }))
     .action(async (o: import("../../commands/receiver/ingest.js").IngestCliOptions) => {
       const { ingestCommand } = await import("../../commands/receiver/ingest.js");
       process.exitCode = await ingestCommand(o);
